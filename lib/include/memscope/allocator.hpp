@@ -1,0 +1,76 @@
+#pragma once
+/// \file
+/// The tracked global allocator: every replaceable `operator new` / `operator delete` of the
+/// program goes to mimalloc, and each thread counts what it allocates and frees in counters
+/// only it writes. Reading sums them.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "memscope/config.hpp"
+#include "memscope/fields.hpp"
+
+namespace memscope {
+
+/// Global allocator figures, summed over every thread (fields listed in fields.hpp).
+///
+/// Counted in mimalloc's usable size of each block, at allocation and at free alike, so
+/// the books balance whatever form of `delete` releases a block. Only the C++ operators
+/// are counted: `malloc`/`free` called directly are not (see README, "What is counted").
+struct AllocationStats {
+#define MEMSCOPE_X_(type, field, kind, metric, help) type field = 0;
+    MEMSCOPE_ALLOCATION_STATS_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+};
+
+/// Memory of the whole process: what the operating system sees, beside what memscope counts.
+struct ProcessMemory {
+#define MEMSCOPE_X_(type, field, kind, metric, help) type field = 0;
+    MEMSCOPE_PROCESS_MEMORY_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+};
+
+/// Reads the global counters: sums every live thread's counters and the total that exited
+/// threads left behind. Takes no lock on the allocation path and allocates nothing; cheap
+/// enough to call every frame (cost grows with the number of threads that ever allocated
+/// and are still alive).
+///
+/// Current bytes and counts are exact: with no allocation in flight on another thread,
+/// `total_allocated_bytes` is exactly the usable size of every live block. While other
+/// threads allocate, each thread's figures are read at slightly different instants.
+///
+/// The peak is kept from per-thread batches (see `kPeakBatchBytes`): it may differ from the
+/// true peak by at most `peak_tolerance_bytes()`. Returns all zeros when
+/// `tracking_enabled()` is false.
+[[nodiscard]] AllocationStats allocation_stats() noexcept;
+
+/// True when this build counts allocations (CMake option `MEMSCOPE_TRACKING`, ON by
+/// default); false in a build that keeps mimalloc but compiles the counting out.
+[[nodiscard]] bool tracking_enabled() noexcept;
+
+/// Starts a new peak window: the peak becomes the bytes in use now.
+void reset_peak() noexcept;
+
+/// Size of the per-thread batch after which a thread publishes its byte count to the
+/// shared peak. A thread writes a shared cache line only when its own count has moved by
+/// this much since it last did, which keeps the allocation path free of contention.
+inline constexpr std::size_t kPeakBatchBytes = 256 * 1024;
+
+/// Error bound of `peak_allocated_bytes`: the reported peak lies within
+/// `[true_peak - N * kPeakBatchBytes, true_peak + (N - 1) * kPeakBatchBytes]`, where N is
+/// the number of live threads that have allocated. Every thread can hold up to one batch
+/// that the shared peak has not seen yet (in either direction). Returns that bound for the
+/// threads alive now; 0 when tracking is off.
+[[nodiscard]] std::size_t peak_tolerance_bytes() noexcept;
+
+/// Resident, peak resident, committed and peak committed bytes of the process. Committed
+/// figures come from mimalloc's process info (glibc's `mallinfo2` in a system-allocator
+/// build); resident bytes from `/proc/self/statm`, because mimalloc on Linux reports its
+/// commit charge as the current RSS. Allocates nothing.
+[[nodiscard]] ProcessMemory process_memory() noexcept;
+
+/// Name of the allocator behind `operator new` in this build: "mimalloc" or "system"
+/// (sanitizer builds, whose runtimes must see every allocation).
+[[nodiscard]] const char* allocator_backend() noexcept;
+
+}  // namespace memscope

@@ -1,0 +1,28 @@
+# How memscope finds each dependency. All come from Debian 12 packages (see
+# scripts/install-deps.sh for the package names); nothing is downloaded at configure time.
+
+# mimalloc (libmimalloc-dev): the allocator behind operator new. Its package ships a CMake
+# config with the imported target `mimalloc` (the shared library).
+if(MEMSCOPE_BACKEND_RESOLVED STREQUAL "mimalloc")
+  find_package(mimalloc 2.0 CONFIG REQUIRED)
+endif()
+
+find_package(Threads REQUIRED)
+
+if(MEMSCOPE_WITH_SERVER)
+  # cpp-httplib (libcpp-httplib-dev): Debian builds it as a shared library whose header
+  # only declares the classes, and the class layout depends on the macros in its
+  # pkg-config Cflags (OpenSSL, zlib, brotli support). Taking the flags from pkg-config is
+  # what keeps our compiled view of httplib::Server identical to the library's.
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(memscope_httplib REQUIRED IMPORTED_TARGET cpp-httplib>=0.11)
+  # nlohmann/json (nlohmann-json3-dev): header-only, used to write the API responses.
+  find_package(nlohmann_json 3.10 CONFIG REQUIRED)
+endif()
+
+if(MEMSCOPE_BUILD_TESTS)
+  find_package(doctest 2.4 CONFIG REQUIRED)  # doctest-dev
+endif()
+if(MEMSCOPE_BUILD_BENCH AND NOT MEMSCOPE_SANITIZE)
+  find_package(benchmark 1.6 CONFIG REQUIRED)  # libbenchmark-dev
+endif()
