@@ -28,19 +28,39 @@ namespace {
 [[gnu::tls_model("initial-exec")]] constinit thread_local ThreadCounters t_counters;
 
 #if MEMSCOPE_BACKEND_MIMALLOC
-// Bytes a block of a small request occupies, by request size in 8-byte words, filled from
-// mi_good_size() before the first thread counts. For these sizes mimalloc's usable size of
+// The bytes a block occupies, by request size, copied from mi_good_size() before the first
+// thread counts. For requests up to mimalloc's medium size limit, the usable size of
 // mi_malloc(n) is the size of n's size class, which is exactly mi_good_size(n) (proved for
-// every n by tests/test_allocator.cpp). Counting from the table when the size is known (at
-// new, and at sized delete) saves one out-of-line mi_usable_size() lookup per call on the
-// hottest sizes; unsized delete still asks mimalloc, and gets the same figure.
-constexpr std::size_t kTableMax = 1024;
-constinit std::uint32_t g_size_class[kTableMax / 8 + 1] = {};
-constinit bool g_size_table_valid = false;
+// every such n by tests/test_allocator.cpp). Counting from a table when the size is known
+// (at new, and at sized delete) saves an out-of-line mi_usable_size() lookup, about half
+// the cost of counting; unsized delete still asks mimalloc and gets the same figure.
+//
+// Small requests are looked up by 8-byte word, medium ones by 128-byte step: above 1 KiB
+// every mimalloc size class is a multiple of 256 bytes, so a step never straddles two
+// classes. prepare_size_classes() checks that, and turns the tables off if a future
+// mimalloc breaks it.
+constexpr std::size_t kSmallMax = 1024;
+constexpr std::size_t kMediumMax = 128 * 1024;
+constexpr std::size_t kMediumStep = 128;
+// One table: entries [0, 128] by 8-byte word up to 1 KiB, then by 128-byte step up to
+// 128 KiB. Entries hold the class size in 8-byte units (all classes are multiples of 8),
+// which keeps the table at 2.3 KiB, in a few cache lines.
+constexpr std::size_t kMediumBase = kSmallMax / 8 + 1 - kSmallMax / kMediumStep;
+constinit std::uint16_t g_size_class[kMediumBase + kMediumMax / kMediumStep] = {};
+// Requests below this size are counted from the table: 0 until it is filled (and forever
+// if it fails its check), then kMediumMax + 1.
+constinit std::size_t g_table_limit = 0;
 
 inline std::size_t counted_size(void* p, std::size_t requested) noexcept {
-    if (requested <= kTableMax && g_size_table_valid) [[likely]]
-        return g_size_class[(requested + 7) / 8];
+    if (requested < g_table_limit) [[likely]] {
+        // Branch-free choice of the index: sizes in real workloads switch between the
+        // small and the medium range unpredictably, and a mispredicted branch here costs
+        // more than everything else memscope adds to an allocation.
+        const std::size_t small = (requested + 7) / 8;
+        const std::size_t medium = kMediumBase + (requested - 1) / kMediumStep;
+        const std::size_t is_medium = std::size_t{0} - std::size_t{requested > kSmallMax};
+        return std::size_t{g_size_class[(small & ~is_medium) | (medium & is_medium)]} * 8;
+    }
     return backend::usable_size(p);
 }
 #else
@@ -145,13 +165,19 @@ inline void note_new_aligned(void*) noexcept {}
 
 void prepare_size_classes() noexcept {
 #if MEMSCOPE_TRACKING && MEMSCOPE_BACKEND_MIMALLOC
-    for (std::size_t words = 0; words <= kTableMax / 8; ++words)
-        g_size_class[words] = static_cast<std::uint32_t>(mi_good_size(words * 8));
-    // The table is indexed by words: use it only if every byte size inside a word agrees.
+    // mi_good_size() never decreases with the size, so a table entry is right for every
+    // size it covers when the first and the last size of its range agree.
     bool valid = true;
-    for (std::size_t n = 0; n <= kTableMax; ++n)
-        valid = valid && mi_good_size(n) == g_size_class[(n + 7) / 8];
-    g_size_table_valid = valid;
+    auto fill = [&](std::size_t index, std::size_t first, std::size_t last) {
+        const std::size_t size = mi_good_size(last);
+        g_size_class[index] = static_cast<std::uint16_t>(size / 8);
+        valid = valid && size % 8 == 0 && size / 8 <= 0xffff && mi_good_size(first) == size;
+    };
+    fill(0, 0, 0);
+    for (std::size_t words = 1; words <= kSmallMax / 8; ++words) fill(words, words * 8 - 7, words * 8);
+    for (std::size_t step = kSmallMax / kMediumStep; step < kMediumMax / kMediumStep; ++step)
+        fill(kMediumBase + step, step * kMediumStep + 1, (step + 1) * kMediumStep);
+    g_table_limit = valid ? kMediumMax + 1 : 0;
 #endif
 }
 

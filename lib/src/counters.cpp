@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include <limits>
 #include <mutex>
 
 namespace memscope::detail {
@@ -39,6 +40,19 @@ void raise_peak(std::int64_t bytes) noexcept {
     }
 }
 
+// From here on every call of the thread takes the slow path and counts into the shared
+// totals (see ThreadCounters::upper).
+void enter_shared_state(ThreadCounters& t) noexcept {
+    t.state = ThreadState::shared;
+    t.upper = std::numeric_limits<std::int64_t>::min();
+    t.lower = std::numeric_limits<std::int64_t>::max();
+}
+
+void set_bounds(ThreadCounters& t) noexcept {
+    t.upper = t.published + kBatch;
+    t.lower = t.published - kBatch;
+}
+
 void unlink(ThreadCounters& t) noexcept {
     if (t.prev != nullptr) t.prev->next = t.next;
     else g_head = t.next;
@@ -62,7 +76,7 @@ void retire_thread(void* arg) noexcept {
     raise_peak(g_published.fetch_add(bytes - t.published, std::memory_order_relaxed) + bytes -
                t.published);
     t.published = bytes;
-    t.state = ThreadState::shared;
+    enter_shared_state(t);
     unlink(t);
 }
 
@@ -109,7 +123,7 @@ void register_thread(ThreadCounters& t) noexcept {
         }
     }
     if (!g_key_created || pthread_setspecific(g_key, &t) != 0) {
-        t.state = ThreadState::shared;  // counted exactly, only less cheaply
+        enter_shared_state(t);  // counted exactly, only less cheaply
         return;
     }
     t.next = g_head;
@@ -117,11 +131,17 @@ void register_thread(ThreadCounters& t) noexcept {
     g_head = &t;
     ++g_live_threads;
     t.state = ThreadState::active;
+    set_bounds(t);
 }
 
+namespace {
+
+// Adds what `t` has not published yet to the shared total, raises the peak, and moves the
+// thread's fast-path bounds one batch either side of the new figure.
 void publish(ThreadCounters& t, std::int64_t bytes) noexcept {
     const std::int64_t delta = bytes - t.published;
     t.published = bytes;
+    set_bounds(t);
     raise_peak(g_published.fetch_add(delta, std::memory_order_relaxed) + delta);
 }
 
@@ -132,6 +152,33 @@ void count_shared(std::int64_t bytes_delta, std::uint64_t allocations,
         g_retired.retired_allocations.fetch_add(allocations, std::memory_order_relaxed);
     if (frees != 0) g_retired.retired_frees.fetch_add(frees, std::memory_order_relaxed);
     raise_peak(g_published.fetch_add(bytes_delta, std::memory_order_relaxed) + bytes_delta);
+}
+
+// Registers a new thread; true when it can count in its own block.
+bool ensure_active(ThreadCounters& t) noexcept {
+    if (t.state == ThreadState::unregistered) register_thread(t);
+    return t.state == ThreadState::active;
+}
+
+}  // namespace
+
+void count_allocation_slow(ThreadCounters& t, std::size_t size) noexcept {
+    const auto delta = static_cast<std::int64_t>(size);
+    if (!ensure_active(t)) return count_shared(delta, 1, 0);
+    const std::int64_t bytes = t.bytes.load(std::memory_order_relaxed) + delta;
+    t.bytes.store(bytes, std::memory_order_relaxed);
+    t.allocations.store(t.allocations.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+    if (bytes >= t.upper) publish(t, bytes);
+}
+
+void count_free_slow(ThreadCounters& t, std::size_t size) noexcept {
+    const auto delta = static_cast<std::int64_t>(size);
+    if (!ensure_active(t)) return count_shared(-delta, 0, 1);
+    const std::int64_t bytes = t.bytes.load(std::memory_order_relaxed) - delta;
+    t.bytes.store(bytes, std::memory_order_relaxed);
+    t.frees.store(t.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (bytes <= t.lower) publish(t, bytes);
 }
 
 }  // namespace memscope::detail

@@ -31,8 +31,15 @@ struct alignas(64) ThreadCounters {
     std::atomic<std::int64_t> bytes{0};        // usable bytes allocated minus freed by this thread
     std::atomic<std::uint64_t> allocations{0};  // allocations made by this thread
     std::atomic<std::uint64_t> frees{0};        // frees made by this thread
-    std::int64_t published = 0;                 // `bytes` when last added to the shared total
-    ThreadCounters* prev = nullptr;             // registry list links, guarded by its mutex
+    // Owner-only bounds of the fast path: a byte count at or beyond either one takes the
+    // slow path. Active threads keep them one batch either side of `published`; the
+    // zero-initialised TLS of a new thread (0, 0) and the shared state (min, max) send
+    // every call down the slow path. One compare thus covers registration, the shared
+    // state and peak publication.
+    std::int64_t upper = 0;
+    std::int64_t lower = 0;
+    std::int64_t published = 0;       // `bytes` when last added to the shared total
+    ThreadCounters* prev = nullptr;   // registry list links, guarded by its mutex
     ThreadCounters* next = nullptr;
     ThreadState state = ThreadState::unregistered;
 };
@@ -43,46 +50,31 @@ inline constexpr std::int64_t kBatch = static_cast<std::int64_t>(kPeakBatchBytes
 /// Leaves `t.state` active, or shared if the thread-exit hook could not be installed.
 void register_thread(ThreadCounters& t) noexcept;
 
-/// Adds the bytes `t` has not published yet to the shared total and raises the peak.
-void publish(ThreadCounters& t, std::int64_t bytes) noexcept;
+/// The rare cases of count_allocation / count_free: a thread's first call, a thread in the
+/// shared state, and a byte count that moved a batch away from what was last published.
+void count_allocation_slow(ThreadCounters& t, std::size_t size) noexcept;
+void count_free_slow(ThreadCounters& t, std::size_t size) noexcept;
 
-/// Counts an allocation or a free of a thread in the shared state (exited or unregistered).
-void count_shared(std::int64_t bytes_delta, std::uint64_t allocations,
-                  std::uint64_t frees) noexcept;
-
-// The hot path, inlined into the operator new / delete of allocator_hook.cpp.
+// The hot path, inlined into the operator new / delete of allocator_hook.cpp: a load, an
+// add, one compare, two stores, all on the calling thread's own cache line.
 
 inline void count_allocation(ThreadCounters& t, std::size_t size) noexcept {
-    if (t.state != ThreadState::active) [[unlikely]] {
-        if (t.state == ThreadState::unregistered) register_thread(t);
-        if (t.state != ThreadState::active) {
-            count_shared(static_cast<std::int64_t>(size), 1, 0);
-            return;
-        }
-    }
     const std::int64_t bytes = t.bytes.load(std::memory_order_relaxed) +
                                static_cast<std::int64_t>(size);
+    if (bytes >= t.upper) [[unlikely]]
+        return count_allocation_slow(t, size);
     t.bytes.store(bytes, std::memory_order_relaxed);
     t.allocations.store(t.allocations.load(std::memory_order_relaxed) + 1,
                         std::memory_order_relaxed);
-    if (bytes - t.published >= kBatch) [[unlikely]]
-        publish(t, bytes);
 }
 
 inline void count_free(ThreadCounters& t, std::size_t size) noexcept {
-    if (t.state != ThreadState::active) [[unlikely]] {
-        if (t.state == ThreadState::unregistered) register_thread(t);
-        if (t.state != ThreadState::active) {
-            count_shared(-static_cast<std::int64_t>(size), 0, 1);
-            return;
-        }
-    }
     const std::int64_t bytes = t.bytes.load(std::memory_order_relaxed) -
                                static_cast<std::int64_t>(size);
+    if (bytes <= t.lower) [[unlikely]]
+        return count_free_slow(t, size);
     t.bytes.store(bytes, std::memory_order_relaxed);
     t.frees.store(t.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (t.published - bytes >= kBatch) [[unlikely]]
-        publish(t, bytes);
 }
 
 /// One-time set-up that must happen before the first thread counts (called under the

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages memscope builds and tests with, if any is missing.
+# usage: scripts/install-deps.sh [build|test|demo]   (default: test)
+set -euo pipefail
+
+want=${1:-test}
+# Building the library, its tests and benchmarks.
+packages=(g++ cmake ninja-build pkg-config python3 curl jq
+          libmimalloc-dev libcpp-httplib-dev nlohmann-json3-dev doctest-dev libbenchmark-dev)
+if [[ $want == test ]]; then
+  # The sanitizer runtimes ship with g++; clang is for the fuzzers and LeakSanitizer.
+  packages+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "memscope: installing missing packages: ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
