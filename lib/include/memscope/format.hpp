@@ -1,0 +1,27 @@
+#pragma once
+/// \file
+/// Human-readable byte sizes, both ways.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace memscope {
+
+/// Formats a byte count with 1024-based units and the specification's digits:
+/// `format_memory(1073741824) == "1.00 GB"`, `format_memory(5242880) == "5.0 MB"`,
+/// `format_memory(2048) == "2.0 KB"`, `format_memory(500) == "500 B"`.
+[[nodiscard]] std::string format_memory(std::size_t bytes);
+
+/// Parses a size: an integer of bytes (`"1048576"`), or a number with a unit, with or
+/// without a space: `"512 MiB"`, `"1.5 GB"`, `"300MB"`, `"64k"`. Units are case-insensitive
+/// and all 1024-based, like format_memory(): K/KB/KiB = 1024, M/MB/MiB = 1024^2,
+/// G/GB/GiB = 1024^3, T/TB/TiB = 1024^4, B = 1. Fractions are allowed with a unit and
+/// rounded to the nearest byte. Returns nullopt, and the reason in `*error` if given, for
+/// anything else: negative or overflowing sizes, unknown units, trailing text.
+[[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view text,
+                                                      std::string* error = nullptr);
+
+}  // namespace memscope

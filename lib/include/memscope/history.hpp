@@ -1,0 +1,167 @@
+#pragma once
+/// \file
+/// History, trends and leak suspicion (the Khora specification's AllocationTracker): a
+/// sampler records the allocator figures and every subsystem's bytes at a fixed interval
+/// into a bounded ring, and reads trends and leaks off it.
+///
+/// Drive it from the game loop (one cheap call per frame, samples when the interval has
+/// passed) or let it run its own thread:
+///
+///     memscope::Sampler sampler(budget);      // 1 s interval, 10 minutes of history
+///     ... each frame: sampler.update();
+///     // or once: sampler.start();             // background thread until stop()/destruction
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "memscope/allocator.hpp"
+
+namespace memscope {
+
+class MemoryBudget;
+
+/// One point of history.
+struct Sample {
+    std::uint64_t sequence = 0;    ///< 1, 2, 3... in recording order
+    std::int64_t unix_ms = 0;      ///< wall-clock time, milliseconds since the Unix epoch
+    double seconds = 0.0;          ///< steady time since the sampler was made
+    AllocationStats allocator;     ///< the tracked allocator's figures
+    ProcessMemory process;         ///< resident and committed memory
+    std::size_t reported_bytes = 0;  ///< sum of every subsystem's current bytes
+    /// Current bytes per subsystem, indexed like History::subsystem_names(); a subsystem
+    /// first seen after this sample was taken has no entry (shorter vector).
+    std::vector<std::size_t> subsystem_bytes;
+};
+
+/// Direction of a series (the Khora specification's AllocationTrend).
+enum class Trend : std::uint8_t {
+    unknown,     ///< fewer than two samples
+    increasing,  ///< grows faster than the threshold
+    decreasing,  ///< shrinks faster than the threshold
+    stable,      ///< neither
+};
+
+/// "unknown", "increasing", "decreasing", "stable".
+[[nodiscard]] std::string_view to_string(Trend trend) noexcept;
+
+/// analyze_trend()'s answer.
+struct TrendResult {
+    Trend trend = Trend::unknown;
+    double bytes_per_sample = 0.0;  ///< (last - first) / sample count, the specification's rate
+    double bytes_per_second = 0.0;  ///< the same over the time the samples span
+    std::size_t samples = 0;        ///< how many samples it looked at
+};
+
+/// Settings of a Sampler.
+struct SamplerOptions {
+    std::chrono::milliseconds interval{1000};  ///< time between samples
+    std::size_t capacity = 600;                ///< samples kept (10 minutes at 1 s)
+    /// The specification's trend rule: growing (shrinking) by more than this many bytes
+    /// per sample, on average, is increasing (decreasing).
+    double trend_threshold_bytes_per_sample = 1024.0;
+    /// Leak detection looks at this many most recent samples...
+    std::size_t leak_window = 60;
+    /// ...split into this many equal segments: a subsystem is a leak suspect when the
+    /// minimum of every segment is above the minimum of the one before (its floor keeps
+    /// rising, which a sawtooth of loads and unloads does not do)...
+    std::size_t leak_segments = 4;
+    /// ...and its floor rises faster than the trend threshold.
+    bool detect_leaks = true;
+};
+
+/// The bounded ring of samples. Thread-safe: the sampler writes, the server reads.
+class History {
+public:
+    /// A ring that keeps the last `capacity` samples (at least 2).
+    explicit History(std::size_t capacity = 600);
+    ~History();
+    History(const History&) = delete;
+    History& operator=(const History&) = delete;
+
+    /// Appends a sample built from the given figures; `names` and `bytes` are parallel
+    /// (the subsystems as of now). Assigns the sequence number. Returns it.
+    std::uint64_t record(std::int64_t unix_ms, double seconds, const AllocationStats& allocator,
+                         const ProcessMemory& process,
+                         const std::vector<std::pair<std::string, std::size_t>>& subsystems);
+
+    /// Samples with a sequence number greater than `after_sequence`, oldest first.
+    [[nodiscard]] std::vector<Sample> since(std::uint64_t after_sequence = 0) const;
+    /// The newest sample, if any.
+    [[nodiscard]] std::optional<Sample> latest() const;
+    /// Names of every subsystem ever recorded, in first-seen order (Sample::subsystem_bytes
+    /// is indexed by this).
+    [[nodiscard]] std::vector<std::string> subsystem_names() const;
+    /// How many samples are kept now, and at most.
+    [[nodiscard]] std::size_t size() const;
+    [[nodiscard]] std::size_t capacity() const;
+
+    /// Trend of the allocator's total bytes over the kept samples (or the last `last_n`).
+    [[nodiscard]] TrendResult analyze_trend(double threshold_bytes_per_sample = 1024.0,
+                                            std::size_t last_n = 0) const;
+    /// Trend of one subsystem's bytes.
+    [[nodiscard]] TrendResult analyze_trend(std::string_view subsystem,
+                                            double threshold_bytes_per_sample = 1024.0,
+                                            std::size_t last_n = 0) const;
+
+    /// Bytes of memscope's own buffers (what the ring holds), for the footprint figure.
+    [[nodiscard]] std::size_t footprint_bytes() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Records samples of a MemoryBudget (and the global allocator) into a History, and
+/// pushes leak_suspect events into the budget's event list.
+class Sampler {
+public:
+    /// A sampler of `budget`, which must outlive it.
+    explicit Sampler(MemoryBudget& budget, SamplerOptions options = {});
+    /// Stops the background thread if it runs.
+    ~Sampler();
+    Sampler(const Sampler&) = delete;
+    Sampler& operator=(const Sampler&) = delete;
+
+    /// Takes a sample if the interval has passed since the last one; call every frame.
+    /// Returns true when it sampled.
+    bool update();
+    /// Takes a sample now, whatever the interval.
+    void sample_now();
+
+    /// Starts a background thread that samples every interval; no-op if running.
+    void start();
+    /// Stops and joins the background thread; no-op if not running.
+    void stop();
+    /// True while the background thread runs.
+    [[nodiscard]] bool running() const;
+
+    /// The recorded history.
+    [[nodiscard]] const History& history() const;
+    /// The options in force.
+    [[nodiscard]] const SamplerOptions& options() const;
+
+    /// Global trend over the kept samples, by the options' threshold.
+    [[nodiscard]] TrendResult analyze_trend() const;
+    /// One subsystem's trend.
+    [[nodiscard]] TrendResult analyze_trend(std::string_view subsystem) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Leak test on one series (exposed for tests and tools): true when, over the last
+/// `window` values split into `segments` equal parts, every part's minimum is above the
+/// previous part's and the floor rises by more than `threshold_per_sample` per sample
+/// on average. `slope_per_sample` receives the floor's rise per sample.
+[[nodiscard]] bool series_looks_like_leak(const std::vector<double>& values, std::size_t window,
+                                          std::size_t segments, double threshold_per_sample,
+                                          double* slope_per_sample = nullptr);
+
+}  // namespace memscope

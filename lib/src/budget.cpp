@@ -1,0 +1,622 @@
+// MemoryBudget: subsystem figures, alert state machine with hysteresis, time over budget,
+// pressure callbacks and the bounded event list.
+//
+// Locking: one mutex guards everything. report() updates figures and works out, under the
+// lock, which events fire and which callbacks to call; it then releases the lock and only
+// then logs and calls back. So a callback may call report() (or anything else) again, and
+// a slow log sink never blocks another thread's report().
+
+#include "memscope/budget.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <unordered_map>
+
+#include "memscope/format.hpp"
+
+namespace memscope {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Alert levels of the state machine: what has been announced for a subsystem.
+enum Alert : int { kNone = 0, kWarning = 1, kOver = 2 };
+
+MemoryStatus alert_status(int alert) {
+    return alert == kOver ? MemoryStatus::over_budget
+           : alert == kWarning ? MemoryStatus::warning
+                               : MemoryStatus::ok;
+}
+
+MemoryStatus classify(std::size_t current, std::size_t budget, float threshold) {
+    if (budget == 0) return MemoryStatus::unbudgeted;
+    if (current > budget) return MemoryStatus::over_budget;
+    // The specification's comparison, in floating point as it wrote it.
+    if (static_cast<double>(current) > static_cast<double>(budget) * threshold)
+        return MemoryStatus::warning;
+    return MemoryStatus::ok;
+}
+
+double usage_of(std::size_t current, std::size_t budget) {
+    return budget == 0 ? 0.0 : static_cast<double>(current) / static_cast<double>(budget);
+}
+
+// "890 MB": whole mebibytes for budgets of 10 MiB and more, as the specification's
+// message; finer units for small budgets, where whole megabytes would read "0 MB / 1 MB".
+std::string figure(std::size_t bytes, std::size_t scale_bytes) {
+    char buf[48];
+    const auto b = static_cast<double>(bytes);
+    if (scale_bytes >= (std::size_t{10} << 20)) std::snprintf(buf, sizeof buf, "%.0f MB", b / 1048576.0);
+    else if (scale_bytes >= (std::size_t{1} << 20)) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1048576.0);
+    else if (scale_bytes >= 10240) std::snprintf(buf, sizeof buf, "%.0f KB", b / 1024.0);
+    else std::snprintf(buf, sizeof buf, "%zu B", bytes);
+    return buf;
+}
+
+std::string subject(std::string_view name) {
+    if (name == kTotalName) return "Total memory";
+    std::string s = "Subsystem '";
+    s.append(name);
+    s += '\'';
+    return s;
+}
+
+std::string describe(EventKind kind, std::string_view name, std::size_t current,
+                     std::size_t budget) {
+    const std::string pair = "(" + figure(current, budget) + " / " + figure(budget, budget) + ")";
+    const long percent = std::lround(usage_of(current, budget) * 100.0);
+    const char* of_what = name == kTotalName ? "total memory budget" : "memory budget";
+    char head[64];
+    switch (kind) {
+        case EventKind::warning:
+            std::snprintf(head, sizeof head, " at %ld%% of ", percent);
+            return subject(name) + head + of_what + " " + pair;
+        case EventKind::over_budget:
+            return subject(name) + " over " + of_what + " by " + figure(current - budget, budget) +
+                   ", " + std::to_string(percent) + "% " + pair;
+        case EventKind::recovered:
+            std::snprintf(head, sizeof head, " back under the warning threshold at %ld%% of ", percent);
+            return subject(name) + head + of_what + " " + pair;
+        case EventKind::leak_suspect: break;
+    }
+    return subject(name);
+}
+
+struct Entry {
+    SubsystemMemory memory;
+    std::size_t window_peak = 0;
+    int alert = kNone;
+    MemoryStatus timed_status = MemoryStatus::unbudgeted;  // status since `since`
+    SteadyClock::time_point since{};
+    double seconds_over_threshold = 0.0;
+    double seconds_over_budget = 0.0;
+    std::uint64_t warnings = 0;
+    std::optional<std::size_t> baseline;
+};
+
+// Heterogeneous lookup: report("Chunks", ...) finds the entry without making a string.
+struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
+
+struct Callback {
+    CallbackId id;
+    std::string name;  // empty with `all`
+    bool all;
+    std::shared_ptr<const PressureCallback> fn;
+};
+
+// What report() decided under the lock and carries out after releasing it.
+struct Pending {
+    std::vector<BudgetEvent> events;
+    struct Call {
+        std::shared_ptr<const PressureCallback> fn;
+        std::string name;
+        PressureEvent event;
+    };
+    std::vector<Call> calls;
+};
+
+}  // namespace
+
+struct MemoryBudget::Impl {
+    BudgetOptions options;
+    mutable std::mutex mutex;
+    mutable std::condition_variable event_cv;
+    std::unordered_map<std::string, Entry, NameHash, std::equal_to<>> subsystems;
+    Entry total;  // the total budget, run through the same state machine
+    std::size_t total_current = 0;
+    std::size_t total_peak = 0;
+    float threshold = 0.85f;
+    std::vector<Callback> callbacks;
+    CallbackId next_callback = 1;
+    std::deque<BudgetEvent> events;
+    std::uint64_t last_sequence = 0;
+
+    SteadyClock::time_point now() const {
+        return options.clock ? options.clock() : SteadyClock::now();
+    }
+
+    Entry& entry(std::string_view name) {
+        auto it = subsystems.find(name);
+        if (it == subsystems.end()) it = subsystems.emplace(std::string(name), Entry{}).first;
+        return it->second;
+    }
+
+    // Credits the time since the last change to the status the entry was in, and
+    // re-reads the status from the current figures.
+    void account_time(Entry& e, SteadyClock::time_point t) {
+        if (e.since != SteadyClock::time_point{}) {
+            const double dt = std::chrono::duration<double>(t - e.since).count();
+            if (dt > 0) {
+                if (e.timed_status == MemoryStatus::warning ||
+                    e.timed_status == MemoryStatus::over_budget)
+                    e.seconds_over_threshold += dt;
+                if (e.timed_status == MemoryStatus::over_budget) e.seconds_over_budget += dt;
+            }
+        }
+        e.since = t;
+        e.timed_status = classify(e.memory.current_bytes, e.memory.budget_bytes, threshold);
+    }
+
+    // The alert state machine. Rising past a level fires at once; falling re-arms a level
+    // only below it by the hysteresis. A jump from ok to over budget fires the error only.
+    void evaluate(std::string_view name, Entry& e, Pending& out) {
+        const std::size_t current = e.memory.current_bytes;
+        const std::size_t budget = e.memory.budget_bytes;
+        if (budget == 0) {
+            e.alert = kNone;  // unbudgeted never warns; a removed budget disarms silently
+            return;
+        }
+        const double u = usage_of(current, budget);
+        const MemoryStatus now_status = classify(current, budget, threshold);
+        const int target = now_status == MemoryStatus::over_budget ? kOver
+                           : now_status == MemoryStatus::warning   ? kWarning
+                                                                   : kNone;
+        int next = e.alert;
+        if (target > e.alert) {
+            next = target;
+        } else if (target < e.alert) {
+            const double h = options.hysteresis;
+            const int floor_level = u >= 1.0 - h ? kOver : u >= threshold - h ? kWarning : kNone;
+            next = std::min(e.alert, std::max(target, floor_level));
+        }
+        if (next == e.alert) return;
+        const int previous = e.alert;
+        e.alert = next;
+
+        if (next > previous) {
+            const EventKind kind = next == kOver ? EventKind::over_budget : EventKind::warning;
+            ++e.warnings;
+            out.events.push_back(make_event(kind, name, current, budget));
+        } else if (next == kNone) {
+            out.events.push_back(make_event(EventKind::recovered, name, current, budget));
+        }
+        PressureEvent pe;
+        pe.status = alert_status(next);
+        pe.previous = alert_status(previous);
+        pe.current_bytes = current;
+        pe.budget_bytes = budget;
+        pe.usage = u;
+        queue_callbacks(name, pe, out);
+    }
+
+    BudgetEvent make_event(EventKind kind, std::string_view name, std::size_t current,
+                           std::size_t budget) const {
+        BudgetEvent ev;
+        ev.kind = kind;
+        ev.level = kind == EventKind::over_budget ? LogLevel::error
+                   : kind == EventKind::recovered ? LogLevel::info
+                                                  : LogLevel::warning;
+        ev.subsystem = std::string(name);
+        ev.current_bytes = current;
+        ev.budget_bytes = budget;
+        ev.message = describe(kind, name, current, budget);
+        return ev;
+    }
+
+    void queue_callbacks(std::string_view name, const PressureEvent& pe, Pending& out) const {
+        for (const Callback& cb : callbacks) {
+            if (cb.all || cb.name == name) out.calls.push_back({cb.fn, std::string(name), pe});
+        }
+    }
+
+    // Numbers and keeps the events (under the lock), so sequence order is firing order.
+    void store_events(Pending& out) {
+        if (out.events.empty()) return;
+        const auto wall = std::chrono::system_clock::now();
+        for (BudgetEvent& ev : out.events) {
+            ev.sequence = ++last_sequence;
+            ev.time = wall;
+            events.push_back(ev);
+            while (events.size() > std::max<std::size_t>(options.event_capacity, 1))
+                events.pop_front();
+        }
+        event_cv.notify_all();
+    }
+
+    void update_total(Pending& out, SteadyClock::time_point t) {
+        account_time(total, t);
+        total.memory.current_bytes = total_current;
+        total.memory.peak_bytes = std::max(total.memory.peak_bytes, total_current);
+        total.window_peak = std::max(total.window_peak, total_current);
+        total_peak = std::max(total_peak, total_current);
+        total.timed_status = classify(total_current, total.memory.budget_bytes, threshold);
+        evaluate(kTotalName, total, out);
+    }
+
+    // Outside the lock: log, then call back. A throwing callback is reported and the
+    // others still run.
+    void dispatch(Pending& out) const {
+        if (options.log_events) {
+            for (const BudgetEvent& ev : out.events) log(ev.level, ev.message);
+        }
+        for (Pending::Call& call : out.calls) {
+            call.event.subsystem = call.name;
+            try {
+                (*call.fn)(call.event);
+            } catch (const std::exception& ex) {
+                log(LogLevel::error, "pressure callback for '" + call.name + "' threw: " + ex.what());
+            } catch (...) {
+                log(LogLevel::error, "pressure callback for '" + call.name + "' threw a non-exception");
+            }
+        }
+    }
+
+    SubsystemSnapshot snapshot_of(const std::string& name, const Entry& e,
+                                  SteadyClock::time_point t) const {
+        SubsystemSnapshot s;
+        s.name = name;
+        s.memory = e.memory;
+        s.status = classify(e.memory.current_bytes, e.memory.budget_bytes, threshold);
+        s.usage = usage_of(e.memory.current_bytes, e.memory.budget_bytes);
+        s.window_peak_bytes = e.window_peak;
+        s.seconds_over_threshold = e.seconds_over_threshold;
+        s.seconds_over_budget = e.seconds_over_budget;
+        // The clock keeps running for a subsystem that stays over budget without reporting.
+        if (e.since != SteadyClock::time_point{}) {
+            const double dt = std::chrono::duration<double>(t - e.since).count();
+            if (dt > 0 && (e.timed_status == MemoryStatus::warning ||
+                           e.timed_status == MemoryStatus::over_budget))
+                s.seconds_over_threshold += dt;
+            if (dt > 0 && e.timed_status == MemoryStatus::over_budget) s.seconds_over_budget += dt;
+        }
+        s.warnings = e.warnings;
+        return s;
+    }
+};
+
+std::string_view to_string(MemoryStatus status) noexcept {
+    switch (status) {
+        case MemoryStatus::ok: return "ok";
+        case MemoryStatus::warning: return "warning";
+        case MemoryStatus::over_budget: return "over_budget";
+        case MemoryStatus::unbudgeted: return "unbudgeted";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(EventKind kind) noexcept {
+    switch (kind) {
+        case EventKind::warning: return "warning";
+        case EventKind::over_budget: return "over_budget";
+        case EventKind::recovered: return "recovered";
+        case EventKind::leak_suspect: return "leak_suspect";
+    }
+    return "unknown";
+}
+
+MemoryBudget::MemoryBudget() : MemoryBudget(BudgetOptions{}) {}
+
+MemoryBudget::MemoryBudget(BudgetOptions options) : impl_(std::make_unique<Impl>()) {
+    impl_->threshold = std::clamp(options.warning_threshold, 1e-6f, 1.0f);
+    options.hysteresis = std::clamp(options.hysteresis, 0.0f, 0.5f);
+    impl_->options = std::move(options);
+}
+
+MemoryBudget::~MemoryBudget() = default;
+
+void MemoryBudget::report(std::string_view name, std::size_t current_bytes, std::size_t count) {
+    Pending out;
+    {
+        std::lock_guard lock(impl_->mutex);
+        const auto t = impl_->now();
+        Entry& e = impl_->entry(name);
+        impl_->account_time(e, t);
+        impl_->total_current = impl_->total_current - e.memory.current_bytes + current_bytes;
+        e.memory.current_bytes = current_bytes;
+        e.memory.allocation_count = count;
+        e.memory.peak_bytes = std::max(e.memory.peak_bytes, current_bytes);
+        e.window_peak = std::max(e.window_peak, current_bytes);
+        e.timed_status = classify(current_bytes, e.memory.budget_bytes, impl_->threshold);
+        impl_->evaluate(name, e, out);
+        impl_->update_total(out, t);
+        impl_->store_events(out);
+    }
+    impl_->dispatch(out);
+}
+
+void MemoryBudget::set_budget(std::string_view name, std::size_t budget_bytes) {
+    BudgetChanges changes;
+    changes.budgets.emplace_back(std::string(name), budget_bytes);
+    apply(changes);
+}
+
+void MemoryBudget::apply(const BudgetChanges& changes) {
+    Pending out;
+    {
+        std::lock_guard lock(impl_->mutex);
+        const auto t = impl_->now();
+        if (changes.warning_threshold)
+            impl_->threshold = std::clamp(*changes.warning_threshold, 1e-6f, 1.0f);
+        for (const auto& [name, bytes] : changes.budgets) {
+            Entry& e = impl_->entry(name);
+            impl_->account_time(e, t);
+            e.memory.budget_bytes = bytes;
+            e.timed_status = classify(e.memory.current_bytes, bytes, impl_->threshold);
+        }
+        if (changes.total_budget_bytes) impl_->total.memory.budget_bytes = *changes.total_budget_bytes;
+        // A new budget or threshold can put a subsystem over it at once: say so now,
+        // not at its next report.
+        if (changes.warning_threshold) {
+            for (auto& [name, e] : impl_->subsystems) {
+                impl_->account_time(e, t);
+                impl_->evaluate(name, e, out);
+            }
+        } else {
+            for (const auto& [name, bytes] : changes.budgets)
+                impl_->evaluate(name, impl_->entry(name), out);
+        }
+        impl_->update_total(out, t);
+        impl_->store_events(out);
+    }
+    impl_->dispatch(out);
+}
+
+bool MemoryBudget::is_over_budget(std::string_view name) const {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->subsystems.find(name);
+    if (it == impl_->subsystems.end()) return false;
+    const SubsystemMemory& m = it->second.memory;
+    return m.budget_bytes > 0 && static_cast<double>(m.current_bytes) >
+                                     static_cast<double>(m.budget_bytes) * impl_->threshold;
+}
+
+BudgetStatus MemoryBudget::status(std::string_view name) const {
+    std::lock_guard lock(impl_->mutex);
+    BudgetStatus s;
+    const Entry* e = nullptr;
+    if (name == kTotalName) {
+        e = &impl_->total;
+    } else if (auto it = impl_->subsystems.find(name); it != impl_->subsystems.end()) {
+        e = &it->second;
+    }
+    if (e == nullptr) return s;
+    s.current_bytes = e->memory.current_bytes;
+    s.budget_bytes = e->memory.budget_bytes;
+    s.status = classify(s.current_bytes, s.budget_bytes, impl_->threshold);
+    s.usage = usage_of(s.current_bytes, s.budget_bytes);
+    if (s.status == MemoryStatus::over_budget)
+        s.overage_bytes = static_cast<std::int64_t>(s.current_bytes - s.budget_bytes);
+    return s;
+}
+
+std::size_t MemoryBudget::total_current() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->total_current;
+}
+
+std::optional<SubsystemMemory> MemoryBudget::subsystem(std::string_view name) const {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->subsystems.find(name);
+    if (it == impl_->subsystems.end()) return std::nullopt;
+    return it->second.memory;
+}
+
+std::vector<SubsystemSnapshot> MemoryBudget::snapshot() const {
+    std::vector<SubsystemSnapshot> rows;
+    {
+        std::lock_guard lock(impl_->mutex);
+        const auto t = impl_->now();
+        rows.reserve(impl_->subsystems.size());
+        for (const auto& [name, e] : impl_->subsystems) rows.push_back(impl_->snapshot_of(name, e, t));
+    }
+    std::sort(rows.begin(), rows.end(),
+              [](const SubsystemSnapshot& a, const SubsystemSnapshot& b) { return a.name < b.name; });
+    return rows;
+}
+
+BudgetTotals MemoryBudget::totals() const {
+    std::lock_guard lock(impl_->mutex);
+    BudgetTotals t;
+    t.current_bytes = impl_->total_current;
+    t.peak_bytes = impl_->total_peak;
+    t.budget_bytes = impl_->total.memory.budget_bytes;
+    t.usage = usage_of(t.current_bytes, t.budget_bytes);
+    t.status = classify(t.current_bytes, t.budget_bytes, impl_->threshold);
+    t.subsystem_count = impl_->subsystems.size();
+    return t;
+}
+
+std::size_t MemoryBudget::total_budget_bytes() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->total.memory.budget_bytes;
+}
+
+void MemoryBudget::set_total_budget(std::size_t budget_bytes) {
+    BudgetChanges changes;
+    changes.total_budget_bytes = budget_bytes;
+    apply(changes);
+}
+
+float MemoryBudget::warning_threshold() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->threshold;
+}
+
+void MemoryBudget::set_warning_threshold(float threshold) {
+    BudgetChanges changes;
+    changes.warning_threshold = threshold;
+    apply(changes);
+}
+
+void MemoryBudget::configure_default_budgets() {
+    BudgetChanges changes;
+    changes.budgets = {{"Chunks", DefaultBudgets::chunks},     {"Meshes", DefaultBudgets::meshes},
+                       {"Textures", DefaultBudgets::textures}, {"Entities", DefaultBudgets::entities},
+                       {"Audio", DefaultBudgets::audio},       {"Physics", DefaultBudgets::physics}};
+    changes.total_budget_bytes = DefaultBudgets::total;
+    apply(changes);
+}
+
+void MemoryBudget::reset_window_peaks() {
+    std::lock_guard lock(impl_->mutex);
+    for (auto& [name, e] : impl_->subsystems) e.window_peak = e.memory.current_bytes;
+    impl_->total.window_peak = impl_->total_current;
+}
+
+void MemoryBudget::mark_baseline(std::string_view name) {
+    std::lock_guard lock(impl_->mutex);
+    Entry& e = impl_->entry(name);
+    e.baseline = e.memory.current_bytes;
+}
+
+bool MemoryBudget::report_unload(std::string_view name, std::size_t tolerance_bytes) {
+    BudgetEvent ev;
+    {
+        std::lock_guard lock(impl_->mutex);
+        auto it = impl_->subsystems.find(name);
+        if (it == impl_->subsystems.end() || !it->second.baseline) return false;
+        const std::size_t baseline = *it->second.baseline;
+        const std::size_t current = it->second.memory.current_bytes;
+        if (current <= baseline + tolerance_bytes) return false;
+        ev.kind = EventKind::leak_suspect;
+        ev.level = LogLevel::warning;
+        ev.subsystem = std::string(name);
+        ev.current_bytes = current;
+        ev.budget_bytes = it->second.memory.budget_bytes;
+        const std::size_t scale = std::max(current, std::size_t{1} << 20);
+        ev.message = subject(name) + " suspected leak: did not return to its baseline after unload, " +
+                     figure(current - baseline, scale) + " above it (" + figure(current, scale) +
+                     " now, baseline " + figure(baseline, scale) + ")";
+    }
+    push_event(std::move(ev));
+    return true;
+}
+
+CallbackId MemoryBudget::on_pressure(std::string_view name, PressureCallback callback) {
+    std::lock_guard lock(impl_->mutex);
+    const CallbackId id = impl_->next_callback++;
+    impl_->callbacks.push_back(
+        {id, std::string(name), false, std::make_shared<const PressureCallback>(std::move(callback))});
+    return id;
+}
+
+CallbackId MemoryBudget::on_any_pressure(PressureCallback callback) {
+    std::lock_guard lock(impl_->mutex);
+    const CallbackId id = impl_->next_callback++;
+    impl_->callbacks.push_back(
+        {id, std::string(), true, std::make_shared<const PressureCallback>(std::move(callback))});
+    return id;
+}
+
+bool MemoryBudget::remove_pressure_callback(CallbackId id) {
+    std::lock_guard lock(impl_->mutex);
+    auto& cbs = impl_->callbacks;
+    const auto it = std::find_if(cbs.begin(), cbs.end(), [id](const Callback& c) { return c.id == id; });
+    if (it == cbs.end()) return false;
+    cbs.erase(it);
+    return true;
+}
+
+std::size_t MemoryBudget::simulate_pressure(std::string_view name, MemoryStatus status) {
+    Pending out;
+    {
+        std::lock_guard lock(impl_->mutex);
+        const Entry* e = nullptr;
+        if (name == kTotalName) e = &impl_->total;
+        else if (auto it = impl_->subsystems.find(name); it != impl_->subsystems.end()) e = &it->second;
+        PressureEvent pe;
+        pe.status = status;
+        pe.previous = e ? alert_status(e->alert) : MemoryStatus::ok;
+        pe.current_bytes = e ? e->memory.current_bytes : 0;
+        pe.budget_bytes = e ? e->memory.budget_bytes : 0;
+        pe.usage = usage_of(pe.current_bytes, pe.budget_bytes);
+        pe.simulated = true;
+        impl_->queue_callbacks(name, pe, out);
+    }
+    const std::size_t called = out.calls.size();
+    impl_->dispatch(out);
+    return called;
+}
+
+std::vector<BudgetEvent> MemoryBudget::events(std::uint64_t after_sequence) const {
+    std::lock_guard lock(impl_->mutex);
+    std::vector<BudgetEvent> out;
+    auto it = std::partition_point(impl_->events.begin(), impl_->events.end(),
+                                   [&](const BudgetEvent& e) { return e.sequence <= after_sequence; });
+    out.assign(it, impl_->events.end());
+    return out;
+}
+
+std::uint64_t MemoryBudget::last_event_sequence() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->last_sequence;
+}
+
+void MemoryBudget::push_event(BudgetEvent event) {
+    Pending out;
+    out.events.push_back(std::move(event));
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->store_events(out);
+    }
+    impl_->dispatch(out);
+}
+
+void MemoryBudget::log_peak_summary() const {
+    std::vector<std::string> lines;
+    {
+        std::lock_guard lock(impl_->mutex);
+        std::vector<std::pair<std::string, const Entry*>> sorted;
+        for (const auto& [name, e] : impl_->subsystems) sorted.emplace_back(name, &e);
+        std::sort(sorted.begin(), sorted.end());
+        auto line = [&](std::string_view name, const Entry& e) {
+            std::string s = "Peak memory of ";
+            s.append(name == kTotalName ? std::string_view("all subsystems") : name);
+            s += ": " + format_memory(e.memory.peak_bytes);
+            if (e.memory.budget_bytes > 0) {
+                char pct[32];
+                std::snprintf(pct, sizeof pct, " (%.0f%%)",
+                              usage_of(e.memory.peak_bytes, e.memory.budget_bytes) * 100.0);
+                s += " of " + format_memory(e.memory.budget_bytes) + pct;
+            }
+            if (e.seconds_over_budget > 0) {
+                char over[64];
+                std::snprintf(over, sizeof over, ", %.1f s over budget", e.seconds_over_budget);
+                s += over;
+            }
+            lines.push_back(std::move(s));
+        };
+        for (const auto& [name, e] : sorted) line(name, *e);
+        line(kTotalName, impl_->total);
+    }
+    for (const std::string& l : lines) log(LogLevel::info, l);
+}
+
+std::uint64_t MemoryBudget::wait_for_event(std::uint64_t after_sequence,
+                                           std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(impl_->mutex);
+    impl_->event_cv.wait_for(lock, timeout, [&] { return impl_->last_sequence > after_sequence; });
+    return impl_->last_sequence;
+}
+
+}  // namespace memscope
