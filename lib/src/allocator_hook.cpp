@@ -163,6 +163,12 @@ inline void note_new_aligned(void*) noexcept {}
 
 }  // namespace
 
+void mark_thread_internal() noexcept {
+#if MEMSCOPE_TRACKING
+    set_internal(t_counters);
+#endif
+}
+
 void prepare_size_classes() noexcept {
 #if MEMSCOPE_TRACKING && MEMSCOPE_BACKEND_MIMALLOC
     // mi_good_size() never decreases with the size, so a table entry is right for every

@@ -503,10 +503,9 @@ bool MemoryBudget::report_unload(std::string_view name, std::size_t tolerance_by
         ev.subsystem = std::string(name);
         ev.current_bytes = current;
         ev.budget_bytes = it->second.memory.budget_bytes;
-        const std::size_t scale = std::max(current, std::size_t{1} << 20);
         ev.message = subject(name) + " suspected leak: did not return to its baseline after unload, " +
-                     figure(current - baseline, scale) + " above it (" + figure(current, scale) +
-                     " now, baseline " + figure(baseline, scale) + ")";
+                     format_memory(current - baseline) + " above it (" + format_memory(current) +
+                     " now, baseline " + format_memory(baseline) + ")";
     }
     push_event(std::move(ev));
     return true;

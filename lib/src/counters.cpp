@@ -28,6 +28,7 @@ struct alignas(64) SharedTotals {
     std::atomic<std::uint64_t> retired_frees{0};
 };
 constinit SharedTotals g_retired;
+constinit std::int64_t g_retired_internal_bytes = 0;  // guarded by g_registry_mutex
 alignas(64) constinit std::atomic<std::int64_t> g_published{0};  // sum of published bytes
 alignas(64) constinit std::atomic<std::uint64_t> g_peak{0};
 
@@ -76,6 +77,7 @@ void retire_thread(void* arg) noexcept {
     raise_peak(g_published.fetch_add(bytes - t.published, std::memory_order_relaxed) + bytes -
                t.published);
     t.published = bytes;
+    if (t.internal) g_retired_internal_bytes += bytes;
     enter_shared_state(t);
     unlink(t);
 }
@@ -161,6 +163,24 @@ bool ensure_active(ThreadCounters& t) noexcept {
 }
 
 }  // namespace
+
+void set_internal(ThreadCounters& t) noexcept {
+    if (t.state == ThreadState::unregistered) register_thread(t);
+    std::lock_guard lock(g_registry_mutex);
+    t.internal = true;
+}
+
+std::int64_t internal_bytes() noexcept {
+    if constexpr (MEMSCOPE_TRACKING) {
+        std::lock_guard lock(g_registry_mutex);
+        std::int64_t bytes = g_retired_internal_bytes;
+        for (const ThreadCounters* t = g_head; t != nullptr; t = t->next)
+            if (t->internal) bytes += t->bytes.load(std::memory_order_relaxed);
+        return bytes;
+    } else {
+        return 0;
+    }
+}
 
 void count_allocation_slow(ThreadCounters& t, std::size_t size) noexcept {
     const auto delta = static_cast<std::int64_t>(size);

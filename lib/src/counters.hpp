@@ -42,6 +42,7 @@ struct alignas(64) ThreadCounters {
     ThreadCounters* prev = nullptr;   // registry list links, guarded by its mutex
     ThreadCounters* next = nullptr;
     ThreadState state = ThreadState::unregistered;
+    bool internal = false;            // a memscope thread (server, sampler): see mark_thread_internal
 };
 
 inline constexpr std::int64_t kBatch = static_cast<std::int64_t>(kPeakBatchBytes);
@@ -76,6 +77,20 @@ inline void count_free(ThreadCounters& t, std::size_t size) noexcept {
     t.bytes.store(bytes, std::memory_order_relaxed);
     t.frees.store(t.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
+
+/// Marks the calling thread as one of memscope's own (the server's, the sampler's). Its
+/// allocations still count in allocation_stats(), and are also summed apart by
+/// internal_bytes(), so the dashboard can show memscope's own footprint instead of hiding
+/// it inside the game's figures. Implemented by the allocator hook, which owns the TLS.
+void mark_thread_internal() noexcept;
+
+/// Registers `t` if needed and flags it internal (called by mark_thread_internal).
+void set_internal(ThreadCounters& t) noexcept;
+
+/// Bytes held now by blocks allocated minus freed on memscope's own threads (0 when
+/// tracking is off). Blocks that a memscope thread allocates and a game thread frees, or
+/// the reverse, shift bytes between the two figures; memscope hands out no such blocks.
+[[nodiscard]] std::int64_t internal_bytes() noexcept;
 
 /// One-time set-up that must happen before the first thread counts (called under the
 /// registry lock by register_thread); implemented by the allocator hook.

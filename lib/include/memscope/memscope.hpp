@@ -7,7 +7,8 @@
 /// - per-subsystem budgets, warnings and pressure callbacks (budget.hpp): `MemoryBudget`;
 /// - history, trends and leak suspicion (history.hpp): `Sampler`, `History`;
 /// - the budget configuration file (config_file.hpp): `load_config()`;
-/// - logging (log.hpp) and byte-size formatting (format.hpp).
+/// - logging (log.hpp) and byte-size formatting (format.hpp);
+/// - the optional dashboard server (server.hpp): `Server`.
 ///
 /// Linking `memscope::memscope` is enough to route every global `operator new` and
 /// `operator delete` of the program through mimalloc and count it; no call is needed.
@@ -19,3 +20,4 @@
 #include "memscope/format.hpp"
 #include "memscope/history.hpp"
 #include "memscope/log.hpp"
+#include "memscope/server.hpp"

@@ -1,0 +1,110 @@
+#pragma once
+/// \file
+/// The optional dashboard server: JSON for scripts, Prometheus metrics for fleets, and the
+/// live page, served by a background thread of the game (default http://127.0.0.1:9090).
+///
+///     memscope::Server dashboard(budget);          // reports on this MemoryBudget
+///     if (auto started = dashboard.start(); !started)
+///         std::fprintf(stderr, "memscope: %s\n", started.error.c_str());  // game goes on
+///     else
+///         std::printf("memory dashboard on %s\n", started.url.c_str());
+///
+/// In a build with `MEMSCOPE_WITH_SERVER=OFF` the same calls compile and do nothing:
+/// start() answers that the server is not built in.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace memscope {
+
+class MemoryBudget;
+class Sampler;
+
+/// How the server runs. Environment variables override these unless
+/// `read_environment` is false: MEMSCOPE_PORT, MEMSCOPE_BIND, MEMSCOPE_TOKEN, and
+/// MEMSCOPE_DISABLE=1 (start() then does nothing and says so).
+struct ServerOptions {
+    /// Address to listen on. Loopback by default; anything else exposes the game's memory
+    /// figures to the network and is logged as a warning when no token is set.
+    std::string bind_address = "127.0.0.1";
+    /// TCP port; 0 picks a free port (read it back from StartResult::port).
+    int port = 9090;
+    /// Interval of the server's sampler (history, trends, leak suspicion, live stream).
+    std::chrono::milliseconds sample_interval{1000};
+    /// Samples of history kept (600 = 10 minutes at 1 s).
+    std::size_t history_capacity = 600;
+    /// Secret that unlocks the control endpoints (budget edits, peak reset, simulated
+    /// pressure). Empty: those endpoints answer 403. Sent by clients as
+    /// `Authorization: Bearer <token>`.
+    std::string token;
+    /// Apply the MEMSCOPE_* environment variables over these options.
+    bool read_environment = true;
+    /// Worker threads answering requests; each live-stream client holds one.
+    std::size_t worker_threads = 8;
+    /// Largest request body accepted (budget edits are tiny); larger ones get 413.
+    std::size_t max_body_bytes = 64 * 1024;
+    /// A client that sends nothing for this long is disconnected.
+    std::chrono::milliseconds read_timeout{5000};
+    /// Use this sampler instead of starting one (it must outlive the server and sample
+    /// `budget`). The server then neither starts nor stops it.
+    Sampler* sampler = nullptr;
+};
+
+/// What start() did.
+struct StartResult {
+    bool started = false;  ///< the server listens
+    bool disabled = false; ///< not an error: MEMSCOPE_DISABLE=1, or built without the server
+    int port = 0;          ///< the port it listens on (the real one when asked for 0)
+    std::string url;       ///< e.g. "http://127.0.0.1:9090/"
+    std::string error;     ///< why it did not start: "port 9090 on 127.0.0.1 is already in use"
+    /// True when started.
+    explicit operator bool() const noexcept { return started; }
+};
+
+/// Produces the JSON document of GET /api/v1/verdict (see examples/voxel_demo): a game's
+/// own pass/fail report on its memory budgets. Called on a server thread.
+using VerdictProvider = std::function<std::string()>;
+
+/// The dashboard server of one MemoryBudget (see the file comment for an example).
+class Server {
+public:
+    /// A stopped server for `budget`, which must outlive it.
+    explicit Server(MemoryBudget& budget, ServerOptions options = {});
+    /// Stops the server (see stop()).
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Binds, starts the sampler and the server thread, and returns at once. Never
+    /// throws for a busy port or a bad address: the result says what went wrong.
+    StartResult start();
+
+    /// Stops listening, disconnects clients (live streams included) and joins the
+    /// threads. Returns within about a second even with clients connected.
+    void stop();
+
+    /// True between a successful start() and stop().
+    [[nodiscard]] bool running() const;
+
+    /// The port it listens on (0 when stopped).
+    [[nodiscard]] int port() const;
+
+    /// The options in force after the environment was applied.
+    [[nodiscard]] const ServerOptions& options() const;
+
+    /// Serves GET /api/v1/verdict from this provider (404 until one is set).
+    void set_verdict_provider(VerdictProvider provider);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// True when this build contains the server (CMake option MEMSCOPE_WITH_SERVER).
+[[nodiscard]] bool server_available() noexcept;
+
+}  // namespace memscope
