@@ -21,7 +21,7 @@
 #include <memscope/config_file.hpp>
 #include <memscope/log.hpp>
 
-#include "../lib/src/json_reader.hpp"
+#include "json_reader.hpp"
 
 namespace {
 
