@@ -161,7 +161,8 @@ Response Router::dispatch(const Request& request) const {
         segments.push_back(std::move(*decoded));
     }
 
-    const std::string_view method = request.method == "HEAD" ? "GET" : request.method;
+    const std::string_view method =
+        request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
     std::vector<std::string_view> allowed;
     for (const Route& route : routes_) {
         // Match the segments; a rest parameter takes one or more remaining segments.

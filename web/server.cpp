@@ -203,6 +203,13 @@ struct Server::Impl {
         s.set_keep_alive_max_count(100);
         s.set_payload_max_length(options.max_body_bytes);
         s.set_tcp_nodelay(true);
+        // SO_REUSEADDR only. cpp-httplib's default adds SO_REUSEPORT, with which a second
+        // game on the same machine would share port 9090 with the first, the kernel
+        // handing each request to either, instead of being told the port is taken.
+        s.set_socket_options([](socket_t sock) {
+            const int on = 1;
+            setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        });
 
         // Requests without a body are routed here, before cpp-httplib's own routing,
         // which matches paths with std::regex: its recursion grows with the path length
