@@ -5,11 +5,16 @@ set -euo pipefail
 
 want=${1:-test}
 # Building the library, its tests and benchmarks.
+# Chart.js is embedded into the dashboard from Debian's libjs-chart.js, so building
+# memscope never needs Node.
 packages=(g++ cmake ninja-build pkg-config python3 curl jq
-          libmimalloc-dev libcpp-httplib-dev nlohmann-json3-dev doctest-dev libbenchmark-dev)
+          libmimalloc-dev libcpp-httplib-dev nlohmann-json3-dev libjs-chart.js
+          doctest-dev libbenchmark-dev)
 if [[ $want == test ]]; then
-  # The sanitizer runtimes ship with g++; clang is for the fuzzers and LeakSanitizer.
-  packages+=(clang libclang-rt-14-dev)
+  # clang (libFuzzer) for the fuzzers; promtool (prometheus) checks /metrics; chromium for
+  # the browser test (driven by playwright-core from npm); wrk loads the server in the soak.
+  packages+=(clang libclang-rt-14-dev prometheus chromium wrk)
+  command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
 missing=()

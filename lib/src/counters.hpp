@@ -42,7 +42,7 @@ struct alignas(64) ThreadCounters {
     ThreadCounters* prev = nullptr;   // registry list links, guarded by its mutex
     ThreadCounters* next = nullptr;
     ThreadState state = ThreadState::unregistered;
-    bool internal = false;            // a memscope thread (server, sampler): see mark_thread_internal
+    bool internal = false;            // a memscope server thread: see mark_thread_internal
 };
 
 inline constexpr std::int64_t kBatch = static_cast<std::int64_t>(kPeakBatchBytes);
@@ -78,7 +78,7 @@ inline void count_free(ThreadCounters& t, std::size_t size) noexcept {
     t.frees.store(t.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-/// Marks the calling thread as one of memscope's own (the server's, the sampler's). Its
+/// Marks the calling thread as one of memscope's own (the dashboard server's). Its
 /// allocations still count in allocation_stats(), and are also summed apart by
 /// internal_bytes(), so the dashboard can show memscope's own footprint instead of hiding
 /// it inside the game's figures. Implemented by the allocator hook, which owns the TLS.

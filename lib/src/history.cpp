@@ -22,7 +22,6 @@
 #include "memscope/budget.hpp"
 #include "memscope/format.hpp"
 #include "memscope/log.hpp"
-#include "counters.hpp"
 
 namespace memscope {
 namespace {
@@ -388,8 +387,6 @@ struct Sampler::Impl {
     }
 
     void run() {
-        // The samples this thread takes are memscope's memory, not the game's.
-        detail::mark_thread_internal();
         std::unique_lock lock(thread_mutex);
         while (!stop_requested) {
             const Clock::time_point due{Clock::duration{next_due.load(std::memory_order_relaxed)}};
