@@ -85,7 +85,7 @@ TEST_CASE("the exposition follows the text format and exports every listed figur
     if (families.count(#metric)) CHECK(families.at(#metric).type == #kind);
     MEMSCOPE_ALLOCATION_STATS_FIELDS(MEMSCOPE_X_)
     MEMSCOPE_PROCESS_MEMORY_FIELDS(MEMSCOPE_X_)
-    MEMSCOPE_TOTALS_FIELDS(MEMSCOPE_X_)
+    MEMSCOPE_BUDGET_TOTALS_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
 #define MEMSCOPE_X_(ctype, field, kind, metric, help)       \
     REQUIRE_MESSAGE(families.count(#metric) == 1, #metric); \

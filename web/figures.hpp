@@ -11,20 +11,6 @@
 #include "memscope/allocator.hpp"
 #include "memscope/budget.hpp"
 
-// Totals of all subsystems (struct memscope::BudgetTotals, defined in budget.hpp without a
-// list), as exported: the JSON key is the field name, `metric` the Prometheus name.
-#define MEMSCOPE_TOTALS_FIELDS(X)                                    \
-    X(std::size_t, current_bytes, gauge, memscope_reported_bytes,    \
-      "Sum of the current bytes every subsystem reported.")          \
-    X(std::size_t, peak_bytes, gauge, memscope_reported_peak_bytes,  \
-      "Highest sum of reported current bytes seen.")                 \
-    X(std::size_t, budget_bytes, gauge, memscope_total_budget_bytes, \
-      "Total budget of all subsystems in bytes; 0 means none.")      \
-    X(double, usage, gauge, memscope_total_usage_ratio,              \
-      "Reported bytes / total budget; 0 without a total budget.")    \
-    X(std::size_t, subsystem_count, gauge, memscope_subsystems,      \
-      "Subsystems known (reported or budgeted).")
-
 // The reconciliation of issue 4 item 3: what the subsystems say against what the
 // allocator and the operating system see. An empty `metric` means the figure is already
 // exported under another name (given in the help text) and is not repeated in /metrics.

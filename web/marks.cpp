@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "json_api.hpp"
+#include "memscope/format.hpp"
 
 namespace memscope::web {
 namespace {
@@ -72,8 +73,8 @@ void write_mark(JsonWriter& w, const Mark& mark) {
     w.key("tracked_bytes").value(mark.allocator.total_allocated_bytes);
     w.key("subsystem_count").value(mark.subsystems.size());
     w.key("formatted").begin_object();
-    w.key("reported_bytes").value(format_memory_fast(mark.reported_bytes));
-    w.key("tracked_bytes").value(format_memory_fast(mark.allocator.total_allocated_bytes));
+    w.key("reported_bytes").value(format_memory(mark.reported_bytes));
+    w.key("tracked_bytes").value(format_memory(mark.allocator.total_allocated_bytes));
     w.end_object();
     w.end_object();
 }

@@ -119,7 +119,7 @@ std::string metrics_text(const Figures& f) {
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     m.family(#metric, #kind, help);                  \
     m.sample(#metric, f.totals.field);
-    MEMSCOPE_TOTALS_FIELDS(MEMSCOPE_X_)
+    MEMSCOPE_BUDGET_TOTALS_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     if (!std::string_view(#metric).empty()) {        \

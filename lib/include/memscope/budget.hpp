@@ -54,6 +54,19 @@
     X(std::uint64_t, warnings, counter, memscope_subsystem_warnings_total,                    \
       "Warning and over-budget events fired for the subsystem.")
 
+/// Totals of all subsystems against the total budget (struct `memscope::BudgetTotals`).
+#define MEMSCOPE_BUDGET_TOTALS_FIELDS(X)                                                      \
+    X(std::size_t, current_bytes, gauge, memscope_reported_bytes,                             \
+      "Sum of the current bytes every subsystem reported.")                                   \
+    X(std::size_t, peak_bytes, gauge, memscope_reported_peak_bytes,                           \
+      "Highest sum of reported current bytes seen.")                                          \
+    X(std::size_t, budget_bytes, gauge, memscope_total_budget_bytes,                          \
+      "Total budget of all subsystems in bytes; 0 means none.")                               \
+    X(double, usage, gauge, memscope_total_usage_ratio,                                       \
+      "Reported bytes / total budget; 0 without a total budget.")                             \
+    X(std::size_t, subsystem_count, gauge, memscope_subsystems,                               \
+      "Subsystems known (reported or budgeted).")
+
 namespace memscope {
 
 /// The specification's seven default figures: the six subsystem budgets and the total.
@@ -105,14 +118,13 @@ struct SubsystemSnapshot {
 #undef MEMSCOPE_X_
 };
 
-/// Totals of all subsystems against the total budget.
+/// Totals of all subsystems against the total budget (fields listed in
+/// MEMSCOPE_BUDGET_TOTALS_FIELDS), and where the total stands.
 struct BudgetTotals {
-    std::size_t current_bytes = 0;  ///< sum of every subsystem's current_bytes
-    std::size_t peak_bytes = 0;     ///< highest current_bytes total seen by report()
-    std::size_t budget_bytes = 0;   ///< the total budget; 0 means none
-    double usage = 0.0;             ///< current / budget; 0 without a total budget
-    MemoryStatus status = MemoryStatus::unbudgeted;
-    std::size_t subsystem_count = 0;  ///< subsystems known (reported or budgeted)
+#define MEMSCOPE_X_(type, field, kind, metric, help) type field = 0;
+    MEMSCOPE_BUDGET_TOTALS_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+    MemoryStatus status = MemoryStatus::unbudgeted;  ///< ok, warning, over_budget or unbudgeted
 };
 
 /// What happened, in an event.
