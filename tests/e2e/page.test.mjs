@@ -242,8 +242,9 @@ async function main() {
     const csp = response.headers()['content-security-policy'] || '';
     check(csp.includes("default-src 'self'"), `the page is served with its CSP (got "${csp}")`);
 
-    await eventually('the table filled', async () => (await tableRows(page)).length >= 7);
-    await eventually('the stream connected', async () => (await page.textContent('#conn')) === 'live');
+    // Generous first waits: CI machines are slow while other tests build.
+    await eventually('the table filled', async () => (await tableRows(page)).length >= 7, 15000);
+    await eventually('the stream connected', async () => (await page.textContent('#conn')) === 'live', 10000);
     log('page loaded, stream live');
 
     if (look) {
@@ -263,7 +264,7 @@ async function main() {
     await eventually('the charts have 6 samples', async () => {
       const p = await chartPoints(page);
       return p.total && p.total[0].n >= 6 && p.subsystems.length >= 7 && p.subsystems.every((d) => d.n >= 6);
-    }, 8000);
+    }, 15000);
 
     // 1. The table shows what the JSON says.
     await fixture.send('freeze');
