@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "router.hpp"
 #include "server_test_util.hpp"
 
 using memscope::MemoryBudget;
@@ -446,15 +447,113 @@ TEST_CASE("unknown paths answer 404 JSON, wrong methods 405 JSON with Allow") {
     CHECK(r->get_header_value("Allow") == "GET, HEAD, POST");
 }
 
-TEST_CASE("the page routes answer 404 JSON until the page is built in") {
+TEST_CASE("the page: index.html at /, its files under /static/, typed, with an ETag") {
     Running s;
     auto c = s.client();
-    for (const char* path : {"/", "/static/app.js"}) {
+    const struct {
+        const char* path;
+        const char* type;
+        const char* starts_with;
+    } files[] = {
+        {"/", "text/html; charset=utf-8", "<!doctype html>"},
+        {"/static/app.js", "text/javascript; charset=utf-8", "// memscope dashboard page"},
+        {"/static/style.css", "text/css; charset=utf-8", "/* memscope dashboard."},
+        {"/static/chart.min.js", "text/javascript; charset=utf-8", "/*!\n * Chart.js v3."},
+        {"/static/favicon.svg", "image/svg+xml", "<svg"},
+    };
+    for (const auto& f : files) {
+        CAPTURE(f.path);
+        auto r = c.Get(f.path);
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->get_header_value("Content-Type") == f.type);
+        CHECK(r->body.rfind(f.starts_with, 0) == 0);
+        CHECK(r->get_header_value("Cache-Control") == "no-cache");
+        CHECK(r->get_header_value("X-Content-Type-Options") == "nosniff");
+        CHECK(r->get_header_value("Content-Security-Policy") ==
+              std::string(memscope::web::kContentSecurityPolicy));
+        const std::string etag = r->get_header_value("ETag");
+        CHECK(etag.size() == 22);  // "20 hex digits of the SHA-256"
+
+        // Revalidation: the same ETag gets 304 and no body; another gets the file.
+        auto again = c.Get(f.path, {{"If-None-Match", etag}});
+        REQUIRE(again);
+        CHECK(again->status == 304);
+        CHECK(again->body.empty());
+        CHECK(again->get_header_value("ETag") == etag);
+        again = c.Get(f.path, {{"If-None-Match", "W/\"0\", " + etag}});
+        REQUIRE(again);
+        CHECK(again->status == 304);
+        again = c.Get(f.path, {{"If-None-Match", "\"0123\""}});
+        REQUIRE(again);
+        CHECK(again->status == 200);
+        CHECK(again->body == r->body);
+    }
+    auto index = c.Get("/");
+    REQUIRE(index);
+    // Nothing inline (the CSP forbids it) and nothing from another origin.
+    CHECK(index->body.find("<script src=\"/static/app.js\"") != std::string::npos);
+    CHECK(index->body.find("<script>") == std::string::npos);
+    CHECK(index->body.find("<style") == std::string::npos);
+    CHECK(index->body.find("style=") == std::string::npos);
+    CHECK(index->body.find("http://") == std::string::npos);
+    CHECK(index->body.find("https://") == std::string::npos);
+}
+
+TEST_CASE("the page: only the embedded files exist, whatever the path") {
+    Running s;
+    auto c = s.client();
+    for (const char* path :
+         {"/static/", "/static/nope.js", "/static/APP.JS", "/static/app.js/", "/index.html",
+          "/static/../CMakeLists.txt", "/static/%2e%2e/%2e%2e/etc/passwd",
+          "/static/..%2F..%2F..%2Fetc%2Fpasswd", "/static/%2Fetc%2Fpasswd", "/static//etc/passwd",
+          "/static/app.js%00.txt", "/static/./app.js"}) {
+        CAPTURE(path);
         auto r = c.Get(path);
         REQUIRE(r);
         CHECK(r->status == 404);
-        CHECK(json::parse(r->body)["error"] == "the dashboard page is not built yet");
+        CHECK(json::parse(r->body).contains("error"));
     }
+}
+
+TEST_CASE("the page: MEMSCOPE_WEB_ROOT serves the table's files from disk, nothing else") {
+    char dir_template[] = "/tmp/memscope-webroot-XXXXXX";
+    const char* dir = mkdtemp(dir_template);
+    REQUIRE(dir != nullptr);
+    const std::string root = dir;
+    const auto write = [&](const std::string& name, const std::string& text) {
+        FILE* f = std::fopen((root + "/" + name).c_str(), "wb");
+        REQUIRE(f != nullptr);
+        std::fputs(text.c_str(), f);
+        std::fclose(f);
+    };
+    write("app.js", "// the developer's copy\n");
+    write("secret.txt", "not served\n");
+    ScopedEnv env("MEMSCOPE_WEB_ROOT", root.c_str());
+
+    Running s;
+    auto c = s.client();
+    auto r = c.Get("/static/app.js");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "// the developer's copy\n");
+    CHECK(r->get_header_value("Content-Type") == "text/javascript; charset=utf-8");
+    CHECK(r->get_header_value("Cache-Control") == "no-store");
+    CHECK_FALSE(r->has_header("ETag"));
+    // Not in the table: 404 even though the file is there.
+    r = c.Get("/static/secret.txt");
+    REQUIRE(r);
+    CHECK(r->status == 404);
+    // In the table but not on disk: the embedded copy.
+    r = c.Get("/static/chart.min.js");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body.rfind("/*!\n * Chart.js v3.", 0) == 0);
+    CHECK(r->get_header_value("Cache-Control") == "no-cache");
+
+    std::remove((root + "/app.js").c_str());
+    std::remove((root + "/secret.txt").c_str());
+    rmdir(root.c_str());
 }
 
 TEST_CASE("control endpoints: 403 without a configured token") {

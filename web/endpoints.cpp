@@ -164,9 +164,10 @@ void Api::add_routes() {
         return response;
     });
 
-    r.add("GET", "/", [](const Call&) { return serve_static("/"); });
-    r.add("GET", "/static/{path*}",
-          [](const Call& call) { return serve_static("/static/" + call.path_params[0]); });
+    r.add("GET", "/", [](const Call& call) { return serve_static("/", call.request); });
+    r.add("GET", "/static/{path*}", [](const Call& call) {
+        return serve_static("/static/" + call.path_params[0], call.request);
+    });
 }
 
 }  // namespace memscope::web

@@ -1,11 +1,107 @@
-// Placeholder until the page is built in (issue 5): every page path answers 404 JSON.
+// The page's files from the table compiled in by web/assets.cmake, or from
+// MEMSCOPE_WEB_ROOT while developing the page.
+//
+// Cache policy: `Cache-Control: no-cache` with an ETag made from the content at build
+// time. The page lives inside the game binary, so a rebuilt game can serve a different
+// app.js at the same URL: the browser must ask every time (a max-age could run a stale
+// script against a newer API), and asking costs one 304 on loopback. Files read from
+// MEMSCOPE_WEB_ROOT are `no-store`: they change under the developer's hands.
 
 #include "static_files.hpp"
 
-namespace memscope::web {
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <string>
 
-Response serve_static(std::string_view /*path*/) {
-    return error_response(404, "the dashboard page is not built yet");
+#include "assets.hpp"
+#include "memscope/log.hpp"
+
+namespace memscope::web {
+namespace {
+
+// Larger files under MEMSCOPE_WEB_ROOT are refused rather than read into memory.
+constexpr std::size_t kMaxDiskFileBytes = 16 << 20;
+
+const EmbeddedAsset* find_asset(std::string_view name) {
+    for (const EmbeddedAsset& asset : embedded_assets())
+        if (asset.name == name) return &asset;
+    return nullptr;
+}
+
+// True when the If-None-Match list ("a", W/"b", or *) names `etag`.
+bool etag_matches(std::string_view header, std::string_view etag) {
+    while (!header.empty()) {
+        const auto comma = header.find(',');
+        std::string_view item = header.substr(0, comma);
+        header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+            item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        if (item.starts_with("W/")) item.remove_prefix(2);
+        if (item == "*" || item == etag) return true;
+    }
+    return false;
+}
+
+// The file's bytes, or false when it is missing, unreadable or too large.
+bool read_file(const std::string& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    if (size < 0 || static_cast<std::size_t>(size) > kMaxDiskFileBytes) return false;
+    in.seekg(0, std::ios::beg);
+    out.assign(static_cast<std::size_t>(size), '\0');
+    return static_cast<bool>(in.read(out.data(), size));
+}
+
+void note_web_root(std::string_view root) {
+    static std::once_flag once;
+    std::call_once(once, [root] {
+        log(LogLevel::info, "memscope dashboard: serving the page's files from MEMSCOPE_WEB_ROOT=" +
+                                std::string(root) + " where present (page development)");
+    });
+}
+
+}  // namespace
+
+Response serve_static_from(std::string_view path, const Request& request,
+                           std::string_view web_root) {
+    std::string_view name;
+    if (path == "/")
+        name = "index.html";
+    else if (path.starts_with("/static/"))
+        name = path.substr(8);
+    const EmbeddedAsset* asset = name.empty() ? nullptr : find_asset(name);
+    if (asset == nullptr) return error_response(404, "no such file");
+
+    Response response;
+    response.content_type = std::string(asset->mime_type);
+    if (!web_root.empty()) {
+        // `name` is a name of the table, never the request's text: nothing else is readable.
+        std::string body;
+        if (read_file(std::string(web_root) + "/" + std::string(asset->name), body)) {
+            note_web_root(web_root);
+            response.body = std::move(body);
+            response.set_header("Cache-Control", "no-store");
+            return response;
+        }
+    }
+    response.set_header("Cache-Control", "no-cache");
+    response.set_header("ETag", std::string(asset->etag));
+    if (const auto tags = request.header("If-None-Match");
+        tags && etag_matches(*tags, asset->etag)) {
+        response.status = 304;
+        return response;
+    }
+    response.body.assign(reinterpret_cast<const char*>(asset->data), asset->size);
+    return response;
+}
+
+Response serve_static(std::string_view path, const Request& request) {
+    const char* root = std::getenv("MEMSCOPE_WEB_ROOT");
+    return serve_static_from(path, request, root != nullptr ? root : "");
 }
 
 }  // namespace memscope::web
