@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "memscope/allocator.hpp"
@@ -69,9 +70,11 @@ struct SamplerOptions {
     std::size_t leak_window = 60;
     /// ...split into this many equal segments: a subsystem is a leak suspect when the
     /// minimum of every segment is above the minimum of the one before (its floor keeps
-    /// rising, which a sawtooth of loads and unloads does not do)...
+    /// rising, which a sawtooth of loads and unloads does not do) and its floor rises
+    /// faster than trend_threshold_bytes_per_sample.
     std::size_t leak_segments = 4;
-    /// ...and its floor rises faster than the trend threshold.
+    /// After each sample, test every subsystem and push one leak_suspect event into the
+    /// budget's event list when it becomes a suspect (again only after it stopped being one).
     bool detect_leaks = true;
 };
 
@@ -143,7 +146,8 @@ public:
 
     /// The recorded history.
     [[nodiscard]] const History& history() const;
-    /// The options in force.
+    /// The options in force: as given, except that the interval is at least 1 ms, the
+    /// capacity at least 2, and the leak window at most the capacity.
     [[nodiscard]] const SamplerOptions& options() const;
 
     /// Global trend over the kept samples, by the options' threshold.
