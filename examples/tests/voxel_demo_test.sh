@@ -5,6 +5,7 @@
 #   verdict-pass  default budgets: the verdict passes, exit status 0, periodic lines logged
 #   verdict-fail  --scale-budgets 0.1: warnings, Chunks over budget, exit status 1
 #   leak          --leak: leak_suspect events for Meshes; --fail-on-leak turns them into a failure
+#   config        --config sets budgets (and --scale-budgets scales them); a bad file is exit 2
 #   ground-truth  each subsystem's reported bytes are within 1% of what the allocator freed
 #   signal        a real-time run stops cleanly on SIGINT with the peak summary
 #   api           (server builds) the JSON API, /metrics and the verdict route against the
@@ -101,6 +102,33 @@ leak)
     "$demo" --seconds 70 "${fast[@]}" --verdict "$scratch/v3.json" >"$scratch/log3" 2>&1
     jq_true "$scratch/v3.json" '.leak_suspects == [] and ([.events[] | select(.kind == "leak_suspect")] | length == 0)' \
         "no leak suspect without --leak"
+    ;;
+
+config)
+    cat >"$scratch/memscope.json" <<'JSON'
+{
+  "warning_threshold": 0.9,
+  "budgets": { "Chunks": "200 MiB", "Meshes": "64 MiB" }
+}
+JSON
+    status=0
+    "$demo" --config "$scratch/memscope.json" --scale-budgets 0.5 --seconds 20 "${fast[@]}" \
+        --verdict "$scratch/v.json" >"$scratch/log" 2>&1 || status=$?
+    expect_status 1 "$status" "Chunks budget of 200 MiB scaled by 0.5"
+    jq_true "$scratch/v.json" '.warning_threshold == 0.9' "threshold from the file"
+    jq_true "$scratch/v.json" '.subsystems[] | select(.name == "Chunks") | .budget_bytes == 104857600 and .exceeded' \
+        "Chunks budget 100 MiB, exceeded"
+    jq_true "$scratch/v.json" '.subsystems[] | select(.name == "Meshes") | .budget_bytes == 33554432' "Meshes 32 MiB"
+    jq_true "$scratch/v.json" '.subsystems[] | select(.name == "Audio") | .budget_bytes == 67108864' \
+        "Audio keeps its default, scaled"
+    echo '{ "budgets": { "Chunks": "12 XB" } }' >"$scratch/bad.json"
+    status=0
+    "$demo" --config "$scratch/bad.json" --frames 10 "${fast[@]}" >"$scratch/log" 2>&1 || status=$?
+    expect_status 2 "$status" "a bad config file"
+    grep -q "bad.json:1:.*budgets.Chunks" "$scratch/log" || { cat "$scratch/log"; fail "no file:line: key message"; }
+    status=0
+    "$demo" --config "$scratch/missing.json" --frames 10 "${fast[@]}" >"$scratch/log" 2>&1 || status=$?
+    expect_status 2 "$status" "a missing config file"
     ;;
 
 ground-truth)

@@ -107,6 +107,14 @@ int main(int argc, char** argv) {
     };
     memscope::MemoryBudget budget(budget_options);
     budget.configure_default_budgets();
+    // The file overrides the defaults; the scale applies to whatever is then in force.
+    if (!opt.config_path.empty()) {
+        const memscope::ConfigResult loaded = memscope::load_config(budget, opt.config_path);
+        if (!loaded) {
+            std::fprintf(stderr, "%s: --config: %s\n", program.c_str(), loaded.error.c_str());
+            return 2;
+        }
+    }
     if (opt.budget_scale != 1.0) scale_budgets(budget, opt.budget_scale);
 
     voxel::Engine engine(budget, {.leak_meshes = opt.leak});
