@@ -55,8 +55,13 @@ void write_line(JsonWriter& w, const BudgetLine& line) {
     w.key("budget").string(line.budget_bytes > 0 ? memscope::format_memory(line.budget_bytes)
                                                  : std::string("N/A"));
     w.key("peak_usage").number(line.peak_usage);
-    w.key("seconds_over_threshold").number(line.seconds_over_threshold);
-    w.key("seconds_over_budget").number(line.seconds_over_budget);
+    if (line.has_times) {
+        w.key("seconds_over_threshold").number(line.seconds_over_threshold);
+        w.key("seconds_over_budget").number(line.seconds_over_budget);
+    } else {
+        w.key("seconds_over_threshold").null();
+        w.key("seconds_over_budget").null();
+    }
     w.key("warning_events").unsigned_integer(line.warning_events);
     w.key("over_budget_events").unsigned_integer(line.over_budget_events);
     w.key("leak_suspect_events").unsigned_integer(line.leak_suspect_events);
@@ -134,7 +139,8 @@ Verdict VerdictRecorder::evaluate() {
     v.total.current_bytes = totals.current_bytes;
     v.total.peak_bytes = totals.peak_bytes;
     v.total.budget_bytes = totals.budget_bytes;
-    counted(v.total);  // the budget does not expose the total's time over budget
+    v.total.has_times = false;
+    counted(v.total);
 
     auto judge = [&](const BudgetLine& line, const std::string& who) {
         if (line.exceeded) {

@@ -5,6 +5,7 @@
 #   verdict-pass  default budgets: the verdict passes, exit status 0, periodic lines logged
 #   verdict-fail  --scale-budgets 0.1: warnings, Chunks over budget, exit status 1
 #   leak          --leak: leak_suspect events for Meshes; --fail-on-leak turns them into a failure
+#   leak-free     the same run without --leak has no leak suspect
 #   config        --config sets budgets (and --scale-budgets scales them); a bad file is exit 2
 #   ground-truth  each subsystem's reported bytes are within 1% of what the allocator freed
 #   signal        a real-time run stops cleanly on SIGINT with the peak summary
@@ -67,6 +68,9 @@ verdict-pass)
     grep -q "Frame 300: Memory" "$scratch/log" || fail "no periodic line at frame 300"
     grep -q "Frame 1200: Memory" "$scratch/log" || fail "no periodic line at frame 1200"
     grep -q "Peak memory of Chunks" "$scratch/log" || fail "no peak summary"
+    # '--verdict -': standard output carries the document and nothing else.
+    "$demo" --frames 60 "${fast[@]}" --verdict - 2>/dev/null >"$scratch/stdout.json"
+    jq_true "$scratch/stdout.json" '.pass and .frames == 60' "--verdict - writes only JSON to stdout"
     ;;
 
 verdict-fail)
@@ -98,7 +102,11 @@ leak)
     "$demo" --seconds 20 "${fast[@]}" --leak --fail-on-leak --verdict "$scratch/v2.json" >"$scratch/log2" 2>&1 || status=$?
     expect_status 1 "$status" "--leak --fail-on-leak"
     jq_true "$scratch/v2.json" 'any(.failures[]; test("Meshes is a leak suspect"))' "the failure names Meshes"
-    # And the same length of normal run has no suspect at all.
+    ;;
+
+leak-free)
+    # The same length of run without --leak has no suspect at all: the sawtooth of sector
+    # transitions and the population cycles must not pass for a leak.
     "$demo" --seconds 70 "${fast[@]}" --verdict "$scratch/v3.json" >"$scratch/log3" 2>&1
     jq_true "$scratch/v3.json" '.leak_suspects == [] and ([.events[] | select(.kind == "leak_suspect")] | length == 0)' \
         "no leak suspect without --leak"

@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
     }
     // Line-buffered even into a pipe or file: scripts wait for the dashboard line.
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    // With the verdict on standard output, the demo's own lines go to stderr, so that
+    // `--verdict - | jq` reads nothing but the document.
+    std::FILE* const out = opt.verdict_path == "-" ? stderr : stdout;
 
     // Open the verdict file now, so that a bad path fails in a second, not after the run.
     std::FILE* verdict_file = nullptr;
@@ -118,12 +121,12 @@ int main(int argc, char** argv) {
     if (opt.budget_scale != 1.0) scale_budgets(budget, opt.budget_scale);
 
     voxel::Engine engine(budget, {.leak_meshes = opt.leak});
-    std::printf("%s: loading the first sector...\n", program.c_str());
+    std::fprintf(out, "%s: loading the first sector...\n", program.c_str());
     engine.load();
-    std::printf("%s: budgets: %s%s\n", program.c_str(), budget_line(budget).c_str(),
-                opt.budget_scale != 1.0 ? " (scaled)" : "");
+    std::fprintf(out, "%s: budgets: %s%s\n", program.c_str(), budget_line(budget).c_str(),
+                 opt.budget_scale != 1.0 ? " (scaled)" : "");
     if (opt.leak)
-        std::printf("%s: --leak: edited chunks' meshes will not be freed\n", program.c_str());
+        std::fprintf(out, "%s: --leak: edited chunks' meshes will not be freed\n", program.c_str());
 
     // History for the dashboard's charts and for leak suspicion, sampled by frame count.
     memscope::Sampler sampler(budget);
@@ -138,18 +141,18 @@ int main(int argc, char** argv) {
     memscope::Server dashboard(budget, server_options);
     dashboard.set_verdict_provider([&verdict] { return verdict.evaluate().json; });
     if (const memscope::StartResult started = dashboard.start(); started) {
-        std::printf("memscope dashboard: %s\n", started.url.c_str());
+        std::fprintf(out, "memscope dashboard: %s\n", started.url.c_str());
     } else if (started.disabled) {
-        std::printf("memscope dashboard: off (%s)\n", started.error.c_str());
+        std::fprintf(out, "memscope dashboard: off (%s)\n", started.error.c_str());
     } else {
-        std::printf("memscope dashboard: not started: %s; the demo runs on without it\n",
-                    started.error.c_str());
+        std::fprintf(out, "memscope dashboard: not started: %s; the demo runs on without it\n",
+                     started.error.c_str());
     }
 
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    std::printf("%s: running%s; Ctrl-C to stop\n", program.c_str(),
-                opt.frames ? (" " + std::to_string(*opt.frames) + " frames").c_str() : "");
+    std::fprintf(out, "%s: running%s; Ctrl-C to stop\n", program.c_str(),
+                 opt.frames ? (" " + std::to_string(*opt.frames) + " frames").c_str() : "");
 
     std::uint64_t frame = 0;
     Clock::time_point next_frame = Clock::now();
@@ -173,8 +176,8 @@ int main(int argc, char** argv) {
     }
 
     if (opt.linger_seconds && !g_stop.load()) {
-        std::printf(
-            "%s: finished %llu frames; the dashboard stays up %s (Ctrl-C to exit)\n",
+        std::fprintf(
+            out, "%s: finished %llu frames; the dashboard stays up %s (Ctrl-C to exit)\n",
             program.c_str(), static_cast<unsigned long long>(frame),
             *opt.linger_seconds > 0
                 ? ("for " + std::to_string(static_cast<long long>(*opt.linger_seconds)) + " s")
@@ -187,8 +190,8 @@ int main(int argc, char** argv) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
 
-    std::printf("%s: stopping after %llu frames (%.1f s simulated)\n", program.c_str(),
-                static_cast<unsigned long long>(frame), static_cast<double>(frame) / 60.0);
+    std::fprintf(out, "%s: stopping after %llu frames (%.1f s simulated)\n", program.c_str(),
+                 static_cast<unsigned long long>(frame), static_cast<double>(frame) / 60.0);
     dashboard.stop();
 
     int status = 0;
@@ -206,7 +209,7 @@ int main(int argc, char** argv) {
     // The allocator's own account of each subsystem, against what it reported.
     const auto truth = engine.destroy_and_measure();
     if (!memscope::tracking_enabled()) {
-        std::printf("ground truth: unavailable (allocation tracking is compiled out)\n");
+        std::fprintf(out, "ground truth: unavailable (allocation tracking is compiled out)\n");
     } else {
         for (const auto& row : truth) {
             const double diff =
@@ -214,8 +217,8 @@ int main(int argc, char** argv) {
                     ? 0.0
                     : (static_cast<double>(row.reported) - static_cast<double>(row.freed)) /
                           static_cast<double>(row.freed) * 100.0;
-            std::printf("ground truth: %s reported %zu B, allocator freed %zu B (%+.3f%%)\n",
-                        row.name.c_str(), row.reported, row.freed, diff);
+            std::fprintf(out, "ground truth: %s reported %zu B, allocator freed %zu B (%+.3f%%)\n",
+                         row.name.c_str(), row.reported, row.freed, diff);
         }
     }
     return status;
