@@ -1,0 +1,133 @@
+// /metrics without a socket: the exposition format's rules (one HELP and TYPE per family,
+// families contiguous, counters named _total, label values escaped) and that every figure
+// of the X-macro lists is exported.
+
+#include <doctest/doctest.h>
+
+#include <memscope/memscope.hpp>
+
+#if MEMSCOPE_WITH_SERVER
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "figures.hpp"
+#include "metrics.hpp"
+
+namespace {
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+
+struct Family {
+    std::string type;
+    int help_lines = 0;
+    int type_lines = 0;
+    int samples = 0;
+};
+
+// Parses the exposition strictly enough to catch what promtool would refuse.
+std::map<std::string, Family> check_exposition(const std::string& text) {
+    std::map<std::string, Family> families;
+    std::string current;  // the family whose samples may follow
+    std::set<std::string> closed;
+    std::istringstream in(text);
+    std::string line;
+    REQUIRE(text.ends_with("\n"));
+    while (std::getline(in, line)) {
+        REQUIRE_FALSE(line.empty());
+        if (line.starts_with("# HELP ") || line.starts_with("# TYPE ")) {
+            const std::string rest = line.substr(7);
+            const std::string name = rest.substr(0, rest.find(' '));
+            if (name != current) {
+                CHECK_MESSAGE(closed.count(name) == 0, ("family split: " + name));
+                if (!current.empty()) closed.insert(current);
+                current = name;
+            }
+            Family& f = families[name];
+            if (line[2] == 'H')
+                ++f.help_lines;
+            else
+                f.type = rest.substr(name.size() + 1), ++f.type_lines;
+            continue;
+        }
+        const std::string name = line.substr(0, line.find_first_of("{ "));
+        CHECK_MESSAGE(name == current, ("sample outside its family: " + line));
+        ++families[name].samples;
+        const std::string value = line.substr(line.rfind(' ') + 1);
+        std::size_t used = 0;
+        CHECK_NOTHROW((void)std::stod(value, &used));
+        CHECK(used == value.size());
+    }
+    for (const auto& [name, f] : families) {
+        CHECK_MESSAGE(f.help_lines == 1, name);
+        CHECK_MESSAGE(f.type_lines == 1, name);
+        CHECK_MESSAGE((f.type == "gauge" || f.type == "counter"), name);
+        if (f.type == "counter") CHECK_MESSAGE(name.ends_with("_total"), name);
+        CHECK_MESSAGE(name.starts_with("memscope_"), name);
+    }
+    return families;
+}
+
+}  // namespace
+
+TEST_CASE("the exposition follows the text format and exports every listed figure") {
+    memscope::MemoryBudget budget;
+    budget.configure_default_budgets();
+    budget.report("Chunks", 900 * kMiB, 12);
+    const auto f = memscope::web::read_figures(budget, nullptr);
+    const std::string text = memscope::web::metrics_text(f);
+    const auto families = check_exposition(text);
+
+#define MEMSCOPE_X_(ctype, field, kind, metric, help)     \
+    CHECK_MESSAGE(families.count(#metric) == 1, #metric); \
+    if (families.count(#metric)) CHECK(families.at(#metric).type == #kind);
+    MEMSCOPE_ALLOCATION_STATS_FIELDS(MEMSCOPE_X_)
+    MEMSCOPE_PROCESS_MEMORY_FIELDS(MEMSCOPE_X_)
+    MEMSCOPE_TOTALS_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+#define MEMSCOPE_X_(ctype, field, kind, metric, help)       \
+    REQUIRE_MESSAGE(families.count(#metric) == 1, #metric); \
+    CHECK(families.at(#metric).samples == 6);
+    MEMSCOPE_SUBSYSTEM_MEMORY_FIELDS(MEMSCOPE_X_)
+    MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+#define MEMSCOPE_X_(ctype, field, kind, metric, help) \
+    if (!std::string_view(#metric).empty()) CHECK_MESSAGE(families.count(#metric) == 1, #metric);
+    MEMSCOPE_RECONCILIATION_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+
+    CHECK(text.find("memscope_subsystem_current_bytes{subsystem=\"Chunks\"} 943718400\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_subsystem_usage_ratio{subsystem=\"Chunks\"} 0.87890625\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_subsystem_warnings_total{subsystem=\"Chunks\"} 1\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_events_total 1\n") != std::string::npos);
+    CHECK(text.find("memscope_warning_threshold_ratio 0.85\n") != std::string::npos);
+    CHECK(text.find("memscope_build_info{version=\"" MEMSCOPE_VERSION "\",") != std::string::npos);
+}
+
+TEST_CASE("subsystem names are escaped as label values") {
+    memscope::MemoryBudget budget;
+    budget.report("quote\" back\\slash\nnewline", 1, 1);
+    const std::string text =
+        memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
+    check_exposition(text);
+    CHECK(text.find("memscope_subsystem_current_bytes{subsystem=\"quote\\\" "
+                    "back\\\\slash\\nnewline\"} 1\n") != std::string::npos);
+}
+
+TEST_CASE("an empty budget still gives a valid exposition") {
+    memscope::MemoryBudget budget;
+    check_exposition(memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr)));
+}
+
+#else
+
+TEST_CASE("metrics are part of the server build only") {
+    CHECK_FALSE(memscope::server_available());
+}
+
+#endif

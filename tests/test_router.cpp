@@ -1,0 +1,329 @@
+// The HTTP layer without a socket: routing, decoding, the 404/405/414 answers, the
+// security headers, request bodies, the JSON writer, the token comparison, and the check
+// that every route is documented in docs/api.md.
+
+#include <doctest/doctest.h>
+
+#include <memscope/memscope.hpp>
+
+#if MEMSCOPE_WITH_SERVER
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "bodies.hpp"
+#include "control.hpp"
+#include "endpoints.hpp"
+#include "json_writer.hpp"
+#include "router.hpp"
+
+using memscope::web::Api;
+using memscope::web::ApiOptions;
+using memscope::web::JsonWriter;
+using memscope::web::Request;
+using memscope::web::Response;
+using memscope::web::Router;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+
+Request request(std::string method, std::string_view target, std::string body = {},
+                memscope::web::Headers headers = {}) {
+    Request r = Request::from_target(std::move(method), target);
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    return r;
+}
+
+Router echo_router() {
+    Router router;
+    const auto echo = [](const memscope::web::Call& call) {
+        std::string out;
+        JsonWriter w(out);
+        w.begin_object().key("params").begin_array();
+        for (const auto& p : call.path_params) w.value(p);
+        w.end_array().key("query").begin_array();
+        for (const auto& [k, v] : call.query) w.begin_array().value(k).value(v).end_array();
+        w.end_array().end_object();
+        return memscope::web::json_response(200, std::move(out));
+    };
+    router.add("GET", "/a/{x}", echo);
+    router.add("PUT", "/a/{x}", echo);
+    router.add("GET", "/files/{path*}", echo);
+    router.add("GET", "/throws",
+               [](const memscope::web::Call&) -> Response { throw std::runtime_error("boom"); });
+    return router;
+}
+
+// A budget, a sampler and the Api over them.
+struct Fixture {
+    memscope::MemoryBudget budget;
+    memscope::Sampler sampler{budget};
+    std::unique_ptr<Api> api;
+    explicit Fixture(std::string token = "tok") {
+        budget.configure_default_budgets();
+        budget.report("Chunks", 300 * kMiB, 1);
+        budget.report("Audio/Music", 1 * kMiB, 1);
+        sampler.sample_now();
+        ApiOptions o;
+        o.token = std::move(token);
+        api = std::make_unique<Api>(budget, sampler, o);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("path parameters are percent-decoded segment by segment") {
+    const Router router = echo_router();
+    Response r = router.handle(request("GET", "/a/Audio%2FMusic"));
+    CHECK(r.status == 200);
+    CHECK(json::parse(r.body)["params"][0] == "Audio/Music");
+    r = router.handle(request("GET", "/a/with%20space+plus"));
+    CHECK(json::parse(r.body)["params"][0] == "with space+plus");  // '+' is literal in a path
+    r = router.handle(request("GET", "/files/css/site%2Ecss"));
+    CHECK(json::parse(r.body)["params"][0] == "css/site.css");
+    r = router.handle(request("GET", "/a/%zz"));
+    CHECK(r.status == 400);
+    r = router.handle(request("GET", "/a/%4"));
+    CHECK(r.status == 400);
+}
+
+TEST_CASE("query parameters are decoded, '+' as a space, and kept in order") {
+    const Router router = echo_router();
+    const Response r = router.handle(request("GET", "/a/x?b=1+2&a=%41&flag&&c="));
+    const json q = json::parse(r.body)["query"];
+    REQUIRE(q.size() == 4);
+    CHECK(q[0] == json::array({"b", "1 2"}));
+    CHECK(q[1] == json::array({"a", "A"}));
+    CHECK(q[2] == json::array({"flag", ""}));
+    CHECK(q[3] == json::array({"c", ""}));
+    CHECK(router.handle(request("GET", "/a/x?a=%G1")).status == 400);
+}
+
+TEST_CASE("404, 405 with Allow, 414, 400: all JSON with the security headers") {
+    const Router router = echo_router();
+    auto check = [](const Response& r, int status) {
+        CHECK(r.status == status);
+        CHECK(r.content_type == "application/json; charset=utf-8");
+        CHECK(json::parse(r.body).contains("error"));
+        CHECK(r.header("X-Content-Type-Options") == "nosniff");
+        CHECK(r.header("Content-Security-Policy")->find("frame-ancestors 'none'") !=
+              std::string::npos);
+        CHECK(r.header("X-Frame-Options") == "DENY");
+        CHECK(r.header("Cache-Control") == "no-store");
+        CHECK_FALSE(r.header("Access-Control-Allow-Origin"));
+    };
+    check(router.handle(request("GET", "/nope")), 404);
+    check(router.handle(request("GET", "/a")), 404);
+    check(router.handle(request("GET", "/a/x/y")), 404);
+    check(router.handle(request("GET", "/a//")), 404);
+    check(router.handle(request("GET", "/files")), 404);  // a rest parameter needs one segment
+    const Response wrong = router.handle(request("DELETE", "/a/x"));
+    check(wrong, 405);
+    CHECK(wrong.header("Allow") == "GET, HEAD, PUT");
+    check(router.handle(request("BREW", "/a/x")), 405);
+    check(router.handle(request("GET", "/a/" + std::string(3000, 'x'))), 414);
+    check(router.handle(request("GET", "no-slash")), 400);
+    check(router.handle(request("GET", "")), 400);
+    const Response thrown = router.handle(request("GET", "/throws"));
+    check(thrown, 500);
+    CHECK(json::parse(thrown.body)["error"] == "internal error: boom");
+}
+
+TEST_CASE("HEAD is answered like GET") {
+    const Router router = echo_router();
+    CHECK(router.handle(request("HEAD", "/a/x")).status == 200);
+    Fixture f;
+    const Response r = f.api->handle(request("HEAD", "/api/v1/stream"));
+    CHECK(r.status == 200);
+    CHECK_FALSE(r.stream);  // no stream is started for HEAD
+    CHECK(f.api->stream_clients() == 0);
+}
+
+TEST_CASE("the Api answers without a socket; control by percent-encoded name") {
+    Fixture f;
+    Response r = f.api->handle(request("GET", "/api/v1/totals"));
+    CHECK(r.status == 200);
+    CHECK(json::parse(r.body)["current_bytes"] == 301 * kMiB);
+
+    r = f.api->handle(
+        request("PUT", "/api/v1/budgets/Audio%2FMusic", R"({"budget_bytes": 4194304})",
+                {{"Content-Type", "application/json"}, {"authorization", "bearer tok"}}));
+    CHECK(r.status == 200);
+    CHECK(json::parse(r.body)["name"] == "Audio/Music");
+    CHECK(f.budget.subsystem("Audio/Music")->budget_bytes == 4 * kMiB);
+}
+
+TEST_CASE("the live stream is a source of SSE messages") {
+    Fixture f;
+    Response r = f.api->handle(request("GET", "/api/v1/stream"));
+    REQUIRE(r.stream);
+    CHECK(r.content_type == "text/event-stream");
+    CHECK(f.api->stream_clients() == 1);
+    std::string out;
+    CHECK(r.stream->next(out));
+    CHECK(out.find("retry: ") == 0);
+    CHECK(out.find("event: snapshot\nid: 0\ndata: {") != std::string::npos);
+    CHECK(out.ends_with("\n\n"));
+
+    f.budget.report("Chunks", 1000 * kMiB, 1);  // warning
+    out.clear();
+    CHECK(r.stream->next(out));
+    CHECK(out.find("event: budget_event\nid: 1\ndata: {") == 0);
+
+    f.api->stop_streams();
+    out.clear();
+    CHECK_FALSE(r.stream->next(out));
+    CHECK(out.find("event: end\n") == 0);
+    r.stream.reset();
+    CHECK(f.api->stream_clients() == 0);
+}
+
+TEST_CASE("the router survives arbitrary input") {
+    Fixture f;
+    std::mt19937 rng(12345);
+    const std::vector<std::string> methods = {"GET",  "POST",    "PUT", "DELETE",
+                                              "HEAD", "OPTIONS", "",    "G\x01T"};
+    const std::vector<std::string> pieces = {
+        "/",    "api",  "v1",     "budgets", "%",  "%2F",     "%00",  "..",
+        "?",    "&",    "=",      "since",   "-1", "(total)", "\xff", "marks",
+        "diff", "from", "stream", "Chunks",  "{",  "}",       "\""};
+    for (int i = 0; i < 3000; ++i) {
+        std::string target;
+        const int n = static_cast<int>(rng() % 12);
+        for (int k = 0; k < n; ++k) target += pieces[rng() % pieces.size()];
+        std::string body;
+        for (int k = static_cast<int>(rng() % 40); k > 0; --k)
+            body += static_cast<char>(rng() % 256);
+        Request r =
+            request(methods[rng() % methods.size()], target, body,
+                    {{"Content-Type", "application/json"}, {"Authorization", "Bearer tok"}});
+        const Response out = f.api->handle(r);
+        CHECK(out.status >= 200);
+        CHECK(out.status < 600);
+        if (!out.stream && out.content_type.starts_with("application/json"))
+            CHECK_MESSAGE(json::accept(out.body), target);
+    }
+}
+
+TEST_CASE("request bodies: budget, pressure, mark, empty") {
+    using namespace memscope::web;
+    auto json_request = [](std::string body) {
+        return request("PUT", "/", std::move(body),
+                       {{"Content-Type", "application/json; charset=utf-8"}});
+    };
+    BudgetBody budget;
+    CHECK_FALSE(
+        parse_budget_body(json_request(R"({"budget_bytes": 18446744073709551615})"), 1024, budget));
+    CHECK(budget.budget_bytes == std::numeric_limits<std::uint64_t>::max());
+    CHECK_FALSE(parse_budget_body(json_request(R"({"budget": "512 MiB"})"), 1024, budget));
+    CHECK(budget.budget_bytes == 512 * kMiB);
+    CHECK(parse_budget_body(json_request(R"({"budget_bytes": 18446744073709551616})"), 1024, budget)
+              ->field == "budget_bytes");
+    CHECK(parse_budget_body(json_request(std::string(2000, ' ')), 1024, budget)->status == 413);
+    CHECK(parse_budget_body(request("PUT", "/", "{}"), 1024, budget)->status == 415);
+    CHECK(
+        parse_budget_body(json_request("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["), 1024, budget)->status ==
+        400);
+
+    PressureBody pressure;
+    CHECK_FALSE(parse_pressure_body(json_request(R"({"status": "warning"})"), 1024, pressure));
+    CHECK(pressure.status == memscope::MemoryStatus::warning);
+    CHECK(parse_pressure_body(json_request(R"({"status": "unbudgeted"})"), 1024, pressure)->field ==
+          "status");
+
+    MarkBody mark;
+    CHECK_FALSE(parse_mark_body(json_request(R"({"name": "boss-fight \u00e9"})"), 1024, mark));
+    CHECK(mark.name == "boss-fight \xc3\xa9");
+    CHECK(parse_mark_body(json_request(R"({"name": "tab\there"})"), 1024, mark)->field == "name");
+
+    CHECK_FALSE(parse_empty_body(request("POST", "/"), 1024));
+    CHECK_FALSE(parse_empty_body(json_request("{}"), 1024));
+    CHECK(parse_empty_body(json_request("[]"), 1024));
+    CHECK(parse_empty_body(json_request(R"({"x": 1})"), 1024)->field == "x");
+}
+
+TEST_CASE("the token comparison is exact") {
+    using memscope::web::constant_time_equal;
+    CHECK(constant_time_equal("abc", "abc"));
+    CHECK_FALSE(constant_time_equal("abd", "abc"));
+    CHECK_FALSE(constant_time_equal("ab", "abc"));
+    CHECK_FALSE(constant_time_equal("abcabc", "abc"));  // read cyclically, still refused
+    CHECK_FALSE(constant_time_equal("", "abc"));
+    CHECK_FALSE(constant_time_equal("abc", ""));
+    CHECK(constant_time_equal("", ""));
+}
+
+TEST_CASE("the JSON writer escapes everything into valid JSON") {
+    std::string out;
+    JsonWriter w(out);
+    const std::string nasty = "q\"b\\n\nt\tc\x01 \x7f ok \xc3\xa9 bad \xff\xfe \xed\xa0\x80 end";
+    w.begin_object();
+    w.key("s").value(nasty);
+    w.key("k\"ey").value(std::int64_t{-5});
+    w.key("u").value(std::numeric_limits<std::uint64_t>::max());
+    w.key("d").value(0.1);
+    w.key("f").value(0.85f);
+    w.key("nan").value(std::nan(""));
+    w.key("inf").value(std::numeric_limits<double>::infinity());
+    w.key("b").value(true);
+    w.key("a")
+        .begin_array()
+        .value(1)
+        .begin_object()
+        .end_object()
+        .begin_array()
+        .end_array()
+        .end_array();
+    w.end_object();
+    const json j = json::parse(out);
+    CHECK(j["s"].get<std::string>().find("q\"b\\n\nt\tc\x01") == 0);
+    CHECK(j["s"].get<std::string>().find("\xc3\xa9") != std::string::npos);
+    CHECK(j["s"].get<std::string>().find("\xef\xbf\xbd") != std::string::npos);  // U+FFFD
+    CHECK(j["k\"ey"] == -5);
+    CHECK(j["u"] == std::numeric_limits<std::uint64_t>::max());
+    CHECK(j["d"] == 0.1);
+    CHECK(out.find("\"f\":0.85,") != std::string::npos);
+    CHECK(j["nan"].is_null());
+    CHECK(j["inf"].is_null());
+    CHECK(j["a"].dump() == "[1,{},[]]");
+}
+
+// Every route of the router has a "### METHOD /path" heading in docs/api.md, and every
+// such heading is a route: the reference cannot fall behind the code, nor the reverse.
+TEST_CASE("every endpoint is documented in docs/api.md") {
+    Fixture f;
+    std::set<std::string> routes;
+    for (const auto& r : f.api->router().routes()) routes.insert(r.method + " " + r.pattern);
+
+    std::ifstream file(MEMSCOPE_SOURCE_DIR "/docs/api.md");
+    REQUIRE_MESSAGE(file.good(), "docs/api.md is missing");
+    std::set<std::string> documented;
+    const std::regex heading(R"(^### (GET|POST|PUT|DELETE|PATCH) (/\S*)\s*$)");
+    std::string line;
+    while (std::getline(file, line)) {
+        std::smatch m;
+        if (std::regex_match(line, m, heading)) documented.insert(m[1].str() + " " + m[2].str());
+    }
+    for (const std::string& r : routes)
+        CHECK_MESSAGE(documented.count(r) == 1, ("undocumented: " + r));
+    for (const std::string& d : documented)
+        CHECK_MESSAGE(routes.count(d) == 1, ("no such route: " + d));
+}
+
+#else
+
+TEST_CASE("the router is part of the server build only") {
+    CHECK_FALSE(memscope::server_available());
+}
+
+#endif

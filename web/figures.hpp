@@ -1,0 +1,87 @@
+#pragma once
+// The figures one response is built from, read once from the game's objects: every
+// endpoint serialises a Figures (or part of one), so the game's locks are taken briefly
+// and never while a response is being written.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "memscope/allocator.hpp"
+#include "memscope/budget.hpp"
+
+// Totals of all subsystems (struct memscope::BudgetTotals, defined in budget.hpp without a
+// list), as exported: the JSON key is the field name, `metric` the Prometheus name.
+#define MEMSCOPE_TOTALS_FIELDS(X)                                    \
+    X(std::size_t, current_bytes, gauge, memscope_reported_bytes,    \
+      "Sum of the current bytes every subsystem reported.")          \
+    X(std::size_t, peak_bytes, gauge, memscope_reported_peak_bytes,  \
+      "Highest sum of reported current bytes seen.")                 \
+    X(std::size_t, budget_bytes, gauge, memscope_total_budget_bytes, \
+      "Total budget of all subsystems in bytes; 0 means none.")      \
+    X(double, usage, gauge, memscope_total_usage_ratio,              \
+      "Reported bytes / total budget; 0 without a total budget.")    \
+    X(std::size_t, subsystem_count, gauge, memscope_subsystems,      \
+      "Subsystems known (reported or budgeted).")
+
+// The reconciliation of issue 4 item 3: what the subsystems say against what the
+// allocator and the operating system see. An empty `metric` means the figure is already
+// exported under another name (given in the help text) and is not repeated in /metrics.
+#define MEMSCOPE_RECONCILIATION_FIELDS(X)                                                   \
+    X(std::size_t, reported_bytes, gauge, ,                                                 \
+      "Sum of the subsystems' reported bytes (memscope_reported_bytes).")                   \
+    X(std::size_t, tracked_bytes, gauge, ,                                                  \
+      "Bytes in use through the tracked operator new (memscope_allocated_bytes).")          \
+    X(std::size_t, committed_bytes, gauge, ,                                                \
+      "Memory the allocator committed (memscope_process_committed_bytes).")                 \
+    X(std::size_t, resident_bytes, gauge, ,                                                 \
+      "Resident set size of the process (memscope_process_resident_bytes).")                \
+    X(std::int64_t, unattributed_bytes, gauge, memscope_unattributed_bytes,                 \
+      "Tracked bytes minus reported bytes: memory no subsystem reports (negative when the " \
+      "subsystems report more than goes through operator new).")                            \
+    X(std::int64_t, memscope_bytes, gauge, memscope_self_bytes,                             \
+      "memscope's own footprint: its threads' live allocations plus its history buffers.")  \
+    X(std::int64_t, memscope_thread_bytes, gauge, memscope_self_thread_bytes,               \
+      "Live bytes allocated by memscope's own threads (server, sampler).")                  \
+    X(std::size_t, history_bytes, gauge, memscope_self_history_bytes,                       \
+      "Bytes held by the history ring of samples.")
+
+namespace memscope {
+class History;
+}
+
+namespace memscope::web {
+
+/// Reported, tracked, committed and resident memory side by side.
+struct Reconciliation {
+#define MEMSCOPE_X_(type, field, kind, metric, help) type field = 0;
+    MEMSCOPE_RECONCILIATION_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+};
+
+/// Everything the read-only endpoints show, read at one moment.
+struct Figures {
+    std::int64_t unix_ms = 0;                   ///< when it was read
+    AllocationStats allocator;                  ///< allocation_stats()
+    ProcessMemory process;                      ///< process_memory()
+    std::vector<SubsystemSnapshot> subsystems;  ///< budget.snapshot(), sorted by name
+    BudgetTotals totals;                        ///< budget.totals()
+    float warning_threshold = 0.0f;             ///< budget.warning_threshold()
+    std::uint64_t last_event_sequence = 0;      ///< budget.last_event_sequence()
+    Reconciliation reconciliation;              ///< derived from the above
+};
+
+/// Reads every figure. `history` may be null (its footprint then counts as 0).
+[[nodiscard]] Figures read_figures(const MemoryBudget& budget, const History* history);
+
+/// Milliseconds since the Unix epoch, now.
+[[nodiscard]] std::int64_t unix_ms_now();
+
+/// True for the fields exported as byte figures (named "..._bytes"): these get a
+/// formatted string beside the integer.
+constexpr bool is_byte_field(std::string_view name) {
+    return name.ends_with("_bytes");
+}
+
+}  // namespace memscope::web

@@ -1,0 +1,145 @@
+// The Prometheus exposition. Families are written in the order of the X-macro lists; a
+// list entry with an empty metric name is exported under another family and skipped.
+
+#include "metrics.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <string_view>
+#include <type_traits>
+
+#include "memscope/config.hpp"
+
+namespace memscope::web {
+namespace {
+
+class MetricsWriter {
+  public:
+    explicit MetricsWriter(std::string& out) : out_(out) {}
+
+    // The HELP and TYPE lines of a family.
+    void family(std::string_view name, std::string_view type, std::string_view help) {
+        out_ += "# HELP ";
+        out_ += name;
+        out_ += ' ';
+        for (char c : help) {  // HELP escapes only backslash and newline
+            if (c == '\\')
+                out_ += "\\\\";
+            else if (c == '\n')
+                out_ += "\\n";
+            else
+                out_ += c;
+        }
+        out_ += "\n# TYPE ";
+        out_ += name;
+        out_ += ' ';
+        out_ += type;
+        out_ += '\n';
+    }
+
+    // One sample; `label` and `label_value` may be empty for an unlabelled metric.
+    template <class T>
+    void sample(std::string_view name, T value, std::string_view label = {},
+                std::string_view label_value = {}) {
+        out_ += name;
+        if (!label.empty()) {
+            out_ += '{';
+            out_ += label;
+            out_ += "=\"";
+            append_label_value(out_, label_value);
+            out_ += "\"}";
+        }
+        out_ += ' ';
+        append_number(value);
+        out_ += '\n';
+    }
+
+  private:
+    template <class T>
+    void append_number(T value) {
+        if constexpr (std::is_floating_point_v<T>) {
+            if (std::isnan(value)) return void(out_ += "NaN");
+            if (std::isinf(value)) return void(out_ += value > 0 ? "+Inf" : "-Inf");
+        }
+        char buf[32];
+        const auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
+        out_.append(buf, end);
+    }
+
+    std::string& out_;
+};
+
+}  // namespace
+
+void append_label_value(std::string& out, std::string_view value) {
+    for (char c : value) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+}
+
+std::string metrics_text(const Figures& f) {
+    std::string out;
+    out.reserve(4096 + 1200 * f.subsystems.size());
+    MetricsWriter m(out);
+
+    // The tracked allocator and the process.
+#define MEMSCOPE_X_(type, field, kind, metric, help) \
+    m.family(#metric, #kind, help);                  \
+    m.sample(#metric, f.allocator.field);
+    MEMSCOPE_ALLOCATION_STATS_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+#define MEMSCOPE_X_(type, field, kind, metric, help) \
+    m.family(#metric, #kind, help);                  \
+    m.sample(#metric, f.process.field);
+    MEMSCOPE_PROCESS_MEMORY_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+
+    // The subsystems, one family per field with a sample per subsystem.
+#define MEMSCOPE_X_(type, field, kind, metric, help)  \
+    m.family(#metric, #kind, help);                   \
+    for (const SubsystemSnapshot& row : f.subsystems) \
+        m.sample(#metric, row.memory.field, "subsystem", row.name);
+    MEMSCOPE_SUBSYSTEM_MEMORY_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+#define MEMSCOPE_X_(type, field, kind, metric, help)  \
+    m.family(#metric, #kind, help);                   \
+    for (const SubsystemSnapshot& row : f.subsystems) \
+        m.sample(#metric, row.field, "subsystem", row.name);
+    MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+
+    // Totals, reconciliation, events.
+#define MEMSCOPE_X_(type, field, kind, metric, help) \
+    m.family(#metric, #kind, help);                  \
+    m.sample(#metric, f.totals.field);
+    MEMSCOPE_TOTALS_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+#define MEMSCOPE_X_(type, field, kind, metric, help) \
+    if (!std::string_view(#metric).empty()) {        \
+        m.family(#metric, #kind, help);              \
+        m.sample(#metric, f.reconciliation.field);   \
+    }
+    MEMSCOPE_RECONCILIATION_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+    m.family("memscope_warning_threshold_ratio", "gauge",
+             "Fraction of a budget above which a subsystem is in warning.");
+    m.sample("memscope_warning_threshold_ratio", f.warning_threshold);
+    m.family("memscope_events_total", "counter",
+             "Budget events fired since start (warnings, over budget, recoveries, leak "
+             "suspicions).");
+    m.sample("memscope_events_total", f.last_event_sequence);
+    m.family("memscope_build_info", "gauge", "Always 1; the labels describe this memscope build.");
+    out += "memscope_build_info{version=\"" MEMSCOPE_VERSION "\",backend=\"";
+    append_label_value(out, allocator_backend());
+    out += tracking_enabled() ? "\",tracking=\"on\"} 1\n" : "\",tracking=\"off\"} 1\n";
+    return out;
+}
+
+}  // namespace memscope::web

@@ -1,0 +1,144 @@
+// Bind diagnosis and connection shutdown, with the POSIX socket API.
+
+#include "sockets.hpp"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace memscope::web {
+namespace {
+
+// Our own explanations of the errors a game developer will meet, after strerror's.
+std::string explain(int error, int port) {
+    std::string text = std::strerror(error);
+    if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z')
+        text[0] = static_cast<char>(text[0] - 'A' + 'a');
+    switch (error) {
+        case EADDRINUSE:
+            return text +
+                   " (another program, or another memscope server, listens there; choose "
+                   "another port, or port 0 for any free one)";
+        case EACCES:
+            return port < 1024 ? text + " (ports below 1024 need privileges)" : text;
+        case EADDRNOTAVAIL:
+            return text + " (it is not an address of this machine)";
+        default:
+            return text;
+    }
+}
+
+bool parse_address(const std::string& host, sockaddr_storage& out, socklen_t& length) {
+    std::memset(&out, 0, sizeof out);
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+    const std::string& name = host == "localhost" ? std::string("127.0.0.1") : host;
+    if (inet_pton(AF_INET, name.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        length = sizeof(sockaddr_in);
+        return true;
+    }
+    if (inet_pton(AF_INET6, name.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        length = sizeof(sockaddr_in6);
+        return true;
+    }
+    return false;
+}
+
+int local_port_of(int fd) {
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return -1;
+    if (local.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+    if (local.ss_family == AF_INET6)
+        return ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+    return -1;
+}
+
+}  // namespace
+
+bool is_loopback_address(std::string_view host) {
+    return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+std::string check_bind_address(const std::string& host) {
+    sockaddr_storage address{};
+    socklen_t length = 0;
+    if (host.empty())
+        return "the bind address is empty (use 127.0.0.1, or 0.0.0.0 for every interface)";
+    if (!parse_address(host, address, length))
+        return "\"" + host + "\" is not an IP address (use e.g. 127.0.0.1, ::1, or 0.0.0.0)";
+    return {};
+}
+
+std::string url_for(std::string_view host, int port) {
+    std::string url = "http://";
+    if (host.find(':') != std::string_view::npos) {
+        url += '[';
+        url += host;
+        url += ']';
+    } else {
+        url += host;
+    }
+    return url + ":" + std::to_string(port) + "/";
+}
+
+std::string describe_listen_failure(const std::string& host, int port) {
+    const std::string where = "cannot listen on " +
+                              (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+                              ":" + std::to_string(port) + ": ";
+    sockaddr_storage address{};
+    socklen_t length = 0;
+    if (!parse_address(host, address, length)) return where + check_bind_address(host);
+    if (address.ss_family == AF_INET)
+        reinterpret_cast<sockaddr_in*>(&address)->sin_port =
+            htons(static_cast<std::uint16_t>(port));
+    else
+        reinterpret_cast<sockaddr_in6*>(&address)->sin6_port =
+            htons(static_cast<std::uint16_t>(port));
+
+    const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return where + explain(errno, port);
+    const int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as cpp-httplib does
+    int error = 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0)
+        error = errno;
+    else if (listen(fd, 1) != 0)
+        error = errno;
+    close(fd);
+    if (error != 0) return where + explain(error, port);
+    return where + "the bind failed, but succeeds now (the port was busy for a moment); try again";
+}
+
+void shutdown_accepted_connections(int port) {
+    DIR* dir = opendir("/proc/self/fd");
+    if (dir == nullptr) return;
+    while (const dirent* entry = readdir(dir)) {
+        char* end = nullptr;
+        const long fd = std::strtol(entry->d_name, &end, 10);
+        if (end == entry->d_name || *end != '\0' || fd == dirfd(dir)) continue;
+        struct stat st {};
+        if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+        // An accepted connection: local port is ours and it has a peer. The game's own
+        // client connections to us have an ephemeral local port and are left alone.
+        sockaddr_storage peer{};
+        socklen_t length = sizeof peer;
+        if (local_port_of(static_cast<int>(fd)) != port) continue;
+        if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &length) != 0)
+            continue;
+        shutdown(static_cast<int>(fd), SHUT_RDWR);
+    }
+    closedir(dir);
+}
+
+}  // namespace memscope::web
