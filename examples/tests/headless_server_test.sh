@@ -36,7 +36,7 @@ curl -fsS "$base/api/v1/subsystems" >"$scratch/subsystems.json" || fail "GET /ap
 curl -fsS "$base/metrics" >"$scratch/metrics.txt" || fail "GET /metrics"
 curl -fsS "$base/api/v1/verdict" >"$scratch/verdict.json" || fail "GET /api/v1/verdict"
 for name in World Sessions Network; do
-    jq_true "$scratch/subsystems.json" "[.. | objects | select(has(\"name\") and has(\"current_bytes\"))] | any(.name == \"$name\" and .current_bytes > 0)" \
+    jq_true "$scratch/subsystems.json" ".subsystems | any(.name == \"$name\" and .current_bytes > 0)" \
         "$name in /api/v1/subsystems"
     grep -q "^memscope_subsystem_current_bytes{subsystem=\"$name\"}" "$scratch/metrics.txt" || fail "$name in /metrics"
 done
