@@ -21,6 +21,7 @@
 #include "bodies.hpp"
 #include "control.hpp"
 #include "endpoints.hpp"
+#include "json_api.hpp"
 #include "json_writer.hpp"
 #include "router.hpp"
 
@@ -269,7 +270,7 @@ TEST_CASE("the JSON writer escapes everything into valid JSON") {
     const std::string nasty = "q\"b\\n\nt\tc\x01 \x7f ok \xc3\xa9 bad \xff\xfe \xed\xa0\x80 end";
     w.begin_object();
     w.key("s").value(nasty);
-    w.key("k\"ey").value(std::int64_t{-5});
+    w.dynamic_key("k\"ey").value(std::int64_t{-5});
     w.key("u").value(std::numeric_limits<std::uint64_t>::max());
     w.key("d").value(0.1);
     w.key("f").value(0.85f);
@@ -296,6 +297,38 @@ TEST_CASE("the JSON writer escapes everything into valid JSON") {
     CHECK(j["nan"].is_null());
     CHECK(j["inf"].is_null());
     CHECK(j["a"].dump() == "[1,{},[]]");
+}
+
+TEST_CASE("the JSON's formatted sizes are format_memory()'s, digit for digit") {
+    std::vector<std::size_t> values = {0,
+                                       1,
+                                       500,
+                                       1023,
+                                       1024,
+                                       1025,
+                                       2048,
+                                       1048575,
+                                       1048576,
+                                       5242880,
+                                       1073741823,
+                                       1073741824,
+                                       std::numeric_limits<std::size_t>::max()};
+    // Boundaries of every rounding step, and values whose next digit is a 5 (ties).
+    for (std::size_t scale : {std::size_t{1024}, std::size_t{1} << 20, std::size_t{1} << 30}) {
+        for (std::size_t k = 1; k < 3000; k += 7) {
+            values.push_back(k * scale / 20);
+            values.push_back(k * scale / 20 + 1);
+            values.push_back(k * scale / 200 - 1);
+        }
+    }
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 20000; ++i) values.push_back(rng() >> (rng() % 64));
+    for (std::size_t v : values)
+        REQUIRE_MESSAGE(memscope::web::format_memory_fast(v) == memscope::format_memory(v), v);
+    CHECK(memscope::web::format_signed_memory(-2097152) == "-2.0 MB");
+    CHECK(memscope::web::format_signed_memory(2048, true) == "+2.0 KB");
+    CHECK(memscope::web::format_signed_memory(std::numeric_limits<std::int64_t>::min()) ==
+          "-8589934592.00 GB");
 }
 
 // Every route of the router has a "### METHOD /path" heading in docs/api.md, and every

@@ -3,13 +3,13 @@
 
 #include "json_api.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <type_traits>
 
 #include "memscope/config.hpp"
-#include "memscope/format.hpp"
 #include "memscope/history.hpp"
 
 namespace memscope::web {
@@ -24,7 +24,7 @@ std::string formatted(T bytes) {
     else if constexpr (std::is_signed_v<T>)
         return format_signed_memory(bytes);
     else
-        return format_memory(static_cast<std::size_t>(bytes));
+        return format_memory_fast(static_cast<std::size_t>(bytes));
 }
 
 std::int64_t unix_ms_of(std::chrono::system_clock::time_point t) {
@@ -33,9 +33,32 @@ std::int64_t unix_ms_of(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
+std::string format_memory_fast(std::size_t bytes) {
+    constexpr double kKiB = 1024.0;
+    constexpr double kMiB = kKiB * 1024.0;
+    constexpr double kGiB = kMiB * 1024.0;
+    // The thresholds, units and digits of format_memory() (format.cpp).
+    const auto b = static_cast<double>(bytes);
+    char buf[64];
+    char* const last = buf + sizeof buf - 4;  // room for the unit
+    char* end = nullptr;
+    if (b >= kGiB)
+        end = std::to_chars(buf, last, b / kGiB, std::chars_format::fixed, 2).ptr;
+    else if (b >= kMiB)
+        end = std::to_chars(buf, last, b / kMiB, std::chars_format::fixed, 1).ptr;
+    else if (b >= kKiB)
+        end = std::to_chars(buf, last, b / kKiB, std::chars_format::fixed, 1).ptr;
+    else
+        end = std::to_chars(buf, last, bytes).ptr;
+    const char* unit = b >= kGiB ? " GB" : b >= kMiB ? " MB" : b >= kKiB ? " KB" : " B";
+    std::string out(buf, end);
+    out += unit;
+    return out;
+}
+
 std::string format_signed_memory(std::int64_t bytes, bool plus) {
-    if (bytes < 0) return "-" + format_memory(static_cast<std::size_t>(-(bytes + 1)) + 1);
-    return (plus ? "+" : "") + format_memory(static_cast<std::size_t>(bytes));
+    if (bytes < 0) return "-" + format_memory_fast(static_cast<std::size_t>(-(bytes + 1)) + 1);
+    return (plus ? "+" : "") + format_memory_fast(static_cast<std::size_t>(bytes));
 }
 
 std::string iso8601_utc(std::int64_t unix_ms) {
@@ -63,7 +86,7 @@ void write_allocator(JsonWriter& w, const AllocationStats& stats, Detail detail)
     if (is_byte_field(#field)) w.key(#field).value(formatted(stats.field));
         MEMSCOPE_ALLOCATION_STATS_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
-        w.key("peak_tolerance_bytes").value(format_memory(tolerance));
+        w.key("peak_tolerance_bytes").value(format_memory_fast(tolerance));
         w.end_object();
     }
     w.end_object();
@@ -152,8 +175,8 @@ void write_event(JsonWriter& w, const BudgetEvent& e) {
     w.key("slope_bytes_per_second").value(e.slope_bytes_per_second);
     w.key("message").value(e.message);
     w.key("formatted").begin_object();
-    w.key("current_bytes").value(format_memory(e.current_bytes));
-    w.key("budget_bytes").value(format_memory(e.budget_bytes));
+    w.key("current_bytes").value(format_memory_fast(e.current_bytes));
+    w.key("budget_bytes").value(format_memory_fast(e.budget_bytes));
     w.end_object();
     w.end_object();
 }

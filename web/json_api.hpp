@@ -65,6 +65,11 @@ void write_trends(JsonWriter& w, const Sampler& sampler,
 [[nodiscard]] std::string snapshot_document(const Sampler& sampler, const Figures& f,
                                             const std::vector<BudgetEvent>* events);
 
+/// format_memory(), the same text, with std::to_chars instead of snprintf: both round the
+/// exact binary value as printf does, but to_chars is several times faster, which counts
+/// at 500 subsystems and four byte figures each per scrape. A test checks they agree.
+[[nodiscard]] std::string format_memory_fast(std::size_t bytes);
+
 /// format_memory() of a signed figure: "-2.0 MB"; with `plus`, positive ones get "+".
 [[nodiscard]] std::string format_signed_memory(std::int64_t bytes, bool plus = false);
 

@@ -2,6 +2,7 @@
 
 #include "json_writer.hpp"
 
+#include <array>
 #include <cmath>
 
 namespace memscope::web {
@@ -34,19 +35,22 @@ std::size_t utf8_sequence_length(std::string_view s) {
 
 }  // namespace
 
+// Printable ASCII other than '"' and '\\': copied as is.
+constexpr auto kPlain = [] {
+    std::array<bool, 256> plain{};
+    for (int c = 0x20; c < 0x80; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+    return plain;
+}();
+
 void append_json_escaped(std::string& out, std::string_view text) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::size_t i = 0;
     while (i < text.size()) {
         const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (kPlain[c]) {
             // Copy the whole run of plain ASCII at once: the common case.
             std::size_t j = i + 1;
-            while (j < text.size()) {
-                const auto d = static_cast<unsigned char>(text[j]);
-                if (d < 0x20 || d >= 0x80 || d == '"' || d == '\\') break;
-                ++j;
-            }
+            while (j < text.size() && kPlain[static_cast<unsigned char>(text[j])]) ++j;
             out.append(text.data() + i, j - i);
             i = j;
             continue;
@@ -115,12 +119,21 @@ JsonWriter& JsonWriter::end_array() {
     return *this;
 }
 
-JsonWriter& JsonWriter::key(std::string_view name) {
+JsonWriter& JsonWriter::key(JsonKey name) {
+    separate();
+    out_ += '"';
+    out_ += name.text();
+    out_ += "\":";
+    need_comma_ = false;  // the value follows the colon directly
+    return *this;
+}
+
+JsonWriter& JsonWriter::dynamic_key(std::string_view name) {
     separate();
     out_ += '"';
     append_json_escaped(out_, name);
     out_ += "\":";
-    need_comma_ = false;  // the value follows the colon directly
+    need_comma_ = false;
     return *this;
 }
 

@@ -12,11 +12,29 @@
 
 #include <charconv>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace memscope::web {
+
+/// A JSON key known at compile time: a string literal (the field names of the X-macro
+/// lists are stringised identifiers). The constructor runs at compile time and refuses a
+/// literal that would need escaping, so the writer can copy it as is.
+class JsonKey {
+public:
+    template <std::size_t N>
+    consteval JsonKey(const char (&text)[N]) : text_(text, N - 1) {  // NOLINT: implicit by design
+        for (char c : text_)
+            if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
+                throw "a JSON key literal must not need escaping";  // a compile error
+    }
+    [[nodiscard]] constexpr std::string_view text() const { return text_; }
+
+private:
+    std::string_view text_;
+};
 
 class JsonWriter {
   public:
@@ -28,8 +46,11 @@ class JsonWriter {
     JsonWriter& begin_array();
     JsonWriter& end_array();
 
-    /// The key of the next member of the enclosing object.
-    JsonWriter& key(std::string_view name);
+    /// The key of the next member of the enclosing object: a literal, checked at compile
+    /// time and written as is (a snapshot has thousands of keys; escaping each would cost).
+    JsonWriter& key(JsonKey name);
+    /// A key computed at run time, escaped.
+    JsonWriter& dynamic_key(std::string_view name);
 
     /// A string, escaped; invalid UTF-8 is replaced by U+FFFD so the output stays valid.
     JsonWriter& value(std::string_view text);

@@ -6,14 +6,13 @@
 #include <algorithm>
 
 #include "json_api.hpp"
-#include "memscope/format.hpp"
 
 namespace memscope::web {
 namespace {
 
 // {"from": a, "to": b, "delta": b - a}, and the formatted strings when `bytes`.
 template <class T>
-void write_change(JsonWriter& w, std::string_view key, T from, T to, bool bytes) {
+void write_change(JsonWriter& w, JsonKey key, T from, T to, bool bytes) {
     const auto delta = static_cast<std::int64_t>(to) - static_cast<std::int64_t>(from);
     w.key(key).begin_object();
     w.key("from").value(from).key("to").value(to).key("delta").value(delta);
@@ -73,8 +72,8 @@ void write_mark(JsonWriter& w, const Mark& mark) {
     w.key("tracked_bytes").value(mark.allocator.total_allocated_bytes);
     w.key("subsystem_count").value(mark.subsystems.size());
     w.key("formatted").begin_object();
-    w.key("reported_bytes").value(format_memory(mark.reported_bytes));
-    w.key("tracked_bytes").value(format_memory(mark.allocator.total_allocated_bytes));
+    w.key("reported_bytes").value(format_memory_fast(mark.reported_bytes));
+    w.key("tracked_bytes").value(format_memory_fast(mark.allocator.total_allocated_bytes));
     w.end_object();
     w.end_object();
 }

@@ -1,0 +1,155 @@
+// Prints a real response of every endpoint, for docs/api.md: a server on an ephemeral port
+// over a budget with the specification's six subsystems, a few samples, events, marks and
+// a verdict provider. Each response is printed as
+//
+//     === GET /api/v1/totals -> 200
+//     { ...pretty-printed JSON... }
+//
+// usage: memscope_api_examples > examples.txt
+
+#include <httplib.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include <memscope/memscope.hpp>
+
+namespace {
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+constexpr const char* kToken = "example-token";
+
+void print(const std::string& what, const httplib::Result& r, bool show_headers = false) {
+    if (!r) {
+        std::printf("=== %s -> no response (%d)\n\n", what.c_str(), static_cast<int>(r.error()));
+        return;
+    }
+    std::printf("=== %s -> %d\n", what.c_str(), r->status);
+    if (show_headers)
+        for (const auto& [k, v] : r->headers) std::printf("%s: %s\n", k.c_str(), v.c_str());
+    // ordered_json keeps the server's key order.
+    const auto parsed = nlohmann::ordered_json::parse(r->body, nullptr, false);
+    if (!parsed.is_discarded())
+        std::printf("%s\n\n", parsed.dump(2).c_str());
+    else
+        std::printf("%s\n\n", r->body.c_str());
+}
+
+}  // namespace
+
+int main() {
+    memscope::set_log_level(memscope::LogLevel::error);
+    memscope::MemoryBudget budget;
+    budget.configure_default_budgets();
+    memscope::SamplerOptions so;
+    so.interval = std::chrono::hours(1);  // samples are taken by hand below
+    memscope::Sampler sampler(budget, so);
+
+    auto report_level1 = [&] {
+        budget.report("Chunks", 610 * kMiB, 18000);
+        budget.report("Meshes", 240 * kMiB, 5200);
+        budget.report("Textures", 402 * kMiB, 310);
+        budget.report("Entities", 96 * kMiB, 42000);
+        budget.report("Audio", 70 * kMiB, 48);
+        budget.report("Physics", 64 * kMiB, 9100);
+    };
+    report_level1();
+    sampler.sample_now();
+
+    memscope::ServerOptions options;
+    options.port = 0;
+    options.read_environment = false;
+    options.token = kToken;
+    options.sampler = &sampler;
+    memscope::Server server(budget, options);
+    const auto started = server.start();
+    if (!started) {
+        std::fprintf(stderr, "%s\n", started.error.c_str());
+        return 1;
+    }
+    server.set_verdict_provider([] {
+        return std::string(
+            R"J({"pass": false, "failures": ["Audio went over its budget (131.0 MB / 128.0 MB)"]})J");
+    });
+    budget.on_pressure("Chunks",
+                       [](const memscope::PressureEvent&) { /* the game would shed load */ });
+    httplib::Client c("127.0.0.1", started.port);
+    const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
+
+    print("POST /api/v1/marks {\"name\":\"level1-loaded\"}",
+          c.Post("/api/v1/marks", R"({"name":"level1-loaded"})", "application/json"));
+    budget.report("Chunks", 880 * kMiB, 26000);  // warning
+    budget.report("Audio", 131 * kMiB, 52);      // over budget
+    budget.report("Meshes", 310 * kMiB, 6100);
+    sampler.sample_now();
+    c.Post("/api/v1/marks", R"({"name":"level2-loaded"})", "application/json");
+    sampler.sample_now();
+
+    print("GET /healthz", c.Get("/healthz"), true);
+    for (const char* path :
+         {"/api/v1/allocator", "/api/v1/process", "/api/v1/subsystems", "/api/v1/totals",
+          "/api/v1/events?since=0", "/api/v1/events?since=1", "/api/v1/history?since=0",
+          "/api/v1/trends", "/api/v1/reconciliation", "/api/v1/snapshot", "/api/v1/marks",
+          "/api/v1/diff?from=level1-loaded&to=level2-loaded", "/api/v1/verdict"})
+        print(std::string("GET ") + path, c.Get(path));
+    print("GET /metrics", c.Get("/metrics"), true);
+
+    print("PUT /api/v1/budgets/Audio {\"budget\":\"192 MiB\"} (with the token)",
+          c.Put("/api/v1/budgets/Audio", auth, R"({"budget":"192 MiB"})", "application/json"));
+    print("POST /api/v1/peaks/reset (with the token)",
+          c.Post("/api/v1/peaks/reset", auth, "", "application/json"));
+    print("POST /api/v1/pressure/Chunks {\"status\":\"warning\"} (with the token)",
+          c.Post("/api/v1/pressure/Chunks", auth, R"({"status":"warning"})", "application/json"));
+
+    // Errors.
+    print("PUT /api/v1/budgets/Audio without a token header",
+          c.Put("/api/v1/budgets/Audio", R"({"budget_bytes":1})", "application/json"), true);
+    print("PUT /api/v1/budgets/Audio {\"budget_bytes\":-1}",
+          c.Put("/api/v1/budgets/Audio", auth, R"({"budget_bytes":-1})", "application/json"));
+    print("PUT /api/v1/budgets/Audio as text/plain",
+          c.Put("/api/v1/budgets/Audio", auth, R"({"budget_bytes":1})", "text/plain"));
+    print("GET /api/v1/events?since=abc", c.Get("/api/v1/events?since=abc"));
+    print("GET /api/v1/nope", c.Get("/api/v1/nope"));
+    print("DELETE /api/v1/snapshot", c.Delete("/api/v1/snapshot"), true);
+    {
+        memscope::MemoryBudget other;
+        memscope::ServerOptions o;
+        o.port = 0;
+        o.read_environment = false;
+        memscope::Server no_token(other, o);
+        const auto s = no_token.start();
+        httplib::Client nc("127.0.0.1", s.port);
+        print("POST /api/v1/peaks/reset on a server without a token",
+              nc.Post("/api/v1/peaks/reset", auth, "", "application/json"));
+    }
+
+    // The live stream: the first snapshot, an event fired after connecting, a sample.
+    std::string stream;
+    std::thread reader([&] {
+        httplib::Client sc("127.0.0.1", started.port);
+        sc.Get("/api/v1/stream", [&](const char* data, std::size_t n) {
+            stream.append(data, n);
+            return stream.find("event: end") == std::string::npos;
+        });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    budget.report("Physics", 250 * kMiB, 9400);  // warning, while the client listens
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    sampler.sample_now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    server.stop();
+    reader.join();
+    std::printf("=== GET /api/v1/stream (data lines cut at 160 characters)\n");
+    std::size_t at = 0;
+    while (at < stream.size()) {
+        std::size_t end = stream.find('\n', at);
+        if (end == std::string::npos) end = stream.size();
+        const std::string line = stream.substr(at, end - at);
+        std::printf("%s\n",
+                    line.size() > 160 ? (line.substr(0, 160) + "...").c_str() : line.c_str());
+        at = end + 1;
+    }
+    return 0;
+}
