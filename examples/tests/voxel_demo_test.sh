@@ -21,8 +21,10 @@ source "$here/lib.sh"
 case_name=${1:?case}
 demo=${2:?voxel_demo binary}
 fast=(--no-pacing)
-# No test may depend on an environment variable left over from the caller's shell.
-unset MEMSCOPE_PORT MEMSCOPE_BIND MEMSCOPE_TOKEN MEMSCOPE_DISABLE MEMSCOPE_CONFIG
+# No test may depend on an environment variable left over from the caller's shell, and
+# none may take port 9090 (a developer's demo may be running): port 0 unless --port says.
+unset MEMSCOPE_BIND MEMSCOPE_TOKEN MEMSCOPE_DISABLE MEMSCOPE_CONFIG
+export MEMSCOPE_PORT=0
 
 # check_verdict_shape FILE: every subsystem is in the report with the documented fields.
 check_verdict_shape() {
@@ -170,7 +172,7 @@ api | api-leak)
     seconds=20
     [[ $case_name == api-leak ]] && seconds=70
     start_bg "$scratch/log" "$demo" --port 0 --seconds "$seconds" "${fast[@]}" --linger 60 \
-        --verdict "$scratch/v.json" "${extra[@]}"
+        --verdict "$scratch/v.json" --token e2e-secret "${extra[@]}"
     wait_for_pattern "$scratch/log" "^memscope dashboard: " 20
     if grep -q "^memscope dashboard: off" "$scratch/log"; then
         echo "built without the dashboard server"
@@ -199,6 +201,15 @@ api | api-leak)
         jq_true "$scratch/events.json" "$events | any(.kind == \"warning\" and .subsystem == \"Chunks\")" \
             "a Chunks warning event on /api/v1/events"
         jq_true "$scratch/verdict-live.json" '.pass == false and .version == 1' "the live verdict fails"
+        # Simulated pressure arrives on a server thread: the demo's callback must only ask
+        # the game thread to evict. Control endpoints need the --token.
+        code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+            -d '{"status":"warning"}' "$base/api/v1/pressure/Chunks")
+        [[ $code == 401 || $code == 403 ]] || fail "pressure without the token: HTTP $code"
+        curl -fsS -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer e2e-secret' \
+            -d '{"status":"warning"}' "$base/api/v1/pressure/Chunks" >"$scratch/pressure.json" ||
+            fail "POST /api/v1/pressure/Chunks with the token"
+        jq_true "$scratch/pressure.json" '.callbacks_called == 1' "the demo's Chunks callback was called"
     else
         jq_true "$scratch/events.json" "$events | any(.kind == \"leak_suspect\" and .subsystem == \"Meshes\")" \
             "a Meshes leak_suspect event on /api/v1/events"

@@ -123,6 +123,16 @@ std::unique_ptr<ChunkStreamer::Sector> ChunkStreamer::make_sector(int index) con
     return sector;
 }
 
+std::size_t ChunkStreamer::chunk_bytes(const Chunk& chunk) {
+    return chunk.palette.capacity() * sizeof(std::uint32_t) +
+           chunk.blocks.capacity() * sizeof(std::uint64_t);
+}
+
+std::size_t ChunkStreamer::table_bytes(const Sector& sector) {
+    return sizeof(Sector) + sector.columns.capacity() * sizeof(Column) +
+           sector.chunks.capacity() * sizeof(Chunk);
+}
+
 double ChunkStreamer::chunk_x(const Sector& sector, const Chunk& chunk) const {
     return sector.index * kSectorColumns + chunk.column / kSectorColumns + 0.5;
 }
@@ -143,11 +153,17 @@ void ChunkStreamer::load_chunk(Sector& sector, Chunk& chunk) {
     chunk.collider = physics_.add(chunk.kind, column, seed);
     chunk.loaded = true;
     ++sector.loaded;
+    ++loaded_chunks_;
+    block_bytes_ += chunk_bytes(chunk);
 }
 
 void ChunkStreamer::unload_chunk(Sector& sector, Chunk& chunk) {
+    if (chunk.done) return;
     chunk.done = true;
+    ++sector.done;
     if (!chunk.loaded) return;
+    block_bytes_ -= chunk_bytes(chunk);
+    --loaded_chunks_;
     const Column& column = sector.columns[static_cast<std::size_t>(chunk.column)];
     meshes_.release(chunk.mesh, column.edited && chunk.kind == ChunkKind::surface);
     physics_.remove(chunk.collider);
@@ -162,6 +178,7 @@ void ChunkStreamer::load_initial(double camera_x) {
     const int index = static_cast<int>(std::floor(camera_x / kSectorColumns));
     sectors_.push_back(make_sector(index));
     Sector& sector = *sectors_.back();
+    table_bytes_ += table_bytes(sector);
     for (Chunk& chunk : sector.chunks) load_chunk(sector, chunk);
     sector.next_to_load = sector.chunks.size();
 }
@@ -178,6 +195,7 @@ ChunkStreamer::StepResult ChunkStreamer::step(double camera_x) {
     // Start loading the next sector when the camera nears it.
     if (find(here + 1) == nullptr && camera_x >= (here + 1) * kSectorColumns - kPreloadColumns) {
         sectors_.push_back(make_sector(here + 1));
+        table_bytes_ += table_bytes(*sectors_.back());
         result.sector_created = here + 1;
     }
 
@@ -212,10 +230,9 @@ ChunkStreamer::StepResult ChunkStreamer::step(double camera_x) {
     }
     for (auto it = sectors_.begin(); it != sectors_.end();) {
         Sector& s = **it;
-        const bool finished = s.unloading && std::all_of(s.chunks.begin(), s.chunks.end(),
-                                                         [](const Chunk& c) { return c.done; });
-        if (finished) {
+        if (s.unloading && s.done == s.chunks.size()) {
             result.sector_unloaded = s.index;
+            table_bytes_ -= table_bytes(s);
             it = sectors_.erase(it);
         } else {
             ++it;
@@ -248,19 +265,9 @@ bool ChunkStreamer::biome_in_use(Biome biome) const {
 }
 
 Footprint ChunkStreamer::footprint() const {
-    Footprint f;
-    f.bytes = terrain_.capacity() * sizeof(Column) + sectors_.capacity() * sizeof(sectors_[0]);
-    for (const auto& s : sectors_) {
-        f.bytes += sizeof(Sector) + s->columns.capacity() * sizeof(Column) +
-                   s->chunks.capacity() * sizeof(Chunk);
-        for (const Chunk& c : s->chunks) {
-            if (!c.loaded) continue;
-            f.bytes += c.palette.capacity() * sizeof(std::uint32_t) +
-                       c.blocks.capacity() * sizeof(std::uint64_t);
-            ++f.count;
-        }
-    }
-    return f;
+    return {terrain_.capacity() * sizeof(Column) + sectors_.capacity() * sizeof(sectors_[0]) +
+                table_bytes_ + block_bytes_,
+            loaded_chunks_};
 }
 
 }  // namespace voxel

@@ -49,6 +49,9 @@ std::int32_t MeshStore::build(ChunkKind kind, const Column& column, std::uint64_
         mesh.indices[i] = static_cast<std::uint32_t>(i % mesh.vertices.size());
     mesh.in_use = true;
     mesh.attached = true;
+    buffer_bytes_ += bytes_of(mesh);
+    attached_bytes_ += bytes_of(mesh);
+    ++in_use_;
     return slot;
 }
 
@@ -56,6 +59,7 @@ void MeshStore::release(std::int32_t slot, bool edited) {
     if (slot < 0) return;
     Mesh& mesh = slots_[static_cast<std::size_t>(slot)];
     mesh.attached = false;
+    attached_bytes_ -= bytes_of(mesh);
     // The --leak bug: edited chunks take a separate unload path (their edits are saved
     // first), and that path forgets the mesh. The buffers stay allocated in a slot no one
     // will reuse: the "chunk that fails to deallocate its mesh buffer on unload" of the
@@ -64,31 +68,27 @@ void MeshStore::release(std::int32_t slot, bool edited) {
         ++leaked_;
         return;
     }
+    buffer_bytes_ -= bytes_of(mesh);
+    --in_use_;
     std::vector<Vertex>().swap(mesh.vertices);
     std::vector<std::uint32_t>().swap(mesh.indices);
     mesh.in_use = false;
     free_slots_.push_back(slot);
 }
 
+std::size_t MeshStore::bytes_of(const Mesh& mesh) {
+    return mesh.vertices.capacity() * sizeof(Vertex) +
+           mesh.indices.capacity() * sizeof(std::uint32_t);
+}
+
 Footprint MeshStore::footprint() const {
-    Footprint f;
-    f.bytes = slots_.capacity() * sizeof(Mesh) + free_slots_.capacity() * sizeof(std::int32_t);
-    for (const Mesh& m : slots_) {
-        if (!m.in_use) continue;
-        f.bytes +=
-            m.vertices.capacity() * sizeof(Vertex) + m.indices.capacity() * sizeof(std::uint32_t);
-        ++f.count;
-    }
-    return f;
+    return {slots_.capacity() * sizeof(Mesh) + free_slots_.capacity() * sizeof(std::int32_t) +
+                buffer_bytes_,
+            in_use_};
 }
 
 std::size_t MeshStore::attached_bytes() const {
-    std::size_t bytes = 0;
-    for (const Mesh& m : slots_)
-        if (m.attached)
-            bytes += m.vertices.capacity() * sizeof(Vertex) +
-                     m.indices.capacity() * sizeof(std::uint32_t);
-    return bytes;
+    return attached_bytes_;
 }
 
 }  // namespace voxel

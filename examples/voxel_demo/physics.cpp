@@ -40,7 +40,8 @@ std::int32_t PhysicsWorld::add(ChunkKind kind, const Column& column, std::uint64
             {f, 0.0f, f}, {f + 1.0f, 1.0f, f + 1.0f}, static_cast<std::uint32_t>(seed & 0xffU), 0};
     }
     collider.in_use = true;
-    box_count_ += collider.boxes.size();
+    box_count_ += collider.boxes.capacity();
+    ++in_use_;
     dirty_ = true;
     return slot;
 }
@@ -48,7 +49,8 @@ std::int32_t PhysicsWorld::add(ChunkKind kind, const Column& column, std::uint64
 void PhysicsWorld::remove(std::int32_t slot) {
     if (slot < 0) return;
     Collider& collider = slots_[static_cast<std::size_t>(slot)];
-    box_count_ -= collider.boxes.size();
+    box_count_ -= collider.boxes.capacity();
+    --in_use_;
     std::vector<Box>().swap(collider.boxes);
     collider.in_use = false;
     free_slots_.push_back(slot);
@@ -71,15 +73,9 @@ void PhysicsWorld::step() {
 }
 
 Footprint PhysicsWorld::footprint() const {
-    Footprint f;
-    f.bytes = slots_.capacity() * sizeof(Collider) + free_slots_.capacity() * sizeof(std::int32_t) +
-              broadphase_.capacity() * sizeof(Node);
-    for (const Collider& c : slots_) {
-        if (!c.in_use) continue;
-        f.bytes += c.boxes.capacity() * sizeof(Box);
-        ++f.count;
-    }
-    return f;
+    return {slots_.capacity() * sizeof(Collider) + free_slots_.capacity() * sizeof(std::int32_t) +
+                box_count_ * sizeof(Box) + broadphase_.capacity() * sizeof(Node),
+            in_use_};
 }
 
 }  // namespace voxel

@@ -2,10 +2,12 @@
 /// \file
 /// The six subsystems of the simulated voxel engine (the Nebula specification's Chunks,
 /// Meshes, Textures, Entities, Audio and Physics). Each owns real buffers sized from the
-/// simulation, and footprint() adds up the capacities of everything it owns: the figure
-/// the engine reports to memscope every frame. Buffers are sized in "size classes"
-/// (powers of two and 1.5 times powers of two), as GPU and audio buffer pools do, which
-/// also makes the reported sizes exactly the block sizes mimalloc hands out.
+/// simulation, and footprint() gives the capacities of everything it owns: the figure the
+/// engine reports to memscope every frame. The streamed subsystems keep running totals,
+/// updated when a buffer comes or goes, so a report is arithmetic on known sizes (the
+/// specification's "no heap walking"), not a walk over thousands of chunks. Buffers are sized in
+/// "size classes" (powers of two and 1.5 times powers of two), as GPU and audio buffer pools do,
+/// which also makes the reported sizes exactly the block sizes mimalloc hands out.
 
 #include <cstddef>
 #include <cstdint>
@@ -93,10 +95,15 @@ class MeshStore {
         bool in_use = false;    // the slot holds buffers
         bool attached = false;  // a chunk points at it
     };
+    static std::size_t bytes_of(const Mesh& mesh);
+
     std::vector<Mesh> slots_;
     std::vector<std::int32_t> free_slots_;
     bool leak_edited_;
     std::size_t leaked_ = 0;
+    std::size_t buffer_bytes_ = 0;    // every mesh in use, leaked ones included
+    std::size_t attached_bytes_ = 0;  // meshes a chunk points at
+    std::size_t in_use_ = 0;
 };
 
 // ------------------------------------------------------------------------------------
@@ -135,7 +142,8 @@ class PhysicsWorld {
     std::vector<Collider> slots_;
     std::vector<std::int32_t> free_slots_;
     std::vector<Node> broadphase_;
-    std::size_t box_count_ = 0;
+    std::size_t box_count_ = 0;  // boxes allocated (capacity) in colliders in use
+    std::size_t in_use_ = 0;
     bool dirty_ = false;
 };
 
@@ -201,6 +209,7 @@ class ChunkStreamer {
         std::vector<Chunk> chunks;    // ordered by x, so front-to-back is vector order
         std::size_t next_to_load = 0;
         std::size_t loaded = 0;
+        std::size_t done = 0;  // chunks unloaded for good
         bool unloading = false;
     };
 
@@ -208,12 +217,17 @@ class ChunkStreamer {
     void load_chunk(Sector& sector, Chunk& chunk);
     void unload_chunk(Sector& sector, Chunk& chunk);
     double chunk_x(const Sector& sector, const Chunk& chunk) const;
+    static std::size_t chunk_bytes(const Chunk& chunk);
+    static std::size_t table_bytes(const Sector& sector);
 
     std::uint64_t seed_;
     MeshStore& meshes_;
     PhysicsWorld& physics_;
     std::vector<Column> terrain_;                   // the template every sector is a shuffle of
     std::vector<std::unique_ptr<Sector>> sectors_;  // oldest first
+    std::size_t block_bytes_ = 0;                   // palettes and block arrays of loaded chunks
+    std::size_t table_bytes_ = 0;                   // the sectors' column and chunk tables
+    std::size_t loaded_chunks_ = 0;
 };
 
 // ------------------------------------------------------------------------------------
