@@ -23,7 +23,8 @@ namespace memscope::web {
 /// lists are stringised identifiers). The constructor runs at compile time and refuses a
 /// literal that would need escaping, so the writer can copy it as is.
 class JsonKey {
-public:
+  public:
+    /// From a string literal only; refuses, at compile time, one that needs escaping.
     template <std::size_t N>
     consteval JsonKey(const char (&text)[N]) : text_(text, N - 1) {  // NOLINT: implicit by design
         for (char c : text_)
@@ -32,18 +33,24 @@ public:
     }
     [[nodiscard]] constexpr std::string_view text() const { return text_; }
 
-private:
+  private:
     std::string_view text_;
 };
 
+/// Writes one JSON document into a string, commas included; nesting is the caller's to
+/// balance (see the example above).
 class JsonWriter {
   public:
     /// Appends to `out` (which is not cleared).
     explicit JsonWriter(std::string& out) : out_(out) {}
 
+    /// `{`: members follow as key() then a value.
     JsonWriter& begin_object();
+    /// `}`
     JsonWriter& end_object();
+    /// `[`: values follow.
     JsonWriter& begin_array();
+    /// `]`
     JsonWriter& end_array();
 
     /// The key of the next member of the enclosing object: a literal, checked at compile
@@ -54,9 +61,13 @@ class JsonWriter {
 
     /// A string, escaped; invalid UTF-8 is replaced by U+FFFD so the output stays valid.
     JsonWriter& value(std::string_view text);
+    /// A C string, escaped.
     JsonWriter& value(const char* text) { return value(std::string_view(text)); }
+    /// A std::string, escaped.
     JsonWriter& value(const std::string& text) { return value(std::string_view(text)); }
+    /// `true` or `false`.
     JsonWriter& value(bool flag);
+    /// `null`
     JsonWriter& null();
     /// A finite double in its shortest round-trip form; NaN and infinities become null.
     JsonWriter& value(double number);

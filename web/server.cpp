@@ -25,52 +25,107 @@
 #include "memscope/log.hpp"
 #include "memscope/server.hpp"
 #include "sockets.hpp"
+#include "stream.hpp"
 
 namespace memscope {
 namespace {
 
-// How long stop() lets connections finish on their own before it shuts them down. Streams
-// end within web::kStreamPoll; requests in flight take microseconds.
-constexpr std::chrono::milliseconds kStopGrace{300};
+// How long stop() lets the worker threads finish their connections. Requests in flight
+// take microseconds and live streams have ended by then; a connection still open after it
+// (an idle keep-alive, a client trickling a request) is left to its thread, see WorkerPool.
+constexpr std::chrono::milliseconds kStopGrace{100};
 // An idle keep-alive connection holds a worker this long (cpp-httplib counts in seconds).
 constexpr time_t kKeepAliveSeconds = 2;
 
-// cpp-httplib's task queue: a fixed pool whose threads are memscope's own.
+// The door between the server's threads and the game's objects (the budget, the sampler).
+// Every handler and every step of a live stream passes through it; stop() closes it and
+// waits for those inside, so a connection that outlives stop() can never reach objects
+// the game may be destroying. Two seq_cst atomics: an entrant that finds the door open is
+// counted before close() looks, or sees it closed.
+class Gate {
+  public:
+    bool enter() {
+        inside_.fetch_add(1);
+        if (!closed_.load()) return true;
+        inside_.fetch_sub(1);
+        return false;
+    }
+    void leave() { inside_.fetch_sub(1); }
+    void close() {
+        closed_.store(true);
+        while (inside_.load() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+
+  private:
+    std::atomic<bool> closed_{false};
+    std::atomic<int> inside_{0};
+};
+
+// What the request handlers share, owned by them (they live inside the httplib::Server),
+// so that it lives as long as any connection that could still call them.
+struct Serving {
+    std::unique_ptr<web::Api> api;
+    Gate gate;
+};
+
+// cpp-httplib's task queue: a fixed pool whose threads are memscope's own. At shutdown it
+// waits kStopGrace for the threads to finish; the ones still busy are detached and keep
+// the httplib::Server (`owner`) alive until their connection ends. They cannot touch the
+// game any more (the Gate is closed), so stop() returns promptly whatever clients do.
 class WorkerPool final : public httplib::TaskQueue {
   public:
-    explicit WorkerPool(std::size_t threads) {
-        for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+    WorkerPool(std::size_t threads, std::weak_ptr<void> owner)
+        : state_(std::make_shared<State>()), owner_(std::move(owner)) {
+        state_->running = threads;
+        for (std::size_t i = 0; i < threads; ++i)
+            threads_.emplace_back([state = state_] { run(*state); });
     }
 
     void enqueue(std::function<void()> job) override {
         {
-            std::lock_guard lock(mutex_);
-            jobs_.push_back(std::move(job));
+            std::lock_guard lock(state_->mutex);
+            state_->jobs.push_back(std::move(job));
         }
-        ready_.notify_one();
+        state_->ready.notify_one();
     }
 
-    // Runs the queued jobs to the end, then joins.
     void shutdown() override {
-        {
-            std::lock_guard lock(mutex_);
-            shutting_down_ = true;
+        std::unique_lock lock(state_->mutex);
+        state_->shutting_down = true;
+        state_->ready.notify_all();
+        const bool finished =
+            state_->finished.wait_for(lock, kStopGrace, [this] { return state_->running == 0; });
+        if (!finished) state_->keep_alive = owner_.lock();
+        lock.unlock();
+        for (std::thread& t : threads_) {
+            if (finished)
+                t.join();
+            else
+                t.detach();
         }
-        ready_.notify_all();
-        for (std::thread& t : threads_) t.join();
     }
 
   private:
-    void run() {
+    struct State {
+        std::mutex mutex;
+        std::condition_variable ready;     // a job arrived, or shutdown
+        std::condition_variable finished;  // a thread ended
+        std::deque<std::function<void()>> jobs;
+        bool shutting_down = false;
+        std::size_t running = 0;           // threads not yet ended
+        std::shared_ptr<void> keep_alive;  // the httplib::Server, while detached threads run
+    };
+
+    static void run(State& s) {
         detail::mark_thread_internal();
         while (true) {
             std::function<void()> job;
             {
-                std::unique_lock lock(mutex_);
-                ready_.wait(lock, [this] { return shutting_down_ || !jobs_.empty(); });
-                if (jobs_.empty()) return;
-                job = std::move(jobs_.front());
-                jobs_.pop_front();
+                std::unique_lock lock(s.mutex);
+                s.ready.wait(lock, [&s] { return s.shutting_down || !s.jobs.empty(); });
+                if (s.jobs.empty()) break;
+                job = std::move(s.jobs.front());
+                s.jobs.pop_front();
             }
             try {
                 job();  // one connection, start to end
@@ -78,13 +133,14 @@ class WorkerPool final : public httplib::TaskQueue {
                 // An exception out of cpp-httplib must not terminate the game.
             }
         }
+        std::lock_guard lock(s.mutex);
+        --s.running;
+        s.finished.notify_all();
     }
 
+    std::shared_ptr<State> state_;  // shared with the threads, which may outlive the pool
+    std::weak_ptr<void> owner_;
     std::vector<std::thread> threads_;
-    std::deque<std::function<void()>> jobs_;
-    std::mutex mutex_;
-    std::condition_variable ready_;
-    bool shutting_down_ = false;
 };
 
 std::string env(const char* name) {
@@ -128,8 +184,9 @@ std::string validate(const ServerOptions& o) {
     return {};
 }
 
-// A web::Response into cpp-httplib's.
-void send(web::Response response, httplib::Response& out) {
+// A web::Response into cpp-httplib's. A stream's steps go through the gate of `serving`.
+void send(web::Response response, httplib::Response& out,
+          const std::shared_ptr<Serving>& serving = nullptr) {
     out.status = response.status;
     for (auto& [name, value] : response.headers) out.set_header(name, value);
     if (!response.stream) {
@@ -138,17 +195,44 @@ void send(web::Response response, httplib::Response& out) {
     }
     out.set_chunked_content_provider(
         response.content_type,
-        [stream = std::move(response.stream)](std::size_t, httplib::DataSink& sink) {
+        [serving, stream = std::move(response.stream)](std::size_t, httplib::DataSink& sink) {
+            if (!serving->gate.enter()) {
+                sink.done();  // the server stopped
+                return true;
+            }
             try {
                 std::string chunk;
                 const bool more = stream->next(chunk);
+                serving->gate.leave();
                 if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
                 if (!more) sink.done();
                 return true;
             } catch (...) {
+                serving->gate.leave();
                 return false;  // thrown out of here, it would end the worker thread
             }
         });
+}
+
+// Answers one request through the Api, if the server still serves.
+void serve(const std::shared_ptr<Serving>& serving, const httplib::Request& in,
+           httplib::Response& out) {
+    if (!serving->gate.enter()) {
+        web::Response r = web::error_response(503, "the server is stopping");
+        web::apply_common_headers(r);
+        return send(std::move(r), out);
+    }
+    try {
+        web::Request request = web::Request::from_target(in.method, in.target);
+        request.headers.assign(in.headers.begin(), in.headers.end());
+        request.body = in.body;
+        web::Response response = serving->api->handle(request);
+        serving->gate.leave();
+        send(std::move(response), out, serving);
+    } catch (...) {
+        serving->gate.leave();  // only allocation can throw here
+        throw;
+    }
 }
 
 // The response text of the errors cpp-httplib answers by itself.
@@ -179,8 +263,8 @@ struct Server::Impl {
     std::atomic<bool> running{false};
     std::atomic<int> port{0};
     std::unique_ptr<Sampler> own_sampler;
-    std::unique_ptr<web::Api> api;
-    std::unique_ptr<httplib::Server> http;
+    std::shared_ptr<Serving> serving;
+    std::shared_ptr<httplib::Server> http;  // shared with worker threads that outlive stop()
     std::thread listener;
     std::atomic<bool> listener_done{false};
 
@@ -188,15 +272,10 @@ struct Server::Impl {
 
     Impl(MemoryBudget& b, ServerOptions o) : budget(b), options(std::move(o)) {}
 
-    void serve(const httplib::Request& in, httplib::Response& out) const {
-        web::Request request = web::Request::from_target(in.method, in.target);
-        request.headers.assign(in.headers.begin(), in.headers.end());
-        request.body = in.body;
-        send(api->handle(request), out);
-    }
-
     void configure(httplib::Server& s, std::size_t workers) {
-        s.new_task_queue = [workers] { return new WorkerPool(workers); };
+        s.new_task_queue = [workers, owner = std::weak_ptr<void>(http)] {
+            return new WorkerPool(workers, owner);
+        };
         s.set_read_timeout(options.read_timeout);
         s.set_write_timeout(std::chrono::seconds(5));
         s.set_keep_alive_timeout(kKeepAliveSeconds);
@@ -215,16 +294,18 @@ struct Server::Impl {
         // which matches paths with std::regex: its recursion grows with the path length
         // (a stack overflow under ASan at 8 KiB). Requests with a body need that routing
         // to read the body; the router refuses their long paths first.
-        s.set_pre_routing_handler([this](const httplib::Request& in, httplib::Response& out) {
-            const bool has_body =
-                in.has_header("Content-Length") || in.has_header("Transfer-Encoding");
-            if (has_body && in.target.size() <= web::kMaxTargetBytes)
-                return httplib::Server::HandlerResponse::Unhandled;
-            serve(in, out);
-            return httplib::Server::HandlerResponse::Handled;
-        });
-        const auto handler = [this](const httplib::Request& in, httplib::Response& out) {
-            serve(in, out);
+        s.set_pre_routing_handler(
+            [serving = serving](const httplib::Request& in, httplib::Response& out) {
+                const bool has_body =
+                    in.has_header("Content-Length") || in.has_header("Transfer-Encoding");
+                if (has_body && in.target.size() <= web::kMaxTargetBytes)
+                    return httplib::Server::HandlerResponse::Unhandled;
+                serve(serving, in, out);
+                return httplib::Server::HandlerResponse::Handled;
+            });
+        const auto handler = [serving = serving](const httplib::Request& in,
+                                                 httplib::Response& out) {
+            serve(serving, in, out);
         };
         s.Get(".*", handler);
         s.Post(".*", handler);
@@ -281,10 +362,11 @@ struct Server::Impl {
         api_options.max_body_bytes = options.max_body_bytes;
         // Half the workers at most hold streams, so the JSON endpoints always have some.
         api_options.max_stream_clients = std::max<std::size_t>(1, options.worker_threads / 2);
-        api = std::make_unique<web::Api>(budget, *sampler, std::move(api_options));
-        api->set_verdict_provider(verdict);
+        serving = std::make_shared<Serving>();
+        serving->api = std::make_unique<web::Api>(budget, *sampler, std::move(api_options));
+        serving->api->set_verdict_provider(verdict);
 
-        http = std::make_unique<httplib::Server>();
+        http = std::make_shared<httplib::Server>();
         configure(*http, options.worker_threads);
         const int bound =
             options.port == 0
@@ -293,7 +375,7 @@ struct Server::Impl {
         if (bound <= 0) {
             result.error = web::describe_listen_failure(options.bind_address, options.port);
             http.reset();
-            api.reset();
+            serving.reset();
             own_sampler.reset();
             return result;
         }
@@ -313,7 +395,7 @@ struct Server::Impl {
             listener.join();
             if (own_sampler) own_sampler->stop();
             http.reset();
-            api.reset();
+            serving.reset();
             own_sampler.reset();
             result.error = "memscope server: the accept loop ended at once on " +
                            web::url_for(options.bind_address, bound);
@@ -338,16 +420,18 @@ struct Server::Impl {
     void stop() {
         std::lock_guard lock(mutex);
         if (!listener.joinable()) return;
-        api->stop_streams();
-        http->stop();
-        const auto deadline = std::chrono::steady_clock::now() + kStopGrace;
-        while (!listener_done && std::chrono::steady_clock::now() < deadline)
+        // Live streams send their "end" message within kStreamPoll; then no handler may
+        // reach the game any more, and the accept loop stops.
+        serving->api->stop_streams();
+        const auto deadline = std::chrono::steady_clock::now() + 3 * web::kStreamPoll;
+        while (serving->api->stream_clients() > 0 && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        if (!listener_done) web::shutdown_accepted_connections(port);
-        listener.join();  // cpp-httplib joins its workers before listen_after_bind returns
+        serving->gate.close();
+        http->stop();
+        listener.join();  // returns once the worker pool shut down (kStopGrace at most)
         if (own_sampler) own_sampler->stop();
         http.reset();
-        api.reset();
+        serving.reset();
         own_sampler.reset();
         running = false;
         port = 0;
@@ -393,7 +477,7 @@ const ServerOptions& Server::options() const {
 void Server::set_verdict_provider(VerdictProvider provider) {
     std::lock_guard lock(impl_->mutex);  // api exists only between start() and stop()
     impl_->verdict = provider;
-    if (impl_->api) impl_->api->set_verdict_provider(std::move(provider));
+    if (impl_->serving) impl_->serving->api->set_verdict_provider(std::move(provider));
 }
 
 bool server_available() noexcept {

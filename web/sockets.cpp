@@ -1,17 +1,14 @@
-// Bind diagnosis and connection shutdown, with the POSIX socket API.
+// Address checks and bind diagnosis, with the POSIX socket API.
 
 #include "sockets.hpp"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 namespace memscope::web {
@@ -52,16 +49,6 @@ bool parse_address(const std::string& host, sockaddr_storage& out, socklen_t& le
         return true;
     }
     return false;
-}
-
-int local_port_of(int fd) {
-    sockaddr_storage local{};
-    socklen_t length = sizeof local;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return -1;
-    if (local.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
-    if (local.ss_family == AF_INET6)
-        return ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
-    return -1;
 }
 
 }  // namespace
@@ -118,27 +105,6 @@ std::string describe_listen_failure(const std::string& host, int port) {
     close(fd);
     if (error != 0) return where + explain(error, port);
     return where + "the bind failed, but succeeds now (the port was busy for a moment); try again";
-}
-
-void shutdown_accepted_connections(int port) {
-    DIR* dir = opendir("/proc/self/fd");
-    if (dir == nullptr) return;
-    while (const dirent* entry = readdir(dir)) {
-        char* end = nullptr;
-        const long fd = std::strtol(entry->d_name, &end, 10);
-        if (end == entry->d_name || *end != '\0' || fd == dirfd(dir)) continue;
-        struct stat st {};
-        if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-        // An accepted connection: local port is ours and it has a peer. The game's own
-        // client connections to us have an ephemeral local port and are left alone.
-        sockaddr_storage peer{};
-        socklen_t length = sizeof peer;
-        if (local_port_of(static_cast<int>(fd)) != port) continue;
-        if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &length) != 0)
-            continue;
-        shutdown(static_cast<int>(fd), SHUT_RDWR);
-    }
-    closedir(dir);
 }
 
 }  // namespace memscope::web

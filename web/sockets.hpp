@@ -1,6 +1,6 @@
 #pragma once
-// Socket-level help for the server that cpp-httplib does not give: telling the game why a
-// bind failed, and cutting connections that would keep stop() waiting.
+// Socket-level help for the server that cpp-httplib does not give: checking an address
+// and telling the game why a bind failed.
 
 #include <string>
 #include <string_view>
@@ -20,11 +20,5 @@ namespace memscope::web {
 /// 127.0.0.1:9090: address already in use (...)". Called after cpp-httplib's bind failed,
 /// which does not say why.
 [[nodiscard]] std::string describe_listen_failure(const std::string& host, int port);
-
-/// Shuts down (without closing: their owner still does) every connected TCP socket of this
-/// process whose local port is `port`, i.e. the connections a stopped server accepted. A
-/// client that trickles a request a byte at a time would otherwise hold a worker thread,
-/// and with it stop(), for as long as it likes.
-void shutdown_accepted_connections(int port);
 
 }  // namespace memscope::web
