@@ -200,17 +200,18 @@ void send(web::Response response, httplib::Response& out,
                 sink.done();  // the server stopped
                 return true;
             }
+            std::string chunk;
+            bool more = false;
             try {
-                std::string chunk;
-                const bool more = stream->next(chunk);
-                serving->gate.leave();
-                if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
-                if (!more) sink.done();
-                return true;
+                more = stream->next(chunk);
             } catch (...) {
-                serving->gate.leave();
-                return false;  // thrown out of here, it would end the worker thread
+                chunk.clear();  // thrown out of here, it would end the worker thread
+                more = false;
             }
+            serving->gate.leave();
+            if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
+            if (!more) sink.done();
+            return true;
         });
 }
 
@@ -222,17 +223,18 @@ void serve(const std::shared_ptr<Serving>& serving, const httplib::Request& in,
         web::apply_common_headers(r);
         return send(std::move(r), out);
     }
-    try {
+    web::Response response;
+    {
+        struct Leave {
+            Gate& gate;
+            ~Leave() { gate.leave(); }
+        } leave{serving->gate};
         web::Request request = web::Request::from_target(in.method, in.target);
         request.headers.assign(in.headers.begin(), in.headers.end());
         request.body = in.body;
-        web::Response response = serving->api->handle(request);
-        serving->gate.leave();
-        send(std::move(response), out, serving);
-    } catch (...) {
-        serving->gate.leave();  // only allocation can throw here
-        throw;
+        response = serving->api->handle(request);
     }
+    send(std::move(response), out, serving);
 }
 
 // The response text of the errors cpp-httplib answers by itself.
