@@ -1,0 +1,211 @@
+// The budget verdict: pass/fail of a run against its memory budgets, and its JSON report.
+
+#include "verdict.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+#include "json_writer.hpp"
+#include "memscope/budget.hpp"
+#include "memscope/format.hpp"
+
+namespace memscope_examples {
+namespace {
+
+// "2026-11-21T07:25:48.123Z"
+std::string iso8601_utc(std::chrono::system_clock::time_point t) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buf[96];  // room for any int the compiler imagines in each field
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    return buf;
+}
+
+double ratio(std::size_t part, std::size_t whole) {
+    return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
+}
+
+std::string percent(double fraction) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f%%", fraction * 100.0);
+    return buf;
+}
+
+std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+    return buf;
+}
+
+void write_line(JsonWriter& w, const BudgetLine& line) {
+    w.begin_object();
+    w.key("name").string(line.name);
+    w.key("current_bytes").unsigned_integer(line.current_bytes);
+    w.key("current").string(memscope::format_memory(line.current_bytes));
+    w.key("peak_bytes").unsigned_integer(line.peak_bytes);
+    w.key("peak").string(memscope::format_memory(line.peak_bytes));
+    w.key("budget_bytes").unsigned_integer(line.budget_bytes);
+    w.key("budget").string(line.budget_bytes > 0 ? memscope::format_memory(line.budget_bytes)
+                                                 : std::string("N/A"));
+    w.key("peak_usage").number(line.peak_usage);
+    if (line.has_times) {
+        w.key("seconds_over_threshold").number(line.seconds_over_threshold);
+        w.key("seconds_over_budget").number(line.seconds_over_budget);
+    } else {
+        w.key("seconds_over_threshold").null();
+        w.key("seconds_over_budget").null();
+    }
+    w.key("warning_events").unsigned_integer(line.warning_events);
+    w.key("over_budget_events").unsigned_integer(line.over_budget_events);
+    w.key("leak_suspect_events").unsigned_integer(line.leak_suspect_events);
+    w.key("exceeded").boolean(line.exceeded);
+    w.end_object();
+}
+
+}  // namespace
+
+VerdictRecorder::VerdictRecorder(const memscope::MemoryBudget& budget, VerdictOptions options)
+    : budget_(budget), options_(std::move(options)) {}
+
+void VerdictRecorder::poll() {
+    std::lock_guard lock(mutex_);
+    poll_locked();
+}
+
+void VerdictRecorder::poll_locked() {
+    const auto fresh = budget_.events(last_sequence_);
+    for (const memscope::BudgetEvent& e : fresh) {
+        // A gap in the sequence numbers: the budget's list overflowed between two polls.
+        if (e.sequence > last_sequence_ + 1) missed_events_ += e.sequence - last_sequence_ - 1;
+        last_sequence_ = e.sequence;
+        Counts& c = counts_[e.subsystem];
+        switch (e.kind) {
+            case memscope::EventKind::warning:
+                ++c.warning;
+                break;
+            case memscope::EventKind::over_budget:
+                ++c.over_budget;
+                break;
+            case memscope::EventKind::leak_suspect:
+                ++c.leak_suspect;
+                break;
+            case memscope::EventKind::recovered:
+                break;
+        }
+    }
+}
+
+void VerdictRecorder::set_progress(std::uint64_t frames, double simulated_seconds) {
+    std::lock_guard lock(mutex_);
+    frames_ = frames;
+    simulated_seconds_ = simulated_seconds;
+}
+
+Verdict VerdictRecorder::evaluate() {
+    std::lock_guard lock(mutex_);
+    poll_locked();
+
+    Verdict v;
+    auto counted = [&](BudgetLine& line) {
+        if (const auto it = counts_.find(line.name); it != counts_.end()) {
+            line.warning_events = it->second.warning;
+            line.over_budget_events = it->second.over_budget;
+            line.leak_suspect_events = it->second.leak_suspect;
+        }
+        line.peak_usage = ratio(line.peak_bytes, line.budget_bytes);
+        line.exceeded = (line.budget_bytes > 0 && line.peak_bytes > line.budget_bytes) ||
+                        line.over_budget_events > 0 || line.seconds_over_budget > 0.0;
+    };
+    for (const memscope::SubsystemSnapshot& row : budget_.snapshot()) {
+        BudgetLine line;
+        line.name = row.name;
+        line.current_bytes = row.memory.current_bytes;
+        line.peak_bytes = row.memory.peak_bytes;
+        line.budget_bytes = row.memory.budget_bytes;
+        line.seconds_over_threshold = row.seconds_over_threshold;
+        line.seconds_over_budget = row.seconds_over_budget;
+        counted(line);
+        v.subsystems.push_back(std::move(line));
+    }
+    const memscope::BudgetTotals totals = budget_.totals();
+    v.total.name = std::string(memscope::kTotalName);
+    v.total.current_bytes = totals.current_bytes;
+    v.total.peak_bytes = totals.peak_bytes;
+    v.total.budget_bytes = totals.budget_bytes;
+    v.total.has_times = false;
+    counted(v.total);
+
+    auto judge = [&](const BudgetLine& line, const std::string& who) {
+        if (line.exceeded) {
+            std::string s = who + " exceeded its budget: peak " +
+                            memscope::format_memory(line.peak_bytes) + " of " +
+                            memscope::format_memory(line.budget_bytes) + " (" +
+                            percent(line.peak_usage) + ")";
+            if (line.seconds_over_budget > 0.0)
+                s += ", " + seconds_text(line.seconds_over_budget) + " over budget";
+            v.failures.push_back(std::move(s));
+        }
+        if (options_.fail_on_leak && line.leak_suspect_events > 0)
+            v.failures.push_back(who + " is a leak suspect (" +
+                                 std::to_string(line.leak_suspect_events) + " event" +
+                                 (line.leak_suspect_events == 1 ? ")" : "s)"));
+    };
+    for (const BudgetLine& line : v.subsystems) judge(line, line.name);
+    judge(v.total, "the total");
+    v.pass = v.failures.empty();
+
+    const float threshold = budget_.warning_threshold();
+    JsonWriter w;
+    w.begin_object();
+    w.key("version").integer(1);
+    w.key("program").string(options_.program);
+    w.key("generated_at").string(iso8601_utc(std::chrono::system_clock::now()));
+    w.key("frames").unsigned_integer(frames_);
+    w.key("simulated_seconds").number(simulated_seconds_);
+    w.key("warning_threshold").number(std::round(static_cast<double>(threshold) * 1e4) / 1e4);
+    w.key("fail_on_leak").boolean(options_.fail_on_leak);
+    w.key("pass").boolean(v.pass);
+    w.key("failures").begin_array();
+    for (const std::string& f : v.failures) w.string(f);
+    w.end_array();
+    w.key("subsystems").begin_array();
+    for (const BudgetLine& line : v.subsystems) write_line(w, line);
+    w.end_array();
+    w.key("total");
+    write_line(w, v.total);
+    w.key("leak_suspects").begin_array();
+    for (const BudgetLine& line : v.subsystems)
+        if (line.leak_suspect_events > 0) w.string(line.name);
+    w.end_array();
+    // The most recent events the budget kept; the counts above include older ones.
+    w.key("events_missed").unsigned_integer(missed_events_);
+    w.key("events").begin_array();
+    for (const memscope::BudgetEvent& e : budget_.events()) {
+        w.begin_object();
+        w.key("sequence").unsigned_integer(e.sequence);
+        w.key("time").string(iso8601_utc(e.time));
+        w.key("kind").string(memscope::to_string(e.kind));
+        w.key("level").string(memscope::to_string(e.level));
+        w.key("subsystem").string(e.subsystem);
+        w.key("current_bytes").unsigned_integer(e.current_bytes);
+        w.key("budget_bytes").unsigned_integer(e.budget_bytes);
+        if (e.kind == memscope::EventKind::leak_suspect)
+            w.key("slope_bytes_per_second").number(e.slope_bytes_per_second);
+        w.key("message").string(e.message);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    v.json = w.take();
+    v.json += '\n';
+    return v;
+}
+
+}  // namespace memscope_examples

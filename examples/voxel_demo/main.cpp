@@ -1,0 +1,234 @@
+// voxel_demo: a simulated voxel game that shows memscope at work. See docs/demo.md.
+//
+// The frame: the engine streams, simulates and reports its six subsystems; the verdict
+// recorder counts the budget's events; every 60 frames the sampler records a point of
+// history (by frame count, not wall time, so a --no-pacing run sees the same history as a
+// real-time one); every 300 frames memscope logs its periodic line.
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine.hpp"
+#include "memscope/memscope.hpp"
+#include "options.hpp"
+#include "verdict.hpp"
+
+namespace {
+
+// Set by SIGINT/SIGTERM; the loop polls it. Nothing else happens in the handler.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_signal(int signal_number) {
+    g_stop.store(true, std::memory_order_relaxed);
+    // A second Ctrl-C kills the process the usual way, should shutdown ever hang.
+    std::signal(signal_number, SIG_DFL);
+}
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kFramePeriod = std::chrono::nanoseconds(1'000'000'000 / 60);
+
+// Multiplies every budget (and the total) by `factor`, all in one apply().
+void scale_budgets(memscope::MemoryBudget& budget, double factor) {
+    memscope::BudgetChanges changes;
+    auto scaled = [factor](std::size_t bytes) {
+        return static_cast<std::size_t>(static_cast<double>(bytes) * factor + 0.5);
+    };
+    for (const memscope::SubsystemSnapshot& row : budget.snapshot())
+        changes.budgets.emplace_back(row.name, scaled(row.memory.budget_bytes));
+    changes.total_budget_bytes = scaled(budget.total_budget_bytes());
+    budget.apply(changes);
+}
+
+std::string budget_line(const memscope::MemoryBudget& budget) {
+    std::string line;
+    for (const memscope::SubsystemSnapshot& row : budget.snapshot()) {
+        if (!line.empty()) line += ", ";
+        line +=
+            row.name + " " +
+            (row.memory.budget_bytes ? memscope::format_memory(row.memory.budget_bytes) : "none");
+    }
+    const std::size_t total = budget.total_budget_bytes();
+    return line + "; total " + (total ? memscope::format_memory(total) : "none");
+}
+
+// Flags win over the MEMSCOPE_* variables: writing them into the environment lets the
+// server apply one set of rules (and validation) to both.
+void apply_dashboard_flags(const voxel::DemoOptions& o) {
+    if (o.port) setenv("MEMSCOPE_PORT", std::to_string(*o.port).c_str(), 1);
+    if (o.bind) setenv("MEMSCOPE_BIND", o.bind->c_str(), 1);
+    if (o.token) setenv("MEMSCOPE_TOKEN", o.token->c_str(), 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string program = "voxel_demo";
+    const voxel::ParsedOptions parsed =
+        voxel::parse_options(std::vector<std::string>(argv + 1, argv + argc));
+    if (!parsed.error.empty()) {
+        std::fprintf(stderr, "%s: %s\nTry '%s --help' for the list of options.\n", program.c_str(),
+                     parsed.error.c_str(), program.c_str());
+        return 2;
+    }
+    const voxel::DemoOptions& opt = parsed.options;
+    if (opt.help) {
+        std::fputs(voxel::usage_text(program).c_str(), stdout);
+        return 0;
+    }
+    // Line-buffered even into a pipe or file: scripts wait for the dashboard line.
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    // With the verdict on standard output, the demo's own lines go to stderr, so that
+    // `--verdict - | jq` reads nothing but the document.
+    std::FILE* const out = opt.verdict_path == "-" ? stderr : stdout;
+
+    // Open the verdict file now, so that a bad path fails in a second, not after the run.
+    std::FILE* verdict_file = nullptr;
+    if (!opt.verdict_path.empty()) {
+        verdict_file = opt.verdict_path == "-" ? stdout : std::fopen(opt.verdict_path.c_str(), "w");
+        if (verdict_file == nullptr) {
+            std::fprintf(stderr, "%s: cannot write the verdict to '%s'\n", program.c_str(),
+                         opt.verdict_path.c_str());
+            return 2;
+        }
+    }
+
+    // Installed before the loading screen, so that Ctrl-C during it still exits cleanly.
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    // Budget time (seconds over threshold and over budget) runs on the simulation's clock:
+    // a --no-pacing run then reports the same times as the real-time run it stands for.
+    std::atomic<std::uint64_t> sim_frame{0};
+    const Clock::time_point sim_epoch = Clock::now();
+    memscope::BudgetOptions budget_options;
+    budget_options.clock = [&sim_frame, sim_epoch] {
+        return sim_epoch + std::chrono::duration_cast<Clock::duration>(
+                               kFramePeriod * static_cast<std::int64_t>(sim_frame.load()));
+    };
+    memscope::MemoryBudget budget(budget_options);
+    budget.configure_default_budgets();
+    // The file overrides the defaults; the scale applies to whatever is then in force.
+    if (!opt.config_path.empty()) {
+        const memscope::ConfigResult loaded = memscope::load_config(budget, opt.config_path);
+        if (!loaded) {
+            std::fprintf(stderr, "%s: --config: %s\n", program.c_str(), loaded.error.c_str());
+            return 2;
+        }
+    }
+    if (opt.budget_scale != 1.0) scale_budgets(budget, opt.budget_scale);
+
+    voxel::Engine engine(budget, {.leak_meshes = opt.leak});
+    std::fprintf(out, "%s: loading the first sector...\n", program.c_str());
+    engine.load();
+    std::fprintf(out, "%s: budgets: %s%s\n", program.c_str(), budget_line(budget).c_str(),
+                 opt.budget_scale != 1.0 ? " (scaled)" : "");
+    if (opt.leak)
+        std::fprintf(out, "%s: --leak: edited chunks' meshes will not be freed\n", program.c_str());
+
+    // History for the dashboard's charts and for leak suspicion, sampled by frame count.
+    memscope::Sampler sampler(budget);
+    sampler.sample_now();
+
+    memscope_examples::VerdictRecorder verdict(
+        budget, {.program = program, .fail_on_leak = opt.fail_on_leak});
+
+    apply_dashboard_flags(opt);
+    memscope::ServerOptions server_options;
+    server_options.sampler = &sampler;
+    memscope::Server dashboard(budget, server_options);
+    dashboard.set_verdict_provider([&verdict] { return verdict.evaluate().json; });
+    if (const memscope::StartResult started = dashboard.start(); started) {
+        std::fprintf(out, "memscope dashboard: %s\n", started.url.c_str());
+    } else if (started.disabled) {
+        std::fprintf(out, "memscope dashboard: off (%s)\n", started.error.c_str());
+    } else {
+        std::fprintf(out, "memscope dashboard: not started: %s; the demo runs on without it\n",
+                     started.error.c_str());
+    }
+
+    const std::string length = opt.frames ? " " + std::to_string(*opt.frames) + " frames" : "";
+    std::fprintf(out, "%s: running%s; Ctrl-C to stop\n", program.c_str(), length.c_str());
+
+    std::uint64_t frame = 0;
+    Clock::time_point next_frame = Clock::now();
+    while (!g_stop.load(std::memory_order_relaxed)) {
+        ++frame;
+        sim_frame.store(frame);
+        engine.step(frame);
+        verdict.poll();
+        verdict.set_progress(frame, static_cast<double>(frame) / voxel::Engine::kFrameRate);
+        if (frame % 60 == 0) sampler.sample_now();
+        memscope::log_periodic_stats(frame);
+        if (opt.frames && frame >= *opt.frames) break;
+        if (opt.pacing) {
+            next_frame += kFramePeriod;
+            const Clock::time_point now = Clock::now();
+            // After a stall (a debugger, a suspended terminal) start afresh rather than
+            // racing through the missed frames.
+            if (now - next_frame > std::chrono::milliseconds(250)) next_frame = now;
+            std::this_thread::sleep_until(next_frame);
+        }
+    }
+
+    if (opt.linger_seconds && !g_stop.load()) {
+        const double linger = *opt.linger_seconds;
+        const std::string how_long =
+            linger > 0 ? "for " + std::to_string(std::lround(linger)) + " s" : "until stopped";
+        std::fprintf(out, "%s: finished %llu frames; the dashboard stays up %s (Ctrl-C to exit)\n",
+                     program.c_str(), static_cast<unsigned long long>(frame), how_long.c_str());
+        const Clock::time_point until =
+            Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(*opt.linger_seconds));
+        while (!g_stop.load() && (*opt.linger_seconds == 0 || Clock::now() < until))
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+
+    std::fprintf(out, "%s: stopping after %llu frames (%.1f s simulated)\n", program.c_str(),
+                 static_cast<unsigned long long>(frame),
+                 static_cast<double>(frame) / voxel::Engine::kFrameRate);
+    dashboard.stop();
+
+    int status = 0;
+    if (verdict_file != nullptr) {
+        const memscope_examples::Verdict v = verdict.evaluate();
+        bool written = std::fputs(v.json.c_str(), verdict_file) >= 0;
+        written = (verdict_file == stdout ? std::fflush(stdout) : std::fclose(verdict_file)) == 0 &&
+                  written;
+        for (const std::string& failure : v.failures)
+            std::fprintf(stderr, "%s: verdict: %s\n", program.c_str(), failure.c_str());
+        std::fprintf(stderr, "%s: verdict: %s\n", program.c_str(), v.pass ? "pass" : "FAIL");
+        status = v.exit_code();
+        if (!written) {
+            // A CI job must not read "no failure" into a report that is not there.
+            std::fprintf(stderr, "%s: could not write the verdict to '%s'\n", program.c_str(),
+                         opt.verdict_path.c_str());
+            status = 2;
+        }
+    }
+    budget.log_peak_summary();
+
+    // The allocator's own account of each subsystem, against what it reported.
+    const auto truth = engine.destroy_and_measure();
+    if (!memscope::tracking_enabled()) {
+        std::fprintf(out, "ground truth: unavailable (allocation tracking is compiled out)\n");
+    } else {
+        for (const auto& row : truth) {
+            const double diff =
+                row.freed == 0
+                    ? 0.0
+                    : (static_cast<double>(row.reported) - static_cast<double>(row.freed)) /
+                          static_cast<double>(row.freed) * 100.0;
+            std::fprintf(out, "ground truth: %s reported %zu B, allocator freed %zu B (%+.3f%%)\n",
+                         row.name.c_str(), row.reported, row.freed, diff);
+        }
+    }
+    return status;
+}

@@ -1,0 +1,40 @@
+#pragma once
+/// \file
+/// The voxel demo's command line.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace voxel {
+
+/// Everything the command line can say.
+struct DemoOptions {
+    std::optional<std::uint64_t> frames;   ///< --frames N / --seconds S (as frames)
+    bool pacing = true;                    ///< false with --no-pacing
+    std::optional<double> linger_seconds;  ///< --linger S (0: until a signal)
+    std::optional<int> port;               ///< --port P
+    std::optional<std::string> bind;       ///< --bind ADDR
+    std::optional<std::string> token;      ///< --token T
+    std::string config_path;               ///< --config FILE
+    std::string verdict_path;              ///< --verdict FILE ('-': stdout)
+    double budget_scale = 1.0;             ///< --scale-budgets F
+    bool leak = false;                     ///< --leak
+    bool fail_on_leak = false;             ///< --fail-on-leak
+    bool help = false;                     ///< --help
+};
+
+/// parse_options()' answer: the options, or why the command line is wrong.
+struct ParsedOptions {
+    DemoOptions options;
+    std::string error;  ///< empty when the command line is valid
+};
+
+/// Parses `args` (without the program name). Accepts `--name value` and `--name=value`.
+[[nodiscard]] ParsedOptions parse_options(const std::vector<std::string>& args);
+
+/// The --help text.
+[[nodiscard]] std::string usage_text(const std::string& program);
+
+}  // namespace voxel
