@@ -1,43 +1,61 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs what is missing, then configures, builds and
-# runs every test in every configuration CI checks. Exits non-zero on the first failure.
+# runs every test in every configuration CI checks. Stops at the first failure.
 #
 # usage: scripts/test.sh [CONFIG...]
 #   CONFIGs (default: all, in this order):
-#     default   RelWithDebInfo, mimalloc, tracking on: unit tests, consumer projects,
-#               benchmark smoke runs
-#     notrack   MEMSCOPE_TRACKING=OFF: mimalloc with the counting compiled out
-#     asan      ASan + UBSan (system-malloc backend)
-#     tsan      TSan (system-malloc backend)
-# Build trees go to build/ci-<config>; set MEMSCOPE_JOBS to change the build parallelism.
+#     default    RelWithDebInfo, mimalloc, tracking and server on: unit and server tests,
+#                the browser test of the page, the examples, promtool, the consumer
+#                projects (add_subdirectory and find_package), benchmark smoke runs
+#     notrack    MEMSCOPE_TRACKING=OFF: mimalloc with the counting compiled out
+#     headless   MEMSCOPE_WITH_SERVER=OFF: no cpp-httplib, nlohmann/json nor Chart.js
+#     asan       AddressSanitizer + UndefinedBehaviorSanitizer (system-malloc backend)
+#     tsan       ThreadSanitizer (system-malloc backend)
+#     container  scripts/container-build.sh, the Dockerfile's build steps, run natively,
+#                with its smoke test of the installed headless server
+# Build trees go to build/ci-<config>; MEMSCOPE_JOBS sets the build parallelism.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 configs=("$@")
-((${#configs[@]})) || configs=(default notrack asan tsan)
+((${#configs[@]})) || configs=(default notrack headless asan tsan container)
 
 scripts/install-deps.sh test
+# playwright-core for the browser test, from tests/e2e/package-lock.json (no browser
+# download: it drives Debian's chromium).
+npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error >/dev/null
+# A missing browser, node or node_modules must fail the browser test here, not skip it.
+export MEMSCOPE_REQUIRE_E2E=1
 
 jobs=${MEMSCOPE_JOBS:-$(nproc)}
 declare -A flags=(
   [default]=""
   [notrack]="-DMEMSCOPE_TRACKING=OFF -DMEMSCOPE_BUILD_BENCH=OFF"
+  [headless]="-DMEMSCOPE_WITH_SERVER=OFF -DMEMSCOPE_BUILD_BENCH=OFF"
   [asan]="-DMEMSCOPE_SANITIZE=address,undefined"
   [tsan]="-DMEMSCOPE_SANITIZE=thread"
+  [container]=""
 )
 
+started=$SECONDS
 for config in "${configs[@]}"; do
   [[ -v flags[$config] ]] || { echo "unknown configuration '$config'" >&2; exit 2; }
   dir=build/ci-$config
   echo "=== memscope: $config ==="
   start=$SECONDS
-  # shellcheck disable=SC2086  # the flags are meant to split
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMSCOPE_WERROR=ON ${flags[$config]} >/dev/null
-  cmake --build "$dir" -j "$jobs"
-  # The consumer projects rebuild the library from scratch twice; once (default) is enough.
-  exclude=()
-  [[ $config == default ]] || exclude=(-E '^consumer_')
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${exclude[@]}"
+  if [[ $config == container ]]; then
+    scripts/container-build.sh --build-dir "$dir" --prefix "$PWD/$dir/prefix" --smoke-test
+  else
+    # shellcheck disable=SC2086  # the flags are meant to split
+    cmake -S . -B "$dir" -G Ninja --log-level=WARNING -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+          -DMEMSCOPE_WERROR=ON ${flags[$config]}
+    cmake --build "$dir" -j "$jobs"
+    # The consumer projects rebuild the library from scratch twice: the default build
+    # checks packaging; the others would only repeat it.
+    exclude=()
+    [[ $config == default ]] || exclude=(-E '^consumer_')
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${exclude[@]}"
+  fi
   echo "=== memscope: $config passed in $((SECONDS - start)) s ==="
 done
-echo "memscope: all configurations passed: ${configs[*]}"
+echo "memscope: all configurations passed (${configs[*]}) in $((SECONDS - started)) s"
