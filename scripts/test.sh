@@ -28,12 +28,14 @@ npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error >/dev/null
 export MEMSCOPE_REQUIRE_E2E=1
 
 jobs=${MEMSCOPE_JOBS:-$(nproc)}
+# The sanitizer builds are Debug (-O0): they compile in a third of the time of -O2 ones,
+# and at -O0 the sanitizers miss nothing the tests exercise.
 declare -A flags=(
-  [default]=""
-  [notrack]="-DMEMSCOPE_TRACKING=OFF -DMEMSCOPE_BUILD_BENCH=OFF"
-  [headless]="-DMEMSCOPE_WITH_SERVER=OFF -DMEMSCOPE_BUILD_BENCH=OFF"
-  [asan]="-DMEMSCOPE_SANITIZE=address,undefined"
-  [tsan]="-DMEMSCOPE_SANITIZE=thread"
+  [default]="-DCMAKE_BUILD_TYPE=RelWithDebInfo"
+  [notrack]="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMSCOPE_TRACKING=OFF -DMEMSCOPE_BUILD_BENCH=OFF"
+  [headless]="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMSCOPE_WITH_SERVER=OFF -DMEMSCOPE_BUILD_BENCH=OFF"
+  [asan]="-DCMAKE_BUILD_TYPE=Debug -DMEMSCOPE_SANITIZE=address,undefined"
+  [tsan]="-DCMAKE_BUILD_TYPE=Debug -DMEMSCOPE_SANITIZE=thread"
   [container]=""
 )
 
@@ -47,8 +49,7 @@ for config in "${configs[@]}"; do
     scripts/container-build.sh --build-dir "$dir" --prefix "$PWD/$dir/prefix" --smoke-test
   else
     # shellcheck disable=SC2086  # the flags are meant to split
-    cmake -S . -B "$dir" -G Ninja --log-level=WARNING -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-          -DMEMSCOPE_WERROR=ON ${flags[$config]}
+    cmake -S . -B "$dir" -G Ninja --log-level=WARNING -DMEMSCOPE_WERROR=ON ${flags[$config]}
     cmake --build "$dir" -j "$jobs"
     # The consumer projects rebuild the library from scratch twice: the default build
     # checks packaging; the others would only repeat it.

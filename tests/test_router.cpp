@@ -13,7 +13,6 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -317,11 +316,17 @@ TEST_CASE("every endpoint is documented in docs/api.md") {
     std::ifstream file(MEMSCOPE_SOURCE_DIR "/docs/api.md");
     REQUIRE_MESSAGE(file.good(), "docs/api.md is missing");
     std::set<std::string> documented;
-    const std::regex heading(R"(^### (GET|POST|PUT|DELETE|PATCH) (/\S*)\s*$)");
+    // Headings "### METHOD /path" (parsed by hand: GCC 12 warns falsely about std::regex
+    // under the sanitizers, and CI builds with -Werror).
     std::string line;
     while (std::getline(file, line)) {
-        std::smatch m;
-        if (std::regex_match(line, m, heading)) documented.insert(m[1].str() + " " + m[2].str());
+        std::istringstream words(line);
+        std::string hashes, method, path, rest;
+        words >> hashes >> method >> path;
+        const bool is_method = method == "GET" || method == "POST" || method == "PUT" ||
+                               method == "DELETE" || method == "PATCH";
+        if (hashes == "###" && is_method && path.rfind('/', 0) == 0 && !(words >> rest))
+            documented.insert(method + " " + path);
     }
     for (const std::string& r : routes)
         CHECK_MESSAGE(documented.count(r) == 1, ("undocumented: " + r));
