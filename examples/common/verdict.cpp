@@ -55,13 +55,8 @@ void write_line(JsonWriter& w, const BudgetLine& line) {
     w.key("budget").string(line.budget_bytes > 0 ? memscope::format_memory(line.budget_bytes)
                                                  : std::string("N/A"));
     w.key("peak_usage").number(line.peak_usage);
-    if (line.has_times) {
-        w.key("seconds_over_threshold").number(line.seconds_over_threshold);
-        w.key("seconds_over_budget").number(line.seconds_over_budget);
-    } else {
-        w.key("seconds_over_threshold").null();
-        w.key("seconds_over_budget").null();
-    }
+    w.key("seconds_over_threshold").number(line.seconds_over_threshold);
+    w.key("seconds_over_budget").number(line.seconds_over_budget);
     w.key("warning_events").unsigned_integer(line.warning_events);
     w.key("over_budget_events").unsigned_integer(line.over_budget_events);
     w.key("leak_suspect_events").unsigned_integer(line.leak_suspect_events);
@@ -139,7 +134,8 @@ Verdict VerdictRecorder::evaluate() {
     v.total.current_bytes = totals.current_bytes;
     v.total.peak_bytes = totals.peak_bytes;
     v.total.budget_bytes = totals.budget_bytes;
-    v.total.has_times = false;
+    v.total.seconds_over_threshold = totals.seconds_over_threshold;
+    v.total.seconds_over_budget = totals.seconds_over_budget;
     counted(v.total);
 
     auto judge = [&](const BudgetLine& line, const std::string& who) {

@@ -43,8 +43,6 @@ struct BudgetLine {
     double peak_usage = 0.0;              ///< peak / budget (0 when unbudgeted)
     double seconds_over_threshold = 0.0;  ///< time above the warning threshold
     double seconds_over_budget = 0.0;     ///< time above 100% of the budget
-    /// False for the total: MemoryBudget keeps no time over budget for it (JSON null).
-    bool has_times = true;
     std::uint64_t warning_events = 0;       ///< warning events seen
     std::uint64_t over_budget_events = 0;   ///< over_budget events seen
     std::uint64_t leak_suspect_events = 0;  ///< leak_suspect events seen

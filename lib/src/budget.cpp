@@ -77,7 +77,9 @@ std::string describe(EventKind kind, std::string_view name, std::size_t current,
             std::snprintf(head, sizeof head, " at %ld%% of ", percent);
             return subject(name) + head + of_what + " " + pair;
         case EventKind::over_budget:
-            return subject(name) + " over " + of_what + " by " + figure(current - budget, budget) +
+            // The overage in its own scale: "by 512 KB" rather than "by 0 MB".
+            return subject(name) + " over " + of_what + " by " +
+                   figure(current - budget, current - budget) +
                    ", " + std::to_string(percent) + "% " + pair;
         case EventKind::recovered:
             std::snprintf(head, sizeof head, " back under the warning threshold at %ld%% of ", percent);
@@ -443,6 +445,9 @@ BudgetTotals MemoryBudget::totals() const {
     t.usage = usage_of(t.current_bytes, t.budget_bytes);
     t.status = classify(t.current_bytes, t.budget_bytes, impl_->threshold);
     t.subsystem_count = impl_->subsystems.size();
+    const SubsystemSnapshot total = impl_->snapshot_of(std::string(kTotalName), impl_->total, impl_->now());
+    t.seconds_over_threshold = total.seconds_over_threshold;
+    t.seconds_over_budget = total.seconds_over_budget;
     return t;
 }
 

@@ -65,7 +65,11 @@
     X(double, usage, gauge, memscope_total_usage_ratio,                                       \
       "Reported bytes / total budget; 0 without a total budget.")                             \
     X(std::size_t, subsystem_count, gauge, memscope_subsystems,                               \
-      "Subsystems known (reported or budgeted).")
+      "Subsystems known (reported or budgeted).")                                             \
+    X(double, seconds_over_threshold, counter, memscope_total_over_threshold_seconds_total,   \
+      "Seconds the total spent above the warning threshold of the total budget.")             \
+    X(double, seconds_over_budget, counter, memscope_total_over_budget_seconds_total,         \
+      "Seconds the total spent above the total budget.")
 
 namespace memscope {
 
