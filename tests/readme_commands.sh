@@ -43,12 +43,14 @@ start_demo() {
   "$build/examples/voxel_demo" --port 9090 --seconds 30 --no-pacing --linger 0 $1 \
       >"$work/demo.log" 2>&1 &
   demo_pid=$!
-  for _ in $(seq 200); do
-    curl -sf localhost:9090/healthz >/dev/null 2>&1 && return
+  # Wait until its scripted frames are done (it then lingers with the figures frozen), so
+  # the README's commands see the events those frames fired.
+  for _ in $(seq 600); do
+    grep -q "finished .* frames" "$work/demo.log" && curl -sf localhost:9090/healthz >/dev/null 2>&1 && return
     sleep 0.05
   done
   cat "$work/demo.log" >&2
-  fail "the voxel demo did not serve on localhost:9090"
+  fail "the voxel demo did not finish its frames and serve on localhost:9090"
 }
 
 count=0
