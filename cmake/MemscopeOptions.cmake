@@ -25,3 +25,12 @@ if(MEMSCOPE_SANITIZE)
     add_compile_options(-fno-sanitize-recover=undefined)
   endif()
 endif()
+
+# The fuzz build: coverage instrumentation for libFuzzer on every target, the library
+# included (fuzz/CMakeLists.txt links the fuzzers themselves with -fsanitize=fuzzer).
+if(MEMSCOPE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "MEMSCOPE_FUZZ needs clang (libFuzzer): -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -13,17 +13,22 @@
 #     tsan       ThreadSanitizer (system-malloc backend)
 #     container  scripts/container-build.sh, the Dockerfile's build steps, run natively,
 #                with its smoke test of the installed headless server
+#     fuzz       scripts/fuzz.sh: the libFuzzer targets built with clang (build/fuzz),
+#                each run for MEMSCOPE_FUZZ_SECONDS (default 25) s, two at a time; the
+#                long form is scripts/fuzz.sh 3600. (Every other build replays the corpus.)
 # Build trees go to build/ci-<config>; MEMSCOPE_JOBS sets the build parallelism.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 configs=("$@")
-((${#configs[@]})) || configs=(default notrack headless asan tsan container)
+((${#configs[@]})) || configs=(default notrack headless asan tsan container fuzz)
 
 scripts/install-deps.sh test
 # playwright-core for the browser test, from tests/e2e/package-lock.json (no browser
-# download: it drives Debian's chromium).
-npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error >/dev/null
+# download: it drives Debian's chromium). The fuzz configuration alone does not need it.
+if [[ " ${configs[*]} " != " fuzz " ]]; then
+  npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error >/dev/null
+fi
 # A missing browser, node or node_modules must fail the browser test here, not skip it.
 export MEMSCOPE_REQUIRE_E2E=1
 
@@ -37,6 +42,7 @@ declare -A flags=(
   [asan]="-DCMAKE_BUILD_TYPE=Debug -DMEMSCOPE_SANITIZE=address,undefined"
   [tsan]="-DCMAKE_BUILD_TYPE=Debug -DMEMSCOPE_SANITIZE=thread"
   [container]=""
+  [fuzz]=""
 )
 
 started=$SECONDS
@@ -47,6 +53,8 @@ for config in "${configs[@]}"; do
   start=$SECONDS
   if [[ $config == container ]]; then
     scripts/container-build.sh --build-dir "$dir" --prefix "$PWD/$dir/prefix" --smoke-test
+  elif [[ $config == fuzz ]]; then
+    MEMSCOPE_FUZZ_BUILD_DIR=$dir scripts/fuzz.sh "${MEMSCOPE_FUZZ_SECONDS:-25}"
   else
     # shellcheck disable=SC2086  # the flags are meant to split
     cmake -S . -B "$dir" -G Ninja --log-level=WARNING -DMEMSCOPE_WERROR=ON ${flags[$config]}

@@ -1,0 +1,2 @@
+GET /static/app.js
+
