@@ -4,13 +4,7 @@
 
 namespace voxel {
 
-// The slot table is a fixed pool sized for two sectors in memory at once: grown on demand,
-// it would keep its high-water capacity after the first transition, and the leak check
-// would (rightly) see meshes that did not return to their baseline.
-MeshStore::MeshStore(bool leak_edited) : leak_edited_(leak_edited) {
-    slots_.reserve(kSlotPool);
-    free_slots_.reserve(kSlotPool);
-}
+MeshStore::MeshStore(bool leak_edited) : leak_edited_(leak_edited) {}
 
 std::int32_t MeshStore::build(ChunkKind kind, const Column& column, std::uint64_t seed) {
     const std::size_t r = column.roughness;
@@ -28,15 +22,8 @@ std::int32_t MeshStore::build(ChunkKind kind, const Column& column, std::uint64_
             vertices = 128 * (1 + r);
             break;
     }
-    std::int32_t slot;
-    if (!free_slots_.empty()) {
-        slot = free_slots_.back();
-        free_slots_.pop_back();
-    } else {
-        slot = static_cast<std::int32_t>(slots_.size());
-        slots_.emplace_back();
-    }
-    Mesh& mesh = slots_[static_cast<std::size_t>(slot)];
+    const std::int32_t slot = slots_.acquire();
+    Mesh& mesh = slots_[slot];
     mesh.vertices.resize(size_class(vertices));
     mesh.indices.resize(size_class(vertices * 3 / 2));
     // A plausible strip of quads; the content only needs to be written, not drawn.
@@ -57,7 +44,7 @@ std::int32_t MeshStore::build(ChunkKind kind, const Column& column, std::uint64_
 
 void MeshStore::release(std::int32_t slot, bool edited) {
     if (slot < 0) return;
-    Mesh& mesh = slots_[static_cast<std::size_t>(slot)];
+    Mesh& mesh = slots_[slot];
     mesh.attached = false;
     attached_bytes_ -= bytes_of(mesh);
     // The --leak bug: edited chunks take a separate unload path (their edits are saved
@@ -73,7 +60,7 @@ void MeshStore::release(std::int32_t slot, bool edited) {
     std::vector<Vertex>().swap(mesh.vertices);
     std::vector<std::uint32_t>().swap(mesh.indices);
     mesh.in_use = false;
-    free_slots_.push_back(slot);
+    slots_.release(slot);
 }
 
 std::size_t MeshStore::bytes_of(const Mesh& mesh) {
@@ -82,9 +69,7 @@ std::size_t MeshStore::bytes_of(const Mesh& mesh) {
 }
 
 Footprint MeshStore::footprint() const {
-    return {slots_.capacity() * sizeof(Mesh) + free_slots_.capacity() * sizeof(std::int32_t) +
-                buffer_bytes_,
-            in_use_};
+    return {slots_.table_bytes() + buffer_bytes_, in_use_};
 }
 
 std::size_t MeshStore::attached_bytes() const {

@@ -4,12 +4,6 @@
 
 namespace voxel {
 
-// A fixed slot pool, like MeshStore's, so the table does not creep up after transitions.
-PhysicsWorld::PhysicsWorld() {
-    slots_.reserve(kSlotPool);
-    free_slots_.reserve(kSlotPool);
-}
-
 std::int32_t PhysicsWorld::add(ChunkKind kind, const Column& column, std::uint64_t seed) {
     const std::size_t r = column.roughness;
     std::size_t boxes = 0;
@@ -24,15 +18,8 @@ std::int32_t PhysicsWorld::add(ChunkKind kind, const Column& column, std::uint64
             boxes = 8 * (1 + r);
             break;
     }
-    std::int32_t slot;
-    if (!free_slots_.empty()) {
-        slot = free_slots_.back();
-        free_slots_.pop_back();
-    } else {
-        slot = static_cast<std::int32_t>(slots_.size());
-        slots_.emplace_back();
-    }
-    Collider& collider = slots_[static_cast<std::size_t>(slot)];
+    const std::int32_t slot = slots_.acquire();
+    Collider& collider = slots_[slot];
     collider.boxes.resize(size_class(boxes));
     for (std::size_t i = 0; i < collider.boxes.size(); ++i) {
         const auto f = static_cast<float>(i);
@@ -48,12 +35,12 @@ std::int32_t PhysicsWorld::add(ChunkKind kind, const Column& column, std::uint64
 
 void PhysicsWorld::remove(std::int32_t slot) {
     if (slot < 0) return;
-    Collider& collider = slots_[static_cast<std::size_t>(slot)];
+    Collider& collider = slots_[slot];
     box_count_ -= collider.boxes.capacity();
     --in_use_;
     std::vector<Box>().swap(collider.boxes);
     collider.in_use = false;
-    free_slots_.push_back(slot);
+    slots_.release(slot);
     dirty_ = true;
 }
 
@@ -73,8 +60,7 @@ void PhysicsWorld::step() {
 }
 
 Footprint PhysicsWorld::footprint() const {
-    return {slots_.capacity() * sizeof(Collider) + free_slots_.capacity() * sizeof(std::int32_t) +
-                box_count_ * sizeof(Box) + broadphase_.capacity() * sizeof(Node),
+    return {slots_.table_bytes() + box_count_ * sizeof(Box) + broadphase_.capacity() * sizeof(Node),
             in_use_};
 }
 

@@ -57,6 +57,41 @@ struct Column {
     bool edited = false;             ///< the player changed blocks here (see MeshStore)
 };
 
+/// Items in reusable slots addressed by index, for the stores whose items come and go
+/// with chunks. The table is reserved up front for `capacity` items: grown on demand, it
+/// would keep its high-water capacity after the first sector transition, and the leak check
+/// would (rightly) see a subsystem that did not return to its baseline.
+template <typename T>
+class SlotPool {
+  public:
+    explicit SlotPool(std::size_t capacity) {
+        slots_.reserve(capacity);
+        free_.reserve(capacity);
+    }
+    /// A free slot (a recycled one first); its item is whatever the last user left in it.
+    std::int32_t acquire() {
+        if (!free_.empty()) {
+            const std::int32_t slot = free_.back();
+            free_.pop_back();
+            return slot;
+        }
+        slots_.emplace_back();
+        return static_cast<std::int32_t>(slots_.size() - 1);
+    }
+    /// Gives a slot back for reuse; the caller has emptied its item.
+    void release(std::int32_t slot) { free_.push_back(slot); }
+    /// The item in `slot`.
+    T& operator[](std::int32_t slot) { return slots_[static_cast<std::size_t>(slot)]; }
+    /// Heap bytes of the table itself (not of what the items own).
+    [[nodiscard]] std::size_t table_bytes() const {
+        return slots_.capacity() * sizeof(T) + free_.capacity() * sizeof(std::int32_t);
+    }
+
+  private:
+    std::vector<T> slots_;
+    std::vector<std::int32_t> free_;
+};
+
 // ------------------------------------------------------------------------------------
 // Meshes
 
@@ -97,8 +132,7 @@ class MeshStore {
     };
     static std::size_t bytes_of(const Mesh& mesh);
 
-    std::vector<Mesh> slots_;
-    std::vector<std::int32_t> free_slots_;
+    SlotPool<Mesh> slots_{kSlotPool};
     bool leak_edited_;
     std::size_t leaked_ = 0;
     std::size_t buffer_bytes_ = 0;    // every mesh in use, leaked ones included
@@ -115,7 +149,6 @@ class PhysicsWorld {
     /// Slots reserved up front: enough for two loaded sectors' solid chunks.
     static constexpr std::size_t kSlotPool = 4096;
 
-    PhysicsWorld();
     /// Adds the colliders of a chunk; -1 for chunks nothing can touch.
     std::int32_t add(ChunkKind kind, const Column& column, std::uint64_t seed);
     /// Removes a chunk's colliders.
@@ -139,8 +172,7 @@ class PhysicsWorld {
         std::vector<Box> boxes;
         bool in_use = false;
     };
-    std::vector<Collider> slots_;
-    std::vector<std::int32_t> free_slots_;
+    SlotPool<Collider> slots_{kSlotPool};
     std::vector<Node> broadphase_;
     std::size_t box_count_ = 0;  // boxes allocated (capacity) in colliders in use
     std::size_t in_use_ = 0;
