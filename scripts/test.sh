@@ -6,7 +6,9 @@
 #   CONFIGs (default: all, in this order):
 #     default    RelWithDebInfo, mimalloc, tracking and server on: unit and server tests,
 #                the browser test of the page, the examples, promtool, the consumer
-#                projects (add_subdirectory and find_package), benchmark smoke runs
+#                projects (add_subdirectory and find_package), benchmark smoke runs,
+#                then the soak: bench/soak.sh for MEMSCOPE_SOAK_SECONDS (default 60) s,
+#                alone, after the tests (the long form is bench/soak.sh 300)
 #     notrack    MEMSCOPE_TRACKING=OFF: mimalloc with the counting compiled out
 #     headless   MEMSCOPE_WITH_SERVER=OFF: no cpp-httplib, nlohmann/json nor Chart.js
 #     asan       AddressSanitizer + UndefinedBehaviorSanitizer (system-malloc backend)
@@ -64,6 +66,11 @@ for config in "${configs[@]}"; do
     exclude=()
     [[ $config == default ]] || exclude=(-E '^consumer_')
     ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${exclude[@]}"
+    # The soak loads the machine (8 storm threads, two wrk) for a minute: it runs after
+    # the tests, not beside them, so that neither slows the other into a timeout.
+    if [[ $config == default ]]; then
+      bench/soak.sh --build-dir "$dir" "${MEMSCOPE_SOAK_SECONDS:-60}"
+    fi
   fi
   echo "=== memscope: $config passed in $((SECONDS - start)) s ==="
 done
