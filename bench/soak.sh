@@ -50,36 +50,46 @@ pids=()
 # Whatever happens, nothing started here outlives the script.
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 
-wait_for_line() {  # FILE PATTERN SECONDS: true once FILE has a line matching PATTERN
+wait_for_line() {  # FILE PATTERN SECONDS PID: true once FILE has a line matching PATTERN
   local tries=$(($3 * 10))
   until grep -q "$2" "$1" 2>/dev/null; do
-    ((tries--)) || return 1
+    ((tries--)) && kill -0 "$4" 2>/dev/null || return 1  # no use waiting for the dead
     sleep 0.1
   done
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-"$exe" --seconds "$seconds" --wait-signals --rss-log "$out/rss.txt" >"$out/soak.log" 2>"$out/soak.err" &
+"$exe" --seconds "$seconds" --wait-signals --rss-log "$out/rss.txt" \
+       >"$out/soak.log" 2>"$out/soak.err" &
 soak_pid=$!
 pids+=("$soak_pid")
-wait_for_line "$out/soak.log" "dashboard on" 30 || { cat "$out/soak.err" >&2; echo "soak: the program did not start" >&2; exit 1; }
+if ! wait_for_line "$out/soak.log" "dashboard on" 30 "$soak_pid"; then
+  cat "$out/soak.err" >&2
+  echo "soak: the program did not start" >&2
+  exit 1
+fi
 url=$(grep -o 'http://[^ ]*' "$out/soak.log" | head -n 1)
 url=${url%/}
 
 # The stream first: it must see the storm from its first second.
-curl -sS -N --max-time $((seconds + 300)) -o "$out/sse.txt" "$url/api/v1/stream" 2>"$out/sse.err" &
+curl -sS -N --max-time $((seconds + 300)) -o "$out/sse.txt" "$url/api/v1/stream" \
+     2>"$out/sse.err" &
 sse_pid=$!
 pids+=("$sse_pid")
-wait_for_line "$out/sse.txt" "^event: snapshot" 30 || { echo "soak: the stream sent no snapshot" >&2; exit 1; }
+if ! wait_for_line "$out/sse.txt" "^event: snapshot" 30 "$sse_pid"; then
+  echo "soak: the stream sent no snapshot" >&2
+  exit 1
+fi
 
 # 3 + 3 connections and the stream leave one of the server's 8 workers free. wrk runs 5 s
 # longer than the storm, so that it covers the storm's start, its end and the final frees.
 wrk_seconds=$((seconds + 5))
+endpoints=(/api/v1/snapshot /metrics)
 wrk_pids=()
-for path in /api/v1/snapshot /metrics; do
-  name=wrk-$(basename "$path")
-  wrk -t1 -c3 -d"${wrk_seconds}s" --timeout 10s --latency "$url$path" >"$out/$name.txt" 2>&1 &
+for path in "${endpoints[@]}"; do
+  wrk -t1 -c3 -d"${wrk_seconds}s" --timeout 10s --latency "$url$path" \
+      >"$out/wrk-$(basename "$path").txt" 2>&1 &
   wrk_pids+=($!)
   pids+=($!)
 done
@@ -89,11 +99,12 @@ echo "soak: $seconds s storm under load from $url (outputs in $out)"
 
 wrk_status=0
 for p in "${wrk_pids[@]}"; do wait "$p" || wrk_status=$?; done
-wait_for_line "$out/soak.log" "storm done" 120 || echo "soak: the storm did not finish" >&2
+wait_for_line "$out/soak.log" "storm done" 120 "$soak_pid" || echo "soak: the storm did not finish" >&2
 # memscope's own footprint as the dashboard reports it, with the history full of the run.
 footprint=$(curl -s --max-time 5 "$url/api/v1/reconciliation" |
-            jq -r '"\(.formatted.memscope_bytes) (\(.formatted.history_bytes) of history)"' 2>/dev/null || echo "unknown")
-kill -TERM "$soak_pid"
+            jq -r '"\(.formatted.memscope_bytes) (\(.formatted.history_bytes) of history)"' \
+            2>/dev/null || echo "unknown")
+kill -TERM "$soak_pid" 2>/dev/null || true
 soak_status=0
 wait "$soak_pid" || soak_status=$?
 sse_status=0
@@ -105,12 +116,13 @@ fail() { failures+=("$1"); }
 
 storm_start=$(sed -n 's/.*from unix_ms \([0-9]*\).*/\1/p' "$out/soak.log")
 storm_end=$(sed -n 's/.*storm done at unix_ms \([0-9]*\).*/\1/p' "$out/soak.log")
-[[ $soak_status -eq 0 ]] || fail "the soak program failed (exit $soak_status): $(grep 'FAILED' "$out/soak.log" | sed 's/^soak: FAILED: //' | paste -sd ';' -)"
+why=$(sed -n 's/^soak: FAILED: //p' "$out/soak.log" | paste -sd ';' -)
+[[ $soak_status -eq 0 ]] || fail "the soak program failed (exit $soak_status): ${why:-see soak.err}"
 [[ $wrk_status -eq 0 ]] || fail "wrk failed (exit $wrk_status)"
 
 wrk_rows=()
-for name in snapshot metrics; do
-  f=$out/wrk-$name.txt
+for path in "${endpoints[@]}"; do
+  f=$out/wrk-$(basename "$path").txt
   requests=$(awk '/requests in/ {print $1}' "$f")
   rps=$(awk '/^Requests\/sec/ {print $2}' "$f")
   p50=$(awk '$1 == "50%" {print $2}' "$f")
@@ -118,10 +130,10 @@ for name in snapshot metrics; do
   non2xx=$(awk '/Non-2xx or 3xx responses/ {print $NF}' "$f")
   socket=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$f")
   non2xx=${non2xx:-0} socket=${socket:-0}
-  [[ ${requests:-0} -gt 0 ]] || fail "wrk made no request to $name"
-  [[ $non2xx -eq 0 ]] || fail "$non2xx non-2xx responses from $name"
-  [[ $socket -eq 0 ]] || fail "$socket socket errors on $name ($(grep 'Socket errors' "$f" | xargs))"
-  wrk_rows+=("| \`$([[ $name == metrics ]] && echo /metrics || echo /api/v1/snapshot)\` | ${requests:-0} | ${rps:-0} | ${p50:-?} | ${p99:-?} | $non2xx | $socket |")
+  [[ ${requests:-0} -gt 0 ]] || fail "wrk made no request to $path"
+  [[ $non2xx -eq 0 ]] || fail "$non2xx non-2xx responses from $path"
+  [[ $socket -eq 0 ]] || fail "$socket socket errors on $path ($(grep 'Socket errors' "$f" | xargs))"
+  wrk_rows+=("| \`$path\` | ${requests:-0} | ${rps:-0} | ${p50:-?} | ${p99:-?} | $non2xx | $socket |")
 done
 
 # The stream: count the messages, and time the snapshots by their own unix_ms.
@@ -150,7 +162,7 @@ read -r snapshots budget_events ends last_event first_ms last_ms max_gap < <(
   echo "## Program (bench/soak.cpp)"
   echo
   echo '```'
-  grep -v '^soak: dashboard on\|^soak: storm of\|^soak: storm done' "$out/soak.log"
+  grep -v '^soak: dashboard on\|^soak: storm of\|^soak: storm done' "$out/soak.log" || true
   echo '```'
   echo
   echo "memscope's own footprint at the end (dashboard): $footprint"
@@ -164,8 +176,11 @@ read -r snapshots budget_events ends last_event first_ms last_ms max_gap < <(
   echo "## Live stream"
   echo
   echo "$snapshots snapshots and $budget_events budget events received; longest gap between"
-  echo "snapshots $max_gap ms; first snapshot $((storm_start - first_ms)) ms before the storm, last"
-  echo "$((last_ms - storm_end)) ms after it; ended with \`event: $last_event\` (curl exit $sse_status)."
+  before='?' after='?'  # unknown when the storm did not run its course
+  [[ -n $storm_start ]] && before=$((storm_start - first_ms))
+  [[ -n $storm_end ]] && after=$((last_ms - storm_end))
+  echo "snapshots $max_gap ms; first snapshot $before ms before the storm, last"
+  echo "$after ms after it; ended with \`event: $last_event\` (curl exit $sse_status)."
   echo
   echo "## Result"
   echo
