@@ -82,7 +82,10 @@ run() {  # one target; its exit status is libFuzzer's
   # -timeout: an input taking 10 s is a hang. -rss_limit_mb (and the malloc limit it
   # implies): 2 GiB is an out-of-memory bug for any of these inputs. The dictionary names
   # the surface's keywords; -use_value_profile helps with the comparisons of parsers.
-  "$build/fuzz/fuzz_$t" "$build/corpus/$t" "fuzz/corpus/$t" "fuzz/regressions/$t" \
+  local inputs=("$build/corpus/$t" "fuzz/corpus/$t")
+  # regressions/<target>/ exists once a failing input was kept (git keeps no empty folder).
+  if [[ -d fuzz/regressions/$t ]]; then inputs+=("fuzz/regressions/$t"); fi
+  "$build/fuzz/fuzz_$t" "${inputs[@]}" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="${max_len[$t]}" \
     -dict="fuzz/dict/$t.dict" -use_value_profile=1 -print_final_stats=1 \
     -artifact_prefix="$build/artifacts/$t/" >"$build/logs/$t.log" 2>&1
