@@ -1,8 +1,10 @@
-// memscope::Server: options and environment, the cpp-httplib glue, the worker pool, the
-// sampler, start and stop. The only file of the library that includes httplib.h.
+// memscope::Server: options and environment, the cpp-httplib glue, the sampler, start and
+// stop. The only file of the library that includes httplib.h.
 //
-// Threads: start() runs the accept loop of cpp-httplib on one thread of ours and hands
-// each connection to a pool of `worker_threads`; every one of them is marked as
+// Threads: start() runs the accept loop of cpp-httplib on one thread of ours, which hands
+// each socket to the ConnectionPool (connections.hpp): a poller thread that holds waiting
+// connections and reads request heads, and `worker_threads` workers that run cpp-httplib's
+// parser and our handlers on one complete head at a time. Every one of them is marked as
 // memscope's own (detail::mark_thread_internal) before it allocates, so the server's
 // memory shows as memscope's footprint, not the game's. The game thread never waits on a
 // request: handlers only read copies of the figures.
@@ -11,13 +13,12 @@
 
 #include <atomic>
 #include <charconv>
-#include <condition_variable>
 #include <cstdlib>
-#include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
-#include <vector>
 
+#include "connections.hpp"
 #include "counters.hpp"
 #include "endpoints.hpp"
 #include "memscope/budget.hpp"
@@ -30,12 +31,12 @@
 namespace memscope {
 namespace {
 
-// How long stop() lets the worker threads finish their connections. Requests in flight
-// take microseconds and live streams have ended by then; a connection still open after it
-// (an idle keep-alive, a client trickling a request) is left to its thread, see WorkerPool.
+// How long stop() lets the worker threads finish the requests they are answering before
+// it cuts their connections. Requests take microseconds and live streams have ended by
+// then; connections waiting for a request hold no worker and close at once.
 constexpr std::chrono::milliseconds kStopGrace{100};
-// An idle keep-alive connection holds a worker this long (cpp-httplib counts in seconds).
-constexpr time_t kKeepAliveSeconds = 2;
+// Connections the kernel completes before the accept loop takes them.
+constexpr int kListenBacklog = 128;
 
 // The door between the server's threads and the game's objects (the budget, the sampler).
 // Every handler and every step of a live stream passes through it; stop() closes it and
@@ -68,80 +69,111 @@ struct Serving {
     Gate gate;
 };
 
-// cpp-httplib's task queue: a fixed pool whose threads are memscope's own. At shutdown it
-// waits kStopGrace for the threads to finish; the ones still busy are detached and keep
-// the httplib::Server (`owner`) alive until their connection ends. They cannot touch the
-// game any more (the Gate is closed), so stop() returns promptly whatever clients do.
-class WorkerPool final : public httplib::TaskQueue {
+// The worker and the connection being answered on this thread (set around each request),
+// for the handlers that must close it after their response or explain why a read failed.
+thread_local web::Connection* t_connection = nullptr;
+
+// cpp-httplib's request parser and writer over one of our connections.
+class ConnectionStream final : public httplib::Stream {
   public:
-    WorkerPool(std::size_t threads, std::weak_ptr<void> owner)
-        : state_(std::make_shared<State>()), owner_(std::move(owner)) {
-        state_->running = threads;
-        for (std::size_t i = 0; i < threads; ++i)
-            threads_.emplace_back([state = state_] { run(*state); });
+    explicit ConnectionStream(web::Connection& c) : c_(c) {}
+    bool is_readable() const override { return c_.wait_readable(); }
+    bool is_writable() const override { return c_.wait_writable(); }
+    ssize_t read(char* ptr, size_t size) override { return c_.read(ptr, size); }
+    ssize_t write(const char* ptr, size_t size) override { return c_.write(ptr, size); }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        c_.address(true, ip, port);
     }
-
-    void enqueue(std::function<void()> job) override {
-        {
-            std::lock_guard lock(state_->mutex);
-            state_->jobs.push_back(std::move(job));
-        }
-        state_->ready.notify_one();
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        c_.address(false, ip, port);
     }
+    socket_t socket() const override { return c_.fd(); }
 
-    void shutdown() override {
-        std::unique_lock lock(state_->mutex);
-        state_->shutting_down = true;
-        state_->ready.notify_all();
-        const bool finished =
-            state_->finished.wait_for(lock, kStopGrace, [this] { return state_->running == 0; });
-        if (!finished) state_->keep_alive = owner_.lock();
-        lock.unlock();
-        for (std::thread& t : threads_) {
-            if (finished)
-                t.join();
-            else
-                t.detach();
-        }
+  private:
+    web::Connection& c_;
+};
+
+// cpp-httplib's server with our connection layer (web/connections.hpp) under it: its
+// accept loop hands each socket to the ConnectionPool instead of a worker, and the pool's
+// workers run cpp-httplib's parser, routing and writer one request at a time.
+class HttpServer final : public httplib::Server {
+  public:
+    void set_pool(web::ConnectionPool* pool) { pool_ = pool; }
+
+    // cpp-httplib listens with a backlog of 5 (compiled into Debian's library): a burst of
+    // connections beyond it has its SYNs dropped, and those clients wait a second to
+    // retry. Calling listen() again on the bound socket raises the backlog.
+    void raise_backlog(int backlog) { ::listen(svr_sock_, backlog); }
+
+    // Answers the request whose head has arrived on `c`. False: close the connection.
+    bool serve(web::Connection& c, bool last) {
+        ConnectionStream stream(c);
+        bool closed = false;
+        t_connection = &c;
+        struct Reset {
+            ~Reset() { t_connection = nullptr; }
+        } reset;
+        return process_request(stream, last, closed, nullptr) && !closed;
     }
 
   private:
-    struct State {
-        std::mutex mutex;
-        std::condition_variable ready;     // a job arrived, or shutdown
-        std::condition_variable finished;  // a thread ended
-        std::deque<std::function<void()>> jobs;
-        bool shutting_down = false;
-        std::size_t running = 0;           // threads not yet ended
-        std::shared_ptr<void> keep_alive;  // the httplib::Server, while detached threads run
-    };
-
-    static void run(State& s) {
-        detail::mark_thread_internal();
-        while (true) {
-            std::function<void()> job;
-            {
-                std::unique_lock lock(s.mutex);
-                s.ready.wait(lock, [&s] { return s.shutting_down || !s.jobs.empty(); });
-                if (s.jobs.empty()) break;
-                job = std::move(s.jobs.front());
-                s.jobs.pop_front();
-            }
-            try {
-                job();  // one connection, start to end
-            } catch (...) {
-                // An exception out of cpp-httplib must not terminate the game.
-            }
-        }
-        std::lock_guard lock(s.mutex);
-        --s.running;
-        s.finished.notify_all();
+    // Called by cpp-httplib's accept loop, on its thread, for each accepted socket.
+    bool process_and_close_socket(socket_t sock) override {
+        pool_->admit(sock);
+        return true;
     }
 
-    std::shared_ptr<State> state_;  // shared with the threads, which may outlive the pool
-    std::weak_ptr<void> owner_;
-    std::vector<std::thread> threads_;
+    web::ConnectionPool* pool_ = nullptr;
 };
+
+// cpp-httplib's task queue, reduced to calling the job at once: the job only hands the
+// socket to the pool (HttpServer::process_and_close_socket), which does the waiting.
+class InlineQueue final : public httplib::TaskQueue {
+  public:
+    void enqueue(std::function<void()> job) override { job(); }
+    void shutdown() override {}
+};
+
+// Methods whose body cpp-httplib reads (its detail::expect_content).
+bool reads_body(const std::string& method) {
+    return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE" ||
+           method == "PRI";
+}
+
+// How the request says its body is framed, refused before any of it is read: a framing
+// we do not understand, or a body larger than we accept. Nullopt: go ahead.
+std::optional<web::Response> check_framing(const httplib::Request& in, std::size_t max_body) {
+    const auto te_count = in.get_header_value_count("Transfer-Encoding");
+    const auto cl_count = in.get_header_value_count("Content-Length");
+    if (te_count > 0 && cl_count > 0)
+        return web::error_response(400, "Content-Length and Transfer-Encoding together");
+    const auto is_chunked = [](std::string v) {
+        for (char& c : v) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        return v == "chunked";
+    };
+    if (te_count > 1 || (te_count == 1 && !is_chunked(in.get_header_value("Transfer-Encoding"))))
+        return web::error_response(501, "only the chunked transfer coding is supported");
+    if (cl_count == 0) return std::nullopt;
+    std::uint64_t length = 0;
+    for (std::size_t i = 0; i < cl_count; ++i) {
+        const std::string v = in.get_header_value("Content-Length", i);
+        std::uint64_t n = 0;
+        const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || (i > 0 && n != length))
+            return web::error_response(400, "malformed Content-Length");
+        length = n;
+    }
+    if (length > max_body)
+        return web::error_response(
+            413, "the request body is larger than " + std::to_string(max_body) + " bytes");
+    return std::nullopt;
+}
+
+// Closes the connection after this response (the client learns it from the header).
+void close_after(httplib::Response& out) {
+    if (t_connection != nullptr) t_connection->close_after_response();
+    out.set_header("Connection", "close");
+}
 
 std::string env(const char* name) {
     const char* value = std::getenv(name);
@@ -179,6 +211,8 @@ std::string validate(const ServerOptions& o) {
     if (o.history_capacity < 2) return "history_capacity must be at least 2";
     if (o.max_body_bytes == 0) return "max_body_bytes must be positive";
     if (o.read_timeout.count() <= 0) return "read_timeout must be positive";
+    if (o.max_connections < 4 || o.max_connections > 10000)
+        return "max_connections must be from 4 to 10000";
     for (char c : o.token)
         if (c <= ' ' || c > '~') return "the token must be printable ASCII without spaces";
     return {};
@@ -193,6 +227,7 @@ void send(web::Response response, httplib::Response& out,
         out.set_content(std::move(response.body), response.content_type);
         return;
     }
+    if (t_connection != nullptr) t_connection->allow_long_response();
     out.set_chunked_content_provider(
         response.content_type,
         [serving, stream = std::move(response.stream)](std::size_t, httplib::DataSink& sink) {
@@ -244,6 +279,8 @@ std::string_view reason_of(int status) {
             return "malformed HTTP request";
         case 413:
             return "the request body is too large";
+        case 431:
+            return "the request head is too large";
         case 414:
             return "the request target is too long";
         case 404:
@@ -266,7 +303,8 @@ struct Server::Impl {
     std::atomic<int> port{0};
     std::unique_ptr<Sampler> own_sampler;
     std::shared_ptr<Serving> serving;
-    std::shared_ptr<httplib::Server> http;  // shared with worker threads that outlive stop()
+    std::shared_ptr<HttpServer> http;  // shared with worker threads that outlive stop()
+    std::unique_ptr<web::ConnectionPool> pool;
     std::thread listener;
     std::atomic<bool> listener_done{false};
 
@@ -274,14 +312,13 @@ struct Server::Impl {
 
     Impl(MemoryBudget& b, ServerOptions o) : budget(b), options(std::move(o)) {}
 
-    void configure(httplib::Server& s, std::size_t workers) {
-        s.new_task_queue = [workers, owner = std::weak_ptr<void>(http)] {
-            return new WorkerPool(workers, owner);
-        };
-        s.set_read_timeout(options.read_timeout);
-        s.set_write_timeout(std::chrono::seconds(5));
-        s.set_keep_alive_timeout(kKeepAliveSeconds);
-        s.set_keep_alive_max_count(100);
+    void configure(HttpServer& s) {
+        s.new_task_queue = [] { return new InlineQueue; };
+        // Timeouts and keep-alive are the ConnectionPool's; these only feed the
+        // Keep-Alive header cpp-httplib writes ("timeout=2, max=100").
+        s.set_keep_alive_timeout(
+            std::chrono::duration_cast<std::chrono::seconds>(web::kIdleTimeout).count());
+        s.set_keep_alive_max_count(web::kMaxRequestsPerConnection);
         s.set_payload_max_length(options.max_body_bytes);
         s.set_tcp_nodelay(true);
         // SO_REUSEADDR only. cpp-httplib's default adds SO_REUSEPORT, with which a second
@@ -292,17 +329,38 @@ struct Server::Impl {
             setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
         });
 
+        // A body larger than the limit is refused before cpp-httplib reads it, even when
+        // the client waits for "100 Continue" first.
+        const std::size_t max_body = options.max_body_bytes;
+        s.set_expect_100_continue_handler(
+            [max_body](const httplib::Request& in, httplib::Response& out) {
+                if (auto refusal = check_framing(in, max_body)) {
+                    out.status = refusal->status;
+                    close_after(out);
+                    return refusal->status;
+                }
+                return 100;
+            });
+
         // Requests without a body are routed here, before cpp-httplib's own routing,
         // which matches paths with std::regex: its recursion grows with the path length
         // (a stack overflow under ASan at 8 KiB). Requests with a body need that routing
-        // to read the body; the router refuses their long paths first.
+        // to read the body; the router refuses their long paths first. A body nobody
+        // reads leaves the connection unusable: it closes after the response.
         s.set_pre_routing_handler(
-            [serving = serving](const httplib::Request& in, httplib::Response& out) {
+            [serving = serving, max_body](const httplib::Request& in, httplib::Response& out) {
+                if (auto refusal = check_framing(in, max_body)) {
+                    web::apply_common_headers(*refusal);
+                    send(std::move(*refusal), out);
+                    close_after(out);
+                    return httplib::Server::HandlerResponse::Handled;
+                }
                 const bool has_body =
                     in.has_header("Content-Length") || in.has_header("Transfer-Encoding");
-                if (has_body && in.target.size() <= web::kMaxTargetBytes)
+                if (has_body && reads_body(in.method) && in.target.size() <= web::kMaxTargetBytes)
                     return httplib::Server::HandlerResponse::Unhandled;
                 serve(serving, in, out);
+                if (has_body && in.get_header_value("Content-Length") != "0") close_after(out);
                 return httplib::Server::HandlerResponse::Handled;
             });
         const auto handler = [serving = serving](const httplib::Request& in,
@@ -317,13 +375,17 @@ struct Server::Impl {
         s.Options(".*", handler);
 
         // cpp-httplib calls this for every status >= 400, ours included: only the errors
-        // it produced itself (no body yet) get a JSON body here.
+        // it produced itself (no body yet) get a JSON body here, and close the connection,
+        // whose state after a malformed request is unknown.
         s.set_error_handler(httplib::Server::HandlerWithResponse(
             [](const httplib::Request&, httplib::Response& out) {
                 if (!out.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+                // A body cut off at the limit (a chunked one has no length to refuse early).
+                if (t_connection != nullptr && t_connection->body_too_large()) out.status = 413;
                 web::Response r = web::error_response(out.status, reason_of(out.status));
                 web::apply_common_headers(r);
                 send(std::move(r), out);
+                close_after(out);
                 return httplib::Server::HandlerResponse::Handled;
             }));
     }
@@ -368,14 +430,25 @@ struct Server::Impl {
         serving->api = std::make_unique<web::Api>(budget, *sampler, std::move(api_options));
         serving->api->set_verdict_provider(verdict);
 
-        http = std::make_shared<httplib::Server>();
-        configure(*http, options.worker_threads);
+        http = std::make_shared<HttpServer>();
+        configure(*http);
+        web::ConnectionLimits limits;
+        limits.max_connections = options.max_connections;
+        limits.max_body_bytes = options.max_body_bytes;
+        limits.read_timeout = options.read_timeout;
+        pool = std::make_unique<web::ConnectionPool>(
+            limits, options.worker_threads, [server = http.get()](web::Connection& c, bool last) {
+                return server->serve(c, last);
+            });
+        http->set_pool(pool.get());
         const int bound =
             options.port == 0
                 ? http->bind_to_any_port(options.bind_address)
                 : (http->bind_to_port(options.bind_address, options.port) ? options.port : -1);
+        if (bound > 0) http->raise_backlog(kListenBacklog);
         if (bound <= 0) {
             result.error = web::describe_listen_failure(options.bind_address, options.port);
+            pool.reset();
             http.reset();
             serving.reset();
             own_sampler.reset();
@@ -396,6 +469,7 @@ struct Server::Impl {
         if (listener_done) {
             listener.join();
             if (own_sampler) own_sampler->stop();
+            pool.reset();
             http.reset();
             serving.reset();
             own_sampler.reset();
@@ -430,7 +504,11 @@ struct Server::Impl {
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         serving->gate.close();
         http->stop();
-        listener.join();  // returns once the worker pool shut down (kStopGrace at most)
+        listener.join();  // the accept loop has ended: nothing more reaches the pool
+        // Waiting connections close now; requests being answered get kStopGrace, then
+        // their connections are cut.
+        pool->stop(kStopGrace, http);
+        pool.reset();
         if (own_sampler) own_sampler->stop();
         http.reset();
         serving.reset();

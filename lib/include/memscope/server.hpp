@@ -43,11 +43,17 @@ struct ServerOptions {
     std::string token;
     /// Apply the MEMSCOPE_* environment variables over these options.
     bool read_environment = true;
-    /// Worker threads answering requests; each live-stream client holds one.
+    /// Worker threads answering requests; each live-stream client holds one. Connections
+    /// waiting for a request hold none.
     std::size_t worker_threads = 8;
+    /// Connections open at once. At the cap, a new connection closes the one that has
+    /// waited longest without a complete request; when every connection is being
+    /// answered, it gets 503 and is closed.
+    std::size_t max_connections = 64;
     /// Largest request body accepted (budget edits are tiny); larger ones get 413.
     std::size_t max_body_bytes = 64 * 1024;
-    /// A client that sends nothing for this long is disconnected.
+    /// A request's head must arrive within this time of its first byte, and its body
+    /// within this time after the head; else 408 (head) or the connection is closed.
     std::chrono::milliseconds read_timeout{5000};
     /// Use this sampler instead of starting one (it must outlive the server and sample
     /// `budget`). The server then neither starts nor stops it.

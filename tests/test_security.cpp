@@ -1,0 +1,651 @@
+// The dashboard server's security rules (issue 7, item 5), one test case per rule, over
+// real sockets: loopback by default and a warning elsewhere without a token; the token
+// compared in constant time, never logged, never echoed; control endpoints refused
+// without it; no CORS; static files only from the embedded table; the headers that stop
+// framing and sniffing on every response, errors and refusals included.
+
+#include <doctest/doctest.h>
+
+#include <memscope/memscope.hpp>
+
+#if MEMSCOPE_WITH_SERVER
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "control.hpp"
+#include "router.hpp"
+#include "server_test_util.hpp"
+
+using memscope::MemoryBudget;
+using memscope::Server;
+using memscope::ServerOptions;
+using memscope_test::raw_request;
+using memscope_test::RawResponse;
+using memscope_test::RawSocket;
+using memscope_test::ScopedEnv;
+using memscope_test::wait_until;
+
+using namespace std::string_literals;
+
+namespace {
+
+constexpr const char* kToken = "Tq9-security-test-token-7f3a";
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+
+ServerOptions test_options() {
+    ServerOptions o;
+    o.port = 0;
+    o.read_environment = false;
+    o.sample_interval = std::chrono::milliseconds(50);
+    return o;
+}
+
+struct Running {
+    MemoryBudget budget;
+    std::unique_ptr<Server> server;
+    int port = 0;
+
+    explicit Running(ServerOptions options = test_options()) {
+        budget.configure_default_budgets();
+        budget.report("Chunks", 300 * kMiB, 1200);
+        server = std::make_unique<Server>(budget, options);
+        const memscope::StartResult started = server->start();
+        REQUIRE_MESSAGE(started.started, started.error);
+        port = started.port;
+    }
+};
+
+// Every log line of every level, for the length of a test.
+class LogCapture {
+  public:
+    LogCapture() {
+        memscope::set_log_sink([this](memscope::LogLevel level, std::string_view message) {
+            std::lock_guard lock(mutex_);
+            lines_.emplace_back(level, std::string(message));
+        });
+    }
+    ~LogCapture() { memscope::set_log_sink({}); }
+    std::vector<std::pair<memscope::LogLevel, std::string>> lines() const {
+        std::lock_guard lock(mutex_);
+        return lines_;
+    }
+    std::vector<std::string> warnings() const {
+        std::vector<std::string> out;
+        for (const auto& [level, text] : lines())
+            if (level == memscope::LogLevel::warning) out.push_back(text);
+        return out;
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::vector<std::pair<memscope::LogLevel, std::string>> lines_;
+};
+
+std::string get(const std::string& target, const std::string& extra_headers = "") {
+    return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
+           "Connection: close\r\n\r\n";
+}
+
+std::string with_body(const std::string& method, const std::string& target, const std::string& body,
+                      const std::string& extra_headers = "") {
+    return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
+           "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: close\r\n\r\n" + body;
+}
+
+std::string bearer(const std::string& token) {
+    return "Authorization: Bearer " + token + "\r\n";
+}
+
+// The four headers of docs/api.md "Headers of every response", as this rule requires.
+void check_security_headers(const RawResponse& r, const std::string& what) {
+    CAPTURE(what);
+    REQUIRE_MESSAGE(r.status != 0, "no response to " << what << ": " << r.raw.substr(0, 200));
+    CHECK(r.header("x-content-type-options") == "nosniff");
+    const std::string csp = r.header("content-security-policy");
+    CHECK(csp == memscope::web::kContentSecurityPolicy);
+    CHECK(csp.find("frame-ancestors 'none'") != std::string::npos);
+    CHECK(csp.find("unsafe-inline") == std::string::npos);
+    CHECK(csp.find("unsafe-eval") == std::string::npos);
+    CHECK(r.header("x-frame-options") == "DENY");
+    CHECK(r.header("referrer-policy") == "no-referrer");
+    for (const auto& [name, value] : r.headers)
+        CHECK_MESSAGE(!name.starts_with("access-control-"), name << ": " << value);
+}
+
+// A non-loopback IPv4 address of this machine, if it has one.
+std::string external_ipv4() {
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) return {};
+    std::string found;
+    for (ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
+        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+        const auto* a = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+        char text[INET_ADDRSTRLEN] = {};
+        inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+        if (!std::string_view(text).starts_with("127.")) found = text;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+// Connects to address:port; true when the connection is accepted.
+bool reachable(const std::string& address, int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+}
+
+// What a careless implementation would do: return at the first difference. Written out
+// (not memcmp, which sanitizers replace with a version that reads every byte).
+[[gnu::noinline]] bool early_exit_equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+// The shortest of `runs` timings of f(), in nanoseconds.
+template <class F>
+double fastest_ns(F f, int runs) {
+    double best = 1e300;
+    for (int i = 0; i < runs; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        f();
+        const auto t1 = std::chrono::steady_clock::now();
+        best = std::min(best, std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+    return best;
+}
+
+}  // namespace
+
+TEST_CASE("rule: the server listens on loopback by default, unreachable from other hosts") {
+    CHECK(ServerOptions{}.bind_address == "127.0.0.1");
+    ScopedEnv bind("MEMSCOPE_BIND", nullptr);
+    ScopedEnv port("MEMSCOPE_PORT", "0");
+    MemoryBudget budget;
+    Server server(budget, ServerOptions{});  // the defaults, environment read
+    const auto started = server.start();
+    REQUIRE_MESSAGE(started, started.error);
+    CHECK(started.url == "http://127.0.0.1:" + std::to_string(started.port) + "/");
+    CHECK(reachable("127.0.0.1", started.port));
+    // Another address of this machine stands for the network: nothing listens there.
+    if (const std::string other = external_ipv4(); !other.empty()) {
+        CAPTURE(other);
+        CHECK_FALSE(reachable(other, started.port));
+    } else {
+        MESSAGE("this machine has no non-loopback IPv4 address to try");
+    }
+}
+
+TEST_CASE("rule: a warning is logged when bound beyond loopback without a token, and only then") {
+    LogCapture log;
+    const auto warnings_for = [&](const std::string& address, const std::string& token) {
+        const std::size_t before = log.warnings().size();
+        MemoryBudget budget;
+        ServerOptions o = test_options();
+        o.bind_address = address;
+        o.token = token;
+        Server server(budget, o);
+        const auto started = server.start();
+        if (!started) return std::vector<std::string>{"(not started: " + started.error + ")"};
+        server.stop();
+        const auto all = log.warnings();
+        return std::vector<std::string>(all.begin() + static_cast<std::ptrdiff_t>(before),
+                                        all.end());
+    };
+    for (const char* address : {"127.0.0.1", "127.0.0.2", "localhost"}) {
+        CAPTURE(address);
+        CHECK(warnings_for(address, "").empty());
+    }
+    const auto exposed = warnings_for("0.0.0.0", "");
+    REQUIRE(exposed.size() == 1);
+    CHECK(exposed[0].find("0.0.0.0") != std::string::npos);
+    CHECK(exposed[0].find("without a token") != std::string::npos);
+    CHECK(warnings_for("0.0.0.0", kToken).empty());
+    // IPv6 when the machine has it.
+    const auto v6 = warnings_for("::", "");
+    if (!v6.empty() && v6[0].starts_with("(not started")) {
+        MESSAGE("no IPv6 here: " << v6[0]);
+    } else {
+        REQUIRE(v6.size() == 1);
+        CHECK(v6[0].find("without a token") != std::string::npos);
+    }
+    for (const auto& [level, text] : log.lines()) CHECK(text.find(kToken) == std::string::npos);
+}
+
+TEST_CASE("rule: the token comparison gives the same answers as ==") {
+    using memscope::web::constant_time_equal;
+    const std::vector<std::string> samples = {"",     "a",    "b",      "ab",    "ba",
+                                              "abc",  "abd",  "abcabc", "abcab", "bc",
+                                              "\0a"s, "a\0"s, kToken,   "Tq9-",  "x"};
+    for (const std::string& a : samples)
+        for (const std::string& b : samples) {
+            CAPTURE(a);
+            CAPTURE(b);
+            CHECK(constant_time_equal(a, b) == (a == b));
+        }
+    // Every single-byte change of a real token, at every position, is refused.
+    const std::string token = kToken;
+    for (std::size_t i = 0; i < token.size(); ++i) {
+        std::string wrong = token;
+        wrong[i] = static_cast<char>(wrong[i] ^ 1);
+        CHECK_FALSE(constant_time_equal(wrong, token));
+    }
+}
+
+// The comparison reads the whole configured token whatever the client sent: the time it
+// takes must not tell how many leading bytes were right. Timed over a long secret, where
+// an early exit would be a thousand times faster on a first-byte mismatch; the same
+// measurement of an early-exit comparison shows the difference, so the test can tell one
+// from the other.
+TEST_CASE("rule: the token comparison takes the same time wherever the first difference is") {
+    using memscope::web::constant_time_equal;
+    const std::string secret(256 * 1024, 'k');
+    std::string first = secret;  // wrong at byte 0
+    first.front() = 'x';
+    std::string last = secret;  // wrong at the last byte
+    last.back() = 'x';
+    const std::string shorter = "k";  // the wrong length
+    volatile bool sink = false;
+    constexpr int kRuns = 25;
+
+    const double t_first = fastest_ns([&] { sink = constant_time_equal(first, secret); }, kRuns);
+    const double t_last = fastest_ns([&] { sink = constant_time_equal(last, secret); }, kRuns);
+    const double t_equal = fastest_ns([&] { sink = constant_time_equal(secret, secret); }, kRuns);
+    const double t_short = fastest_ns([&] { sink = constant_time_equal(shorter, secret); }, kRuns);
+    MESSAGE("constant_time_equal over 256 KiB: first byte wrong "
+            << t_first / 1e3 << " us, last byte wrong " << t_last / 1e3 << " us, equal "
+            << t_equal / 1e3 << " us, 1-byte " << t_short / 1e3 << " us");
+    CHECK(t_last / t_first < 3.0);
+    CHECK(t_first / t_last < 3.0);
+    CHECK(t_equal / t_first < 3.0);
+    CHECK(t_short / t_first < 3.0);
+    CHECK(t_first / t_short < 3.0);
+
+    // The measurement has teeth: an early-exit comparison is caught by it.
+    const double e_first = fastest_ns([&] { sink = early_exit_equal(first, secret); }, kRuns);
+    const double e_last = fastest_ns([&] { sink = early_exit_equal(last, secret); }, kRuns);
+    MESSAGE("an early-exit comparison over 256 KiB: first byte wrong "
+            << e_first / 1e3 << " us, last byte wrong " << e_last / 1e3 << " us");
+    CHECK(e_last / std::max(e_first, 1.0) > 10.0);
+    (void)sink;
+}
+
+TEST_CASE("rule: the token is never logged and never written to a response") {
+    LogCapture log;
+    ServerOptions o = test_options();
+    o.token = kToken;
+    Running s(o);
+    const std::string right = bearer(kToken);
+    const std::string wrong = bearer(std::string(kToken) + "x");
+    const std::string prefix = bearer(std::string(kToken).substr(0, 10));
+    std::vector<std::string> requests;
+    for (const char* path :
+         {"/healthz", "/api/v1/allocator", "/api/v1/process", "/api/v1/subsystems",
+          "/api/v1/totals", "/api/v1/reconciliation", "/api/v1/events", "/api/v1/history",
+          "/api/v1/trends", "/api/v1/snapshot", "/api/v1/marks", "/api/v1/verdict", "/metrics", "/",
+          "/static/app.js", "/nope", "/api/v1/diff?from=x"}) {
+        requests.push_back(get(path));
+        requests.push_back(get(path, right));
+        requests.push_back(get(path, wrong));
+    }
+    for (const std::string& auth : {right, wrong, prefix, std::string()}) {
+        requests.push_back(
+            with_body("PUT", "/api/v1/budgets/Chunks", R"({"budget": "2 GiB"})", auth));
+        requests.push_back(with_body("PUT", "/api/v1/budgets/Nope", R"({"budget": 1})", auth));
+        requests.push_back(with_body("POST", "/api/v1/peaks/reset", "{}", auth));
+        requests.push_back(
+            with_body("POST", "/api/v1/pressure/Chunks", R"({"status": "warning"})", auth));
+        requests.push_back(with_body("POST", "/api/v1/pressure/Chunks", "{bad json", auth));
+        requests.push_back(with_body("POST", "/api/v1/marks", R"({"name": "m"})", auth));
+        requests.push_back("FOO / HTTP/1.1\r\n" + auth + "\r\n");  // malformed: 400
+    }
+    int answered = 0;
+    for (const std::string& request : requests) {
+        const RawResponse r = raw_request(s.port, request, std::chrono::seconds(5));
+        CAPTURE(request.substr(0, 80));
+        CHECK(r.status != 0);
+        CHECK(r.raw.find(kToken) == std::string::npos);
+        CHECK(r.raw.find(std::string(kToken).substr(0, 10)) == std::string::npos);
+        answered += r.status != 0;
+    }
+    MESSAGE(answered << " responses checked");
+    s.server->stop();
+    for (const auto& [level, text] : log.lines()) {
+        CAPTURE(text);
+        CHECK(text.find(kToken) == std::string::npos);
+        CHECK(text.find(std::string(kToken).substr(0, 10)) == std::string::npos);
+    }
+    // An invalid token is refused without being quoted.
+    MemoryBudget budget;
+    ServerOptions bad = test_options();
+    bad.token = std::string(kToken) + " with space";
+    const auto refused = Server(budget, bad).start();
+    CHECK_FALSE(refused.started);
+    CHECK(refused.error.find(kToken) == std::string::npos);
+}
+
+TEST_CASE("rule: control endpoints are refused without the token, and change nothing") {
+    const std::string budget_edit = R"({"budget_bytes": 1})";
+    const struct {
+        std::string method, target, body;
+    } controls[] = {
+        {"PUT", "/api/v1/budgets/Chunks", budget_edit},
+        {"PUT", "/api/v1/budgets/(total)", budget_edit},
+        {"POST", "/api/v1/peaks/reset", "{}"},
+        {"POST", "/api/v1/pressure/Chunks", R"({"status": "over_budget"})"},
+    };
+    const auto unchanged = [](const Running& s, int pressure_calls, const std::atomic<int>& calls) {
+        CHECK(s.budget.subsystem("Chunks")->budget_bytes == 1024 * kMiB);
+        CHECK(s.budget.total_budget_bytes() == 4096 * kMiB);
+        CHECK(calls == pressure_calls);
+    };
+
+    SUBCASE("no token configured: 403, whatever the request carries") {
+        Running s;
+        std::atomic<int> calls{0};
+        s.budget.on_pressure("Chunks", [&](const memscope::PressureEvent&) { ++calls; });
+        for (const auto& c : controls)
+            for (const std::string& auth :
+                 {std::string(), bearer(""), bearer("anything"), bearer(kToken)}) {
+                CAPTURE(c.target);
+                CAPTURE(auth);
+                const RawResponse r =
+                    raw_request(s.port, with_body(c.method, c.target, c.body, auth));
+                CHECK(r.status == 403);
+            }
+        unchanged(s, 0, calls);
+    }
+    SUBCASE("token configured: 401 for anything but the right Bearer header") {
+        ServerOptions o = test_options();
+        o.token = kToken;
+        Running s(o);
+        std::atomic<int> calls{0};
+        s.budget.on_pressure("Chunks", [&](const memscope::PressureEvent&) { ++calls; });
+        const std::string t = kToken;
+        const std::vector<std::string> refused_auth = {
+            "",  // none
+            "Authorization: Bearer\r\n",
+            "Authorization: Bearer \r\n",
+            bearer("wrong"),
+            bearer(t.substr(0, t.size() - 1)),                                     // a prefix
+            bearer(t + "x"),                                                       // longer
+            bearer(t + t),                                                         // repeated
+            bearer(std::string(1, static_cast<char>(t[0] ^ 0x20)) + t.substr(1)),  // case
+            "Authorization: Basic " + t + "\r\n",                                  // another scheme
+            "Authorization: " + t + "\r\n",                                        // no scheme
+            "Authorization: Bearer  x" + t + "\r\n",
+            "Cookie: token=" + t + "\r\n",                  // not a cookie
+            "X-Memscope-Token: " + t + "\r\n",              // not another header
+            "Authorization: Bearer wrong\r\n" + bearer(t),  // the first one counts
+        };
+        for (const auto& c : controls) {
+            for (const std::string& auth : refused_auth) {
+                CAPTURE(c.target);
+                CAPTURE(auth);
+                const RawResponse r =
+                    raw_request(s.port, with_body(c.method, c.target, c.body, auth));
+                CHECK(r.status == 401);
+                CHECK(r.header("www-authenticate").starts_with("Bearer"));
+            }
+            // Nor in the query string.
+            const RawResponse q =
+                raw_request(s.port, with_body(c.method, c.target + "?token=" + t, c.body));
+            CHECK(q.status == 401);
+            // Reading methods do not reach a control handler.
+            for (const char* method : {"GET", "HEAD", "OPTIONS", "DELETE", "PATCH"}) {
+                CAPTURE(method);
+                const RawResponse m = raw_request(
+                    s.port, std::string(method) + " " + c.target + " HTTP/1.1\r\nHost: x\r\n" +
+                                bearer(t) + "Connection: close\r\n\r\n");
+                CHECK(m.status == 405);
+            }
+        }
+        unchanged(s, 0, calls);
+        // The right token, with the scheme in any case, is accepted.
+        RawResponse ok = raw_request(
+            s.port, with_body("POST", "/api/v1/pressure/Chunks", R"({"status": "warning"})",
+                              "Authorization: bEaReR " + t + "\r\n"));
+        CHECK(ok.status == 200);
+        CHECK(calls == 1);
+        ok =
+            raw_request(s.port, with_body("PUT", "/api/v1/budgets/Chunks", budget_edit, bearer(t)));
+        CHECK(ok.status == 200);
+        CHECK(s.budget.subsystem("Chunks")->budget_bytes == 1);
+    }
+}
+
+TEST_CASE("rule: no CORS: other origins get no Access-Control-* header, preflights are refused") {
+    ServerOptions o = test_options();
+    o.token = kToken;
+    Running s(o);
+    const std::string origin = "Origin: http://evil.example\r\n";
+    std::vector<std::pair<std::string, std::string>> requests;  // what, request
+    for (const char* path : {"/healthz", "/api/v1/snapshot", "/api/v1/stream", "/metrics", "/",
+                             "/static/app.js", "/nope"})
+        requests.emplace_back(
+            std::string("GET ") + path,
+            get(path, origin + (std::string(path) == "/api/v1/stream" ? "X-Ignore: 1\r\n" : "")));
+    requests.emplace_back("PUT budgets with the token",
+                          with_body("PUT", "/api/v1/budgets/Chunks", R"({"budget_bytes": 5})",
+                                    origin + bearer(kToken)));
+    requests.emplace_back("POST peaks/reset with the token",
+                          with_body("POST", "/api/v1/peaks/reset", "{}", origin + bearer(kToken)));
+    for (const char* path : {"/api/v1/budgets/Chunks", "/api/v1/peaks/reset",
+                             "/api/v1/pressure/Chunks", "/api/v1/marks", "/api/v1/snapshot", "/"})
+        requests.emplace_back(std::string("preflight ") + path,
+                              std::string("OPTIONS ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                                  origin +
+                                  "Access-Control-Request-Method: PUT\r\n"
+                                  "Access-Control-Request-Headers: authorization, content-type\r\n"
+                                  "Connection: close\r\n\r\n");
+    for (const auto& [what, request] : requests) {
+        CAPTURE(what);
+        // The stream never ends by itself: read its head only.
+        const RawResponse r = raw_request(
+            s.port, request, std::chrono::milliseconds(what.ends_with("stream") ? 500 : 5000));
+        REQUIRE(r.status != 0);
+        for (const auto& [name, value] : r.headers)
+            CHECK_MESSAGE(!name.starts_with("access-control-"), name << ": " << value);
+        if (what.starts_with("preflight")) {
+            CHECK(r.status == 405);
+            CHECK(r.header("allow").find("OPTIONS") == std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("rule: static files come only from the embedded table, whatever the path") {
+    char dir_template[] = "/tmp/memscope-security-XXXXXX";
+    const char* dir = mkdtemp(dir_template);
+    REQUIRE(dir != nullptr);
+    const std::string base = dir;
+    const std::string root = base + "/root";
+    REQUIRE(mkdir(root.c_str(), 0700) == 0);
+    const auto write = [](const std::string& path, const std::string& text) {
+        FILE* f = std::fopen(path.c_str(), "wb");
+        REQUIRE(f != nullptr);
+        std::fputs(text.c_str(), f);
+        std::fclose(f);
+    };
+    write(root + "/app.js", "// the developer's app.js\n");
+    write(root + "/notes.txt", "NOT-IN-THE-TABLE\n");
+    write(base + "/secret.txt", "OUTSIDE-THE-ROOT\n");
+    write(base + "/style.css", "OUTSIDE-THE-ROOT-CSS\n");
+
+    const std::vector<std::string> attacks = {
+        "/../../etc/passwd",
+        "/static/../../../etc/passwd",
+        "/static/../secret.txt",
+        "/static/../../secret.txt",
+        "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/static/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/static/..%2f..%2fsecret.txt",
+        "/static/%252e%252e%252f%252e%252e%252fetc%252fpasswd",  // double-encoded
+        "/static/%25252e%25252e%25252fsecret.txt",               // triple
+        "/static/..%5c..%5c..%5cetc%5cpasswd",                   // backslashes, encoded
+        "/static/..\\..\\..\\etc\\passwd",                       // backslashes
+        "/static\\..\\secret.txt",
+        "/static/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",  // overlong UTF-8 dots
+        "/static/app.js%00.txt",
+        "/static/%00../../etc/passwd",
+        "/static/notes.txt",
+        "/static/secret.txt",
+        "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd",
+        "/static/....//....//etc/passwd",
+        "/static/./app.js/../../secret.txt",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "//etc/passwd",
+        "/etc/passwd",
+        "http://127.0.0.1/../../etc/passwd",  // absolute form
+    };
+    const auto check_all = [&](int port) {
+        for (const std::string& target : attacks) {
+            CAPTURE(target);
+            const RawResponse r = raw_request(port, get(target));
+            CHECK((r.status == 404 || r.status == 400));
+            CHECK(r.raw.find("root:") == std::string::npos);  // /etc/passwd
+            CHECK(r.raw.find("OUTSIDE-THE-ROOT") == std::string::npos);
+            CHECK(r.raw.find("NOT-IN-THE-TABLE") == std::string::npos);
+            check_security_headers(r, target);
+        }
+        // A raw NUL byte in the request line.
+        static constexpr char kNul[] =
+            "GET /static/app.js\0/../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: "
+            "close\r\n\r\n";
+        const RawResponse nul = raw_request(port, std::string(kNul, sizeof kNul - 1));
+        CHECK(nul.status != 200);
+        CHECK(nul.raw.find("root:") == std::string::npos);
+    };
+
+    SUBCASE("embedded files only") {
+        ScopedEnv env("MEMSCOPE_WEB_ROOT", nullptr);
+        Running s;
+        check_all(s.port);
+    }
+    SUBCASE("MEMSCOPE_WEB_ROOT cannot escape its directory") {
+        ScopedEnv env("MEMSCOPE_WEB_ROOT", root.c_str());
+        Running s;
+        check_all(s.port);
+        // The table's names are read from the root, and only they.
+        RawResponse r = raw_request(s.port, get("/static/app.js"));
+        CHECK(r.status == 200);
+        CHECK(r.body == "// the developer's app.js\n");
+        r = raw_request(s.port, get("/static/style.css"));  // not in the root: embedded
+        CHECK(r.status == 200);
+        CHECK(r.body.find("OUTSIDE-THE-ROOT") == std::string::npos);
+    }
+    for (const char* name : {"/root/app.js", "/root/notes.txt", "/secret.txt", "/style.css"})
+        std::remove((base + name).c_str());
+    rmdir(root.c_str());
+    rmdir(base.c_str());
+}
+
+TEST_CASE("rule: every response carries the anti-framing and anti-sniffing headers") {
+    ServerOptions o = test_options();
+    o.token = kToken;
+    o.read_timeout = std::chrono::milliseconds(300);  // the 408 in a moment
+    Running s(o);
+    std::vector<std::pair<std::string, std::string>> cases = {
+        {"200 JSON", get("/api/v1/snapshot")},
+        {"200 metrics", get("/metrics")},
+        {"200 page", get("/")},
+        {"200 static", get("/static/chart.min.js")},
+        {"200 static gzip", get("/static/app.js", "Accept-Encoding: gzip\r\n")},
+        {"HEAD", "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+        {"201 mark", with_body("POST", "/api/v1/marks", R"({"name": "m1"})")},
+        {"200 control", with_body("POST", "/api/v1/peaks/reset", "{}", bearer(kToken))},
+        {"400 since", get("/api/v1/events?since=-1")},
+        {"400 body", with_body("POST", "/api/v1/marks", "{nope")},
+        {"401", with_body("POST", "/api/v1/peaks/reset", "{}")},
+        {"404", get("/no/such/thing")},
+        {"404 static", get("/static/nope.js")},
+        {"405", with_body("POST", "/api/v1/snapshot", "{}")},
+        {"413 declared",
+         "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         "Content-Length: 999999999\r\n\r\n"},
+        {"414 router", get("/" + std::string(3000, 'a'))},
+        {"414 head", "GET /" + std::string(40000, 'a')},
+        {"431", "GET / HTTP/1.1\r\nX-Big: " + std::string(40000, 'b') + "\r\n"},
+        {"400 malformed", "HELLO\r\n\r\n"},
+        {"400 framing", "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"},
+        {"501 transfer coding",
+         "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\n"
+         "Transfer-Encoding: gzip\r\n\r\n"},
+        {"408", "GET / HTTP/1.1\r\nHost: x\r\n"},
+    };
+    for (const auto& [what, request] : cases) {
+        const RawResponse r = raw_request(s.port, request, std::chrono::seconds(5));
+        check_security_headers(r, what);
+        const int expected = std::atoi(what.c_str());
+        if (expected > 0) CHECK_MESSAGE(r.status == expected, what);
+    }
+    // 304 on revalidation.
+    const RawResponse page = raw_request(s.port, get("/static/app.js"));
+    const RawResponse again = raw_request(
+        s.port, get("/static/app.js", "If-None-Match: " + page.header("etag") + "\r\n"));
+    CHECK(again.status == 304);
+    check_security_headers(again, "304");
+}
+
+TEST_CASE("rule: the refusals at the stream limit and at the connection cap carry them too") {
+    ServerOptions o = test_options();
+    o.worker_threads = 8;   // 4 live streams at most
+    o.max_connections = 6;  // 4 streams and 2 slow bodies fill it
+    Running s(o);
+    // 503 for a stream beyond the limit, then 503 at the connection cap with every
+    // connection being answered.
+    std::vector<RawSocket> streams;
+    for (int i = 0; i < 4; ++i) {
+        streams.emplace_back(s.port);
+        streams.back().send(get("/api/v1/stream"));
+        REQUIRE(streams.back()
+                    .receive(std::chrono::seconds(5), nullptr, 12)
+                    .starts_with("HTTP/1.1 200"));
+    }
+    const RawResponse busy = raw_request(s.port, get("/api/v1/stream"));
+    CHECK(busy.status == 503);
+    check_security_headers(busy, "503 streams");
+    // Two connections send a body slowly: each holds a worker, so none is idle...
+    RawSocket slow(s.port);
+    slow.send(
+        "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n{");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    RawSocket slow2(s.port);
+    slow2.send(
+        "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n{");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // ...and a seventh is refused at once.
+    const RawResponse refused = raw_request(s.port, get("/healthz"), std::chrono::seconds(2));
+    CHECK(refused.status == 503);
+    CHECK(refused.header("retry-after") == "1");
+    check_security_headers(refused, "503 cap");
+}
+
+#else  // a build without the server
+
+TEST_CASE("security: without the server there is nothing to reach") {
+    CHECK_FALSE(memscope::server_available());
+}
+
+#endif
