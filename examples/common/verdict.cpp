@@ -64,6 +64,28 @@ void write_line(JsonWriter& w, const BudgetLine& line) {
     w.end_object();
 }
 
+void write_frame_times(JsonWriter& w, const FrameTimes::Summary& s) {
+    w.begin_object();
+    w.key("frames").unsigned_integer(s.frames);
+    w.key("mean_ms").number(s.mean_ms);
+    w.key("p50_ms").number(s.p50_ms);
+    w.key("p99_ms").number(s.p99_ms);
+    w.key("worst_ms").number(s.worst_ms);
+    w.key("worst_frame").unsigned_integer(s.worst_frame);
+    w.key("budget_ms").number(FrameTimes::kFrameBudgetMs);
+    w.key("over_budget_frames").unsigned_integer(s.over_budget_frames);
+    // Per bucket, not cumulative: two readings subtract into the frames between them.
+    w.key("histogram").begin_array();
+    for (const FrameTimes::Bucket& b : s.histogram) {
+        w.begin_object();
+        w.key("le_ms").number(b.le_ms);  // null: the last, unbounded bucket
+        w.key("count").unsigned_integer(b.count);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+}
+
 }  // namespace
 
 VerdictRecorder::VerdictRecorder(const memscope::MemoryBudget& budget, VerdictOptions options)
@@ -101,6 +123,24 @@ void VerdictRecorder::set_progress(std::uint64_t frames, double simulated_second
     std::lock_guard lock(mutex_);
     frames_ = frames;
     simulated_seconds_ = simulated_seconds;
+}
+
+void VerdictRecorder::record_frame(std::uint64_t frame, std::chrono::nanoseconds work,
+                                   std::chrono::nanoseconds cpu_wait) {
+    std::lock_guard lock(mutex_);
+    frame_times_.add(frame, work);
+    frame_times_without_cpu_wait_.add(
+        frame, work > cpu_wait ? work - cpu_wait : std::chrono::nanoseconds(0));
+}
+
+FrameTimes::Summary VerdictRecorder::frame_times() const {
+    std::lock_guard lock(mutex_);
+    return frame_times_.summary();
+}
+
+FrameTimes::Summary VerdictRecorder::frame_times_without_cpu_wait() const {
+    std::lock_guard lock(mutex_);
+    return frame_times_without_cpu_wait_.summary();
 }
 
 Verdict VerdictRecorder::evaluate() {
@@ -165,6 +205,10 @@ Verdict VerdictRecorder::evaluate() {
     w.key("generated_at").string(iso8601_utc(std::chrono::system_clock::now()));
     w.key("frames").unsigned_integer(frames_);
     w.key("simulated_seconds").number(simulated_seconds_);
+    w.key("frame_time");
+    write_frame_times(w, frame_times_.summary());
+    w.key("frame_time_without_cpu_wait");
+    write_frame_times(w, frame_times_without_cpu_wait_.summary());
     w.key("warning_threshold").number(std::round(static_cast<double>(threshold) * 1e4) / 1e4);
     w.key("fail_on_leak").boolean(options_.fail_on_leak);
     w.key("pass").boolean(v.pass);

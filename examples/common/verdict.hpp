@@ -12,6 +12,7 @@
 ///
 /// The document (version 1) is described in docs/demo.md.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -19,6 +20,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "frame_times.hpp"
 
 namespace memscope {
 class MemoryBudget;
@@ -75,6 +78,18 @@ class VerdictRecorder {
     /// Progress figures written into the report: frames run and the time they represent.
     void set_progress(std::uint64_t frames, double simulated_seconds);
 
+    /// Records the game thread's work time on frame `frame` (see FrameTimes), and how much
+    /// of it the thread spent waiting for a CPU (CpuWaitClock); the report carries the
+    /// figures under "frame_time" and, less the waits, "frame_time_without_cpu_wait".
+    /// Cheap: call it every frame.
+    void record_frame(std::uint64_t frame, std::chrono::nanoseconds work,
+                      std::chrono::nanoseconds cpu_wait = std::chrono::nanoseconds(0));
+
+    /// The frame times recorded so far.
+    [[nodiscard]] FrameTimes::Summary frame_times() const;
+    /// The same, less each frame's wait for a CPU.
+    [[nodiscard]] FrameTimes::Summary frame_times_without_cpu_wait() const;
+
     /// Polls, then judges the budget as it stands now.
     [[nodiscard]] Verdict evaluate();
 
@@ -86,12 +101,14 @@ class VerdictRecorder {
 
     const memscope::MemoryBudget& budget_;
     const VerdictOptions options_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::uint64_t last_sequence_ = 0;
     std::uint64_t missed_events_ = 0;  // fell out of the budget's list before a poll
     std::map<std::string, Counts, std::less<>> counts_;
     std::uint64_t frames_ = 0;
     double simulated_seconds_ = 0.0;
+    FrameTimes frame_times_;
+    FrameTimes frame_times_without_cpu_wait_;
 };
 
 }  // namespace memscope_examples

@@ -67,6 +67,17 @@ verdict-pass)
     check_verdict_shape "$scratch/v.json"
     jq_true "$scratch/v.json" '.pass and (.failures | length == 0) and .frames == 1200' "passing verdict"
     jq_true "$scratch/v.json" '[.subsystems[] | select(.exceeded)] | length == 0' "nothing exceeded"
+    # Frame work times: one per frame, the histogram adds up, the percentiles are ordered.
+    jq_true "$scratch/v.json" '.frame_time as $t | $t.frames == 1200
+        and ([$t.histogram[].count] | add) == 1200
+        and $t.p50_ms <= $t.p99_ms and $t.p99_ms <= $t.worst_ms and $t.mean_ms <= $t.worst_ms
+        and $t.worst_frame >= 1 and $t.worst_frame <= 1200' "frame_time figures"
+    # Less the waits for a CPU: the same frames, none longer.
+    jq_true "$scratch/v.json" '.frame_time_without_cpu_wait as $o | $o.frames == 1200
+        and ([$o.histogram[].count] | add) == 1200
+        and $o.worst_ms <= .frame_time.worst_ms and $o.mean_ms <= .frame_time.mean_ms' \
+        "frame_time_without_cpu_wait figures"
+    grep -q "frame work time over 1200 frames" "$scratch/log" || fail "no frame time line"
     grep -q "Frame 300: Memory" "$scratch/log" || fail "no periodic line at frame 300"
     grep -q "Frame 1200: Memory" "$scratch/log" || fail "no periodic line at frame 1200"
     grep -q "Peak memory of Chunks" "$scratch/log" || fail "no peak summary"

@@ -1,9 +1,9 @@
 // voxel_demo: a simulated voxel game that shows memscope at work. See docs/demo.md.
 //
 // The frame: the engine streams, simulates and reports its six subsystems; the verdict
-// recorder counts the budget's events; every 60 frames the sampler records a point of
-// history (by frame count, not wall time, so a --no-pacing run sees the same history as a
-// real-time one); every 300 frames memscope logs its periodic line.
+// recorder counts the budget's events and the frame's work time; every 60 frames the sampler
+// records a point of history (by frame count, not wall time, so a --no-pacing run sees the same
+// history as a real-time one); every 300 frames memscope logs its periodic line.
 
 #include <atomic>
 #include <chrono>
@@ -159,7 +159,12 @@ int main(int argc, char** argv) {
 
     std::uint64_t frame = 0;
     Clock::time_point next_frame = Clock::now();
+    const memscope_examples::CpuWaitClock cpu_wait;  // this thread's
     while (!g_stop.load(std::memory_order_relaxed)) {
+        // The frame's work, timed without the pacing sleep: what a stall would show in. The
+        // time the thread waited for a CPU meanwhile tells a stall from a busy machine.
+        const Clock::time_point work_start = Clock::now();
+        const std::chrono::nanoseconds wait_start = cpu_wait.now();
         ++frame;
         sim_frame.store(frame);
         engine.step(frame);
@@ -167,6 +172,7 @@ int main(int argc, char** argv) {
         verdict.set_progress(frame, static_cast<double>(frame) / voxel::Engine::kFrameRate);
         if (frame % 60 == 0) sampler.sample_now();
         memscope::log_periodic_stats(frame);
+        verdict.record_frame(frame, Clock::now() - work_start, cpu_wait.now() - wait_start);
         if (opt.frames && frame >= *opt.frames) break;
         if (opt.pacing) {
             next_frame += kFramePeriod;
@@ -195,6 +201,19 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(frame),
                  static_cast<double>(frame) / voxel::Engine::kFrameRate);
     dashboard.stop();
+    if (const auto times = verdict.frame_times(); times.frames > 0) {
+        const auto own = verdict.frame_times_without_cpu_wait();
+        std::fprintf(out,
+                     "%s: frame work time over %llu frames: mean %.3f ms, p50 %.3f ms, p99 %.3f "
+                     "ms, worst %.3f ms (frame %llu); %llu over %.1f ms; less waits for a CPU: "
+                     "p99 %.3f ms, worst %.3f ms (frame %llu)\n",
+                     program.c_str(), static_cast<unsigned long long>(times.frames), times.mean_ms,
+                     times.p50_ms, times.p99_ms, times.worst_ms,
+                     static_cast<unsigned long long>(times.worst_frame),
+                     static_cast<unsigned long long>(times.over_budget_frames),
+                     memscope_examples::FrameTimes::kFrameBudgetMs, own.p99_ms, own.worst_ms,
+                     static_cast<unsigned long long>(own.worst_frame));
+    }
 
     int status = 0;
     if (verdict_file != nullptr) {
