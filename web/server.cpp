@@ -7,7 +7,9 @@
 // memory shows as memscope's footprint, not the game's. The game thread never waits on a
 // request: handlers only read copies of the figures.
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <charconv>
@@ -15,11 +17,13 @@
 #include <cstdlib>
 #include <deque>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
 #include "counters.hpp"
 #include "endpoints.hpp"
+#include "fork_safety.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/history.hpp"
 #include "memscope/log.hpp"
@@ -255,7 +259,7 @@ std::string_view reason_of(int status) {
 
 }  // namespace
 
-struct Server::Impl {
+struct Server::Impl final : detail::ForkHandler {
     MemoryBudget& budget;
     ServerOptions options;
     std::string setup_error;  // from the environment or the options, reported by start()
@@ -269,6 +273,8 @@ struct Server::Impl {
     std::shared_ptr<httplib::Server> http;  // shared with worker threads that outlive stop()
     std::thread listener;
     std::atomic<bool> listener_done{false};
+    std::atomic<int> listen_fd{-1};  // the listening socket, for the child of a fork
+    bool orphaned = false;  // in the child of a fork: the threads serving `http` are gone
 
     VerdictProvider verdict;  // guarded by `mutex`; kept here so it survives stop() and start()
 
@@ -287,9 +293,13 @@ struct Server::Impl {
         // SO_REUSEADDR only. cpp-httplib's default adds SO_REUSEPORT, with which a second
         // game on the same machine would share port 9090 with the first, the kernel
         // handing each request to either, instead of being told the port is taken.
-        s.set_socket_options([](socket_t sock) {
+        // Close-on-exec: a program the game runs (fork and exec, system()) must not inherit
+        // the port and keep it bound after the game exits.
+        s.set_socket_options([this](socket_t sock) {
             const int on = 1;
             setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+            fcntl(sock, F_SETFD, fcntl(sock, F_GETFD) | FD_CLOEXEC);
+            listen_fd = sock;
         });
 
         // Requests without a body are routed here, before cpp-httplib's own routing,
@@ -330,6 +340,7 @@ struct Server::Impl {
 
     StartResult start() {
         std::lock_guard lock(mutex);
+        release_orphans();
         StartResult result;
         if (running) {
             result.started = true;
@@ -376,6 +387,7 @@ struct Server::Impl {
                 : (http->bind_to_port(options.bind_address, options.port) ? options.port : -1);
         if (bound <= 0) {
             result.error = web::describe_listen_failure(options.bind_address, options.port);
+            listen_fd = -1;  // cpp-httplib closed it
             http.reset();
             serving.reset();
             own_sampler.reset();
@@ -421,6 +433,7 @@ struct Server::Impl {
 
     void stop() {
         std::lock_guard lock(mutex);
+        release_orphans();
         if (!listener.joinable()) return;
         // Live streams send their "end" message within kStreamPoll; then no handler may
         // reach the game any more, and the accept loop stops.
@@ -437,6 +450,40 @@ struct Server::Impl {
         own_sampler.reset();
         running = false;
         port = 0;
+        listen_fd = -1;
+    }
+
+    void close_listening_socket() noexcept {
+        if (const int fd = listen_fd.exchange(-1); fd >= 0) ::close(fd);
+    }
+
+    // fork(): nothing to hold in the parent (start() and stop() are the game's, and a
+    // start() under way must be free to create the sampler's locks). In the child, the
+    // accept loop, the workers and the sampler thread do not exist: their handle is
+    // dropped, and the listening socket closed, so that the child neither keeps the port
+    // nor can stop the parent's server (shutdown() on the shared socket would). Only
+    // close() here; the objects they served are released later by stop() or start().
+    void prepare() noexcept override {}
+    void parent() noexcept override {}
+    void child() noexcept override {
+        new (&mutex) std::mutex();  // in case a start() or stop() was under way
+        if (!listener.joinable()) return;
+        new (&listener) std::thread();  // neither joined nor detached: it is not ours
+        close_listening_socket();
+        running = false;
+        port = 0;
+        orphaned = true;
+    }
+
+    // In the child of a fork: frees what the parent's server threads used. Nothing there
+    // waits on a lock or a condition variable, and http->stop() is not called: it would
+    // shut the socket down for the parent too.
+    void release_orphans() {
+        if (!orphaned) return;
+        orphaned = false;
+        http.reset();
+        serving.reset();
+        own_sampler.reset();  // its own fork handler already dropped its thread
     }
 };
 
@@ -444,10 +491,12 @@ Server::Server(MemoryBudget& budget, ServerOptions options)
     : impl_(std::make_unique<Impl>(budget, std::move(options))) {
     if (impl_->options.read_environment)
         impl_->setup_error = apply_environment(impl_->options, impl_->disabled);
+    detail::add_fork_handler(*impl_);
 }
 
 Server::~Server() {
     stop();
+    detail::remove_fork_handler(*impl_);
 }
 
 StartResult Server::start() {

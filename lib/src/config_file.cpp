@@ -22,6 +22,7 @@
 #include <string>
 #include <system_error>
 
+#include "fork_safety.hpp"
 #include "json_reader.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/format.hpp"
@@ -393,9 +394,14 @@ bool recently_modified(const FileState& f) {
 
 }  // namespace
 
-struct ConfigWatcher::Impl {
+struct ConfigWatcher::Impl final : detail::ForkHandler {
     Impl(MemoryBudget& b, std::string p, std::chrono::milliseconds i)
         : budget(b), path(std::move(p)), interval(std::max(i, std::chrono::milliseconds(0))) {}
+
+    // fork(): a child must be able to check, even if another thread was checking.
+    void prepare() noexcept override { mutex.lock(); }
+    void parent() noexcept override { mutex.unlock(); }
+    void child() noexcept override { mutex.unlock(); }
 
     MemoryBudget& budget;
     const std::string path;
@@ -478,9 +484,13 @@ struct ConfigWatcher::Impl {
 
 ConfigWatcher::ConfigWatcher(MemoryBudget& budget, std::string path,
                              std::chrono::milliseconds check_interval)
-    : impl_(std::make_unique<Impl>(budget, std::move(path), check_interval)) {}
+    : impl_(std::make_unique<Impl>(budget, std::move(path), check_interval)) {
+    detail::add_fork_handler(*impl_);
+}
 
-ConfigWatcher::~ConfigWatcher() = default;
+ConfigWatcher::~ConfigWatcher() {
+    detail::remove_fork_handler(*impl_);
+}
 
 ConfigChange ConfigWatcher::poll() {
     const SteadyClock::time_point now = SteadyClock::now();
