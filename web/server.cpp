@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -80,17 +81,38 @@ class WorkerPool final : public httplib::TaskQueue {
   public:
     WorkerPool(std::size_t threads, std::weak_ptr<void> owner)
         : state_(std::make_shared<State>()), owner_(std::move(owner)) {
-        state_->running = threads;
-        for (std::size_t i = 0; i < threads; ++i)
-            threads_.emplace_back([state = state_] { run(*state); });
+        // Out of memory (or address space, under `ulimit -v`) a thread may not start: the
+        // pool runs with those that did. Throwing here would destroy the running ones
+        // unjoined, which is std::terminate.
+        threads_.reserve(threads);
+        for (std::size_t i = 0; i < threads; ++i) {
+            try {
+                std::lock_guard lock(state_->mutex);
+                threads_.emplace_back([state = state_] { run(*state); });
+                ++state_->running;
+            } catch (const std::exception&) {  // system_error, or bad_alloc for its state
+                break;
+            }
+        }
     }
 
     void enqueue(std::function<void()> job) override {
-        {
-            std::lock_guard lock(state_->mutex);
-            state_->jobs.push_back(std::move(job));
+        if (!threads_.empty()) {
+            try {
+                {
+                    std::lock_guard lock(state_->mutex);
+                    state_->jobs.push_back(std::move(job));
+                }
+                state_->ready.notify_one();
+                return;
+            } catch (const std::bad_alloc&) {
+                // No memory to queue it: an exception here would unwind cpp-httplib's
+                // accept loop and this pool with its threads running (std::terminate).
+            }
         }
-        state_->ready.notify_one();
+        // No worker, or no room in the queue: this connection is served on the accept
+        // thread, which waits meanwhile, rather than left unanswered.
+        run_job(job);
     }
 
     void shutdown() override {
@@ -131,15 +153,19 @@ class WorkerPool final : public httplib::TaskQueue {
                 job = std::move(s.jobs.front());
                 s.jobs.pop_front();
             }
-            try {
-                job();  // one connection, start to end
-            } catch (...) {
-                // An exception out of cpp-httplib must not terminate the game.
-            }
+            run_job(job);  // one connection, start to end
         }
         std::lock_guard lock(s.mutex);
         --s.running;
         s.finished.notify_all();
+    }
+
+    static void run_job(const std::function<void()>& job) noexcept {
+        try {
+            job();
+        } catch (...) {
+            // An exception out of cpp-httplib (bad_alloc) must not terminate the game.
+        }
     }
 
     std::shared_ptr<State> state_;  // shared with the threads, which may outlive the pool
@@ -388,29 +414,36 @@ struct Server::Impl final : detail::ForkHandler {
         if (bound <= 0) {
             result.error = web::describe_listen_failure(options.bind_address, options.port);
             listen_fd = -1;  // cpp-httplib closed it
-            http.reset();
-            serving.reset();
-            own_sampler.reset();
+            abandon();
             return result;
         }
 
-        if (own_sampler) own_sampler->start();
-        listener_done = false;
-        listener = std::thread([this] {
-            detail::mark_thread_internal();
-            http->listen_after_bind();
-            listener_done = true;
-        });
+        try {
+            if (own_sampler) own_sampler->start();
+            listener_done = false;
+            listener = std::thread([this] {
+                detail::mark_thread_internal();
+                try {
+                    http->listen_after_bind();
+                } catch (...) {
+                    // No memory for the worker pool: the server ends, the game goes on.
+                    close_listening_socket();
+                }
+                listener_done = true;
+            });
+        } catch (...) {
+            // A thread that could not start (out of memory or address space).
+            close_listening_socket();
+            abandon();
+            throw;
+        }
         // stop() only takes effect once the accept loop runs: wait for it (the socket
         // already listens, so no client is refused meanwhile).
         while (!http->is_running() && !listener_done)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         if (listener_done) {
             listener.join();
-            if (own_sampler) own_sampler->stop();
-            http.reset();
-            serving.reset();
-            own_sampler.reset();
+            abandon();
             result.error = "memscope server: the accept loop ended at once on " +
                            web::url_for(options.bind_address, bound);
             return result;
@@ -453,6 +486,16 @@ struct Server::Impl final : detail::ForkHandler {
         listen_fd = -1;
     }
 
+    // What a start() that failed leaves behind.
+    void abandon() {
+        if (own_sampler) own_sampler->stop();
+        http.reset();
+        serving.reset();
+        own_sampler.reset();
+    }
+
+    // cpp-httplib closes the listening socket only in stop() of a running server: a start
+    // that fails after binding closes it here, or the port would stay taken.
     void close_listening_socket() noexcept {
         if (const int fd = listen_fd.exchange(-1); fd >= 0) ::close(fd);
     }

@@ -423,10 +423,16 @@ struct Sampler::Impl final : detail::ForkHandler {
             lock.unlock();
             // Through the same check as update(): if the game sampled meanwhile, the due
             // time has moved and this round only waits again.
+            // Nothing may escape this thread (std::terminate would end the game). Out of
+            // memory, the sample is skipped, and so is the message if it cannot be built.
             try {
                 sample_if_due();
             } catch (const std::exception& ex) {
-                log(LogLevel::error, std::string("memscope sampler thread: ") + ex.what());
+                try {
+                    log(LogLevel::error, std::string("memscope sampler thread: ") + ex.what());
+                } catch (...) {
+                }
+            } catch (...) {
             }
             lock.lock();
         }
@@ -473,8 +479,9 @@ void Sampler::start() {
         std::lock_guard lock(impl_->thread_mutex);
         impl_->stop_requested = false;
     }
-    impl_->thread_running.store(true);
+    // Running once the thread exists: std::thread throws when it cannot start one.
     impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+    impl_->thread_running.store(true);
 }
 
 void Sampler::stop() {
