@@ -9,18 +9,23 @@
 // memory shows as memscope's footprint, not the game's. The game thread never waits on a
 // request: handlers only read copies of the figures.
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <charconv>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <thread>
 
 #include "connections.hpp"
 #include "counters.hpp"
 #include "endpoints.hpp"
+#include "fork_safety.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/history.hpp"
 #include "memscope/log.hpp"
@@ -292,7 +297,7 @@ std::string_view reason_of(int status) {
 
 }  // namespace
 
-struct Server::Impl {
+struct Server::Impl final : detail::ForkHandler {
     MemoryBudget& budget;
     ServerOptions options;
     std::string setup_error;  // from the environment or the options, reported by start()
@@ -307,6 +312,8 @@ struct Server::Impl {
     std::unique_ptr<web::ConnectionPool> pool;
     std::thread listener;
     std::atomic<bool> listener_done{false};
+    std::atomic<int> listen_fd{-1};  // the listening socket, for the child of a fork
+    bool orphaned = false;  // in the child of a fork: the threads serving `http` are gone
 
     VerdictProvider verdict;  // guarded by `mutex`; kept here so it survives stop() and start()
 
@@ -324,9 +331,13 @@ struct Server::Impl {
         // SO_REUSEADDR only. cpp-httplib's default adds SO_REUSEPORT, with which a second
         // game on the same machine would share port 9090 with the first, the kernel
         // handing each request to either, instead of being told the port is taken.
-        s.set_socket_options([](socket_t sock) {
+        // Close-on-exec: a program the game runs (fork and exec, system()) must not inherit
+        // the port and keep it bound after the game exits.
+        s.set_socket_options([this](socket_t sock) {
             const int on = 1;
             setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+            fcntl(sock, F_SETFD, fcntl(sock, F_GETFD) | FD_CLOEXEC);
+            listen_fd = sock;
         });
 
         // A body larger than the limit is refused before cpp-httplib reads it, even when
@@ -392,6 +403,7 @@ struct Server::Impl {
 
     StartResult start() {
         std::lock_guard lock(mutex);
+        release_orphans();
         StartResult result;
         if (running) {
             result.started = true;
@@ -448,31 +460,37 @@ struct Server::Impl {
         if (bound > 0) http->raise_backlog(kListenBacklog);
         if (bound <= 0) {
             result.error = web::describe_listen_failure(options.bind_address, options.port);
-            pool.reset();
-            http.reset();
-            serving.reset();
-            own_sampler.reset();
+            listen_fd = -1;  // cpp-httplib closed it
+            abandon();
             return result;
         }
 
-        if (own_sampler) own_sampler->start();
-        listener_done = false;
-        listener = std::thread([this] {
-            detail::mark_thread_internal();
-            http->listen_after_bind();
-            listener_done = true;
-        });
+        try {
+            if (own_sampler) own_sampler->start();
+            listener_done = false;
+            listener = std::thread([this] {
+                detail::mark_thread_internal();
+                try {
+                    http->listen_after_bind();
+                } catch (...) {
+                    // No memory for the worker pool: the server ends, the game goes on.
+                    close_listening_socket();
+                }
+                listener_done = true;
+            });
+        } catch (...) {
+            // A thread that could not start (out of memory or address space).
+            close_listening_socket();
+            abandon();
+            throw;
+        }
         // stop() only takes effect once the accept loop runs: wait for it (the socket
         // already listens, so no client is refused meanwhile).
         while (!http->is_running() && !listener_done)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         if (listener_done) {
             listener.join();
-            if (own_sampler) own_sampler->stop();
-            pool.reset();
-            http.reset();
-            serving.reset();
-            own_sampler.reset();
+            abandon();
             result.error = "memscope server: the accept loop ended at once on " +
                            web::url_for(options.bind_address, bound);
             return result;
@@ -495,6 +513,7 @@ struct Server::Impl {
 
     void stop() {
         std::lock_guard lock(mutex);
+        release_orphans();
         if (!listener.joinable()) return;
         // Live streams send their "end" message within kStreamPoll; then no handler may
         // reach the game any more, and the accept loop stops.
@@ -515,6 +534,55 @@ struct Server::Impl {
         own_sampler.reset();
         running = false;
         port = 0;
+        listen_fd = -1;
+    }
+
+    // What a start() that failed leaves behind.
+    void abandon() {
+        if (own_sampler) own_sampler->stop();
+        pool.reset();
+        http.reset();
+        serving.reset();
+        own_sampler.reset();
+    }
+
+    // cpp-httplib closes the listening socket only in stop() of a running server: a start
+    // that fails after binding closes it here, or the port would stay taken.
+    void close_listening_socket() noexcept {
+        if (const int fd = listen_fd.exchange(-1); fd >= 0) ::close(fd);
+    }
+
+    // fork(): nothing to hold in the parent (start() and stop() are the game's, and a
+    // start() under way must be free to create the sampler's locks). In the child, the
+    // accept loop, the workers and the sampler thread do not exist: their handle is
+    // dropped, and the listening socket closed, so that the child neither keeps the port
+    // nor can stop the parent's server (shutdown() on the shared socket would). Only
+    // close() here; the objects they served are released later by stop() or start().
+    void prepare() noexcept override {}
+    void parent() noexcept override {}
+    void child() noexcept override {
+        new (&mutex) std::mutex();  // in case a start() or stop() was under way
+        if (!listener.joinable()) return;
+        new (&listener) std::thread();  // neither joined nor detached: it is not ours
+        close_listening_socket();
+        // The connection pool's poller and workers are the parent's threads, and its lock
+        // may be held by one of them: destroying it here would wait for them forever. It
+        // is left to the parent (the child's copy of its memory is leaked on purpose).
+        static_cast<void>(pool.release());
+        running = false;
+        port = 0;
+        orphaned = true;
+    }
+
+    // In the child of a fork: frees what the parent's server threads used. Nothing there
+    // waits on a lock or a condition variable, and http->stop() is not called: it would
+    // shut the socket down for the parent too.
+    void release_orphans() {
+        if (!orphaned) return;
+        orphaned = false;
+        http.reset();
+        serving.reset();
+        own_sampler.reset();  // its own fork handler already dropped its thread
     }
 };
 
@@ -522,10 +590,12 @@ Server::Server(MemoryBudget& budget, ServerOptions options)
     : impl_(std::make_unique<Impl>(budget, std::move(options))) {
     if (impl_->options.read_environment)
         impl_->setup_error = apply_environment(impl_->options, impl_->disabled);
+    detail::add_fork_handler(*impl_);
 }
 
 Server::~Server() {
     stop();
+    detail::remove_fork_handler(*impl_);
 }
 
 StartResult Server::start() {

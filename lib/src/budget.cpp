@@ -15,8 +15,10 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 
+#include "fork_safety.hpp"
 #include "memscope/format.hpp"
 
 namespace memscope {
@@ -129,7 +131,17 @@ struct Pending {
 
 }  // namespace
 
-struct MemoryBudget::Impl {
+struct MemoryBudget::Impl final : detail::ForkHandler {
+    // fork(): the lock is held across the copy; in the child the live streams that waited
+    // for events (server threads) are gone, and a condition variable that still counts them
+    // as waiters would hang the child's next notify, and its destructor.
+    void prepare() noexcept override { mutex.lock(); }
+    void parent() noexcept override { mutex.unlock(); }
+    void child() noexcept override {
+        new (&event_cv) std::condition_variable();  // forgets the waiters: none exist here
+        mutex.unlock();
+    }
+
     BudgetOptions options;
     mutable std::mutex mutex;
     mutable std::condition_variable event_cv;
@@ -322,9 +334,12 @@ MemoryBudget::MemoryBudget(BudgetOptions options) : impl_(std::make_unique<Impl>
     impl_->threshold = std::clamp(options.warning_threshold, 1e-6f, 1.0f);
     options.hysteresis = std::clamp(options.hysteresis, 0.0f, 0.5f);
     impl_->options = std::move(options);
+    detail::add_fork_handler(*impl_);
 }
 
-MemoryBudget::~MemoryBudget() = default;
+MemoryBudget::~MemoryBudget() {
+    detail::remove_fork_handler(*impl_);
+}
 
 void MemoryBudget::report(std::string_view name, std::size_t current_bytes, std::size_t count) {
     Pending out;

@@ -6,16 +6,23 @@
 
 #include "memscope/config_file.hpp"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
 
+#include "fork_safety.hpp"
 #include "json_reader.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/format.hpp"
@@ -255,6 +262,15 @@ ReadOutcome read_file(const std::string& path, std::string& out) {
     return r;
 }
 
+// The error of a failed read_file(), or "" if it succeeded.
+std::string read_error(const std::string& path, const ReadOutcome& read) {
+    if (read.too_large)
+        return path + ": cannot read: the file is larger than " + std::to_string(kMaxFileBytes) +
+               " bytes";
+    if (!read.ok) return path + ": cannot read: " + errno_text(read.error_code);
+    return {};
+}
+
 // load_config(), with `origin` appended to a read error to say who named the file. With
 // `missing_is_fine`, a file that does not exist is no error: nothing is loaded.
 ConfigResult load_file(MemoryBudget& budget, std::string_view path, std::string_view origin,
@@ -266,17 +282,13 @@ ConfigResult load_file(MemoryBudget& budget, std::string_view path, std::string_
     std::string text;
     errno = 0;
     const ReadOutcome read = read_file(result.path, text);
-    if (read.too_large)
-        return refuse(result, result.path + ": cannot read: the file is larger than " +
-                                  std::to_string(kMaxFileBytes) + " bytes");
-    if (!read.ok && missing_is_fine && read.error_code == ENOENT) {
+    if (!read.ok && !read.too_large && missing_is_fine && read.error_code == ENOENT) {
         log(LogLevel::debug, "no MEMSCOPE_CONFIG and no " + result.path +
                                  " in the working directory: budgets unchanged");
         return ConfigResult{};
     }
-    if (!read.ok)
-        return refuse(result, result.path + ": cannot read: " + errno_text(read.error_code) +
-                                  std::string(origin));
+    if (std::string error = read_error(result.path, read); !error.empty())
+        return refuse(result, read.too_large ? error : error + std::string(origin));
     return apply_config_text(budget, text, path);
 }
 
@@ -305,11 +317,211 @@ ConfigResult load_config(MemoryBudget& budget, std::string_view path) {
     return load_file(budget, path, "", false);
 }
 
+std::string default_config_path() {
+    if (const char* env = std::getenv("MEMSCOPE_CONFIG"); env != nullptr && *env != '\0')
+        return env;
+    return "memscope.json";
+}
+
 ConfigResult load_default_config(MemoryBudget& budget) {
     // An empty MEMSCOPE_CONFIG counts as unset, as shells make `MEMSCOPE_CONFIG= game` easy.
     if (const char* env = std::getenv("MEMSCOPE_CONFIG"); env != nullptr && *env != '\0')
         return load_file(budget, env, " (named by MEMSCOPE_CONFIG)", false);
     return load_file(budget, "memscope.json", "", true);
+}
+
+// ---------------------------------------------------------------------------------------
+// ConfigWatcher
+
+std::string_view to_string(ConfigChange change) noexcept {
+    switch (change) {
+        case ConfigChange::none: return "none";
+        case ConfigChange::applied: return "applied";
+        case ConfigChange::refused: return "refused";
+        case ConfigChange::missing: return "missing";
+    }
+    return "unknown";
+}
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// What stat() says of the file: enough to notice an edit in place (size, times) or a
+// replacement (inode), as editors that save atomically do.
+struct FileState {
+    int error = 0;  // stat()'s errno; 0 when the file is there
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    std::int64_t modified_ns = 0;
+    std::int64_t changed_ns = 0;
+    bool operator==(const FileState&) const = default;
+};
+
+std::int64_t nanoseconds_of(const std::timespec& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+FileState stat_file(const std::string& path) {
+    FileState f;
+    struct stat st {};
+    if (path.find('\0') != std::string::npos) {
+        f.error = EINVAL;
+    } else if (::stat(path.c_str(), &st) != 0) {
+        f.error = errno != 0 ? errno : EIO;
+    } else {
+        f.device = st.st_dev;
+        f.inode = st.st_ino;
+        f.size = st.st_size;
+        f.modified_ns = nanoseconds_of(st.st_mtim);
+        f.changed_ns = nanoseconds_of(st.st_ctim);
+    }
+    return f;
+}
+
+// File times advance in clock ticks (milliseconds on Linux, seconds on some file
+// systems): a second write within the tick of the one read leaves the state as it was.
+// So for this long after a file's last modification, its content is compared too.
+constexpr std::chrono::seconds kTimestampDoubt{2};
+
+bool recently_modified(const FileState& f) {
+    const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    return now_ns - f.modified_ns < std::chrono::nanoseconds(kTimestampDoubt).count();
+}
+
+}  // namespace
+
+struct ConfigWatcher::Impl final : detail::ForkHandler {
+    Impl(MemoryBudget& b, std::string p, std::chrono::milliseconds i)
+        : budget(b), path(std::move(p)), interval(std::max(i, std::chrono::milliseconds(0))) {}
+
+    // fork(): a child must be able to check, even if another thread was checking.
+    void prepare() noexcept override { mutex.lock(); }
+    void parent() noexcept override { mutex.unlock(); }
+    void child() noexcept override { mutex.unlock(); }
+
+    MemoryBudget& budget;
+    const std::string path;
+    const SteadyClock::duration interval;
+    // When poll() checks next, in steady_clock ticks (0: at once): until then poll() is a
+    // clock read and a compare.
+    std::atomic<SteadyClock::rep> next_due{0};
+    std::atomic<std::uint64_t> applied{0};
+
+    mutable std::mutex mutex;            // one check at a time; guards the members below
+    bool checked = false;                // a check has run
+    std::optional<FileState> previous;   // what the last check saw
+    std::optional<FileState> read_from;  // the file's state when it was last read
+    bool reread = false;                 // read it even if unchanged (kTimestampDoubt)
+    std::optional<std::string> text;     // the text last read (none after a failed read)
+    int missing_error = 0;               // why the file is missing (errno); 0: it is not
+    ConfigResult last;
+
+    void schedule(SteadyClock::time_point now) {
+        next_due.store((now + interval).time_since_epoch().count(), std::memory_order_relaxed);
+    }
+
+    ConfigChange check() {
+        const FileState now = stat_file(path);
+        // A change is acted on once two checks in a row see it (the first check acts at
+        // once): an editor's save caught half-way (truncated, or renamed away for an
+        // instant) is not reported as a broken or vanished file.
+        const bool first = !checked;
+        const bool settled = first || previous == now;
+        previous = now;
+        if (!settled) return ConfigChange::none;
+        checked = true;
+        if (now.error != 0) return missing(now.error, first);
+        if (!first && missing_error == 0 && read_from == now && !reread) return ConfigChange::none;
+
+        std::string read_text;
+        errno = 0;
+        const ReadOutcome read = read_file(path, read_text);
+        if (!read.ok && !read.too_large && read.error_code == ENOENT)
+            return missing(ENOENT, first);  // removed between stat() and open()
+        missing_error = 0;
+        read_from = now;
+        reread = recently_modified(now);
+        if (std::string error = read_error(path, read); !error.empty()) {
+            if (!text && last.error == error) return ConfigChange::none;  // logged already
+            text.reset();
+            last = refuse(ConfigResult{false, path, {}}, std::move(error));
+            return ConfigChange::refused;
+        }
+        if (text && *text == read_text) return ConfigChange::none;  // touched, not changed
+        text = std::move(read_text);
+        // An invalid text is kept too, so that it is refused (and logged) once.
+        last = apply_config_text(budget, *text, path);
+        if (!last.loaded) return ConfigChange::refused;
+        applied.fetch_add(1, std::memory_order_relaxed);
+        return ConfigChange::applied;
+    }
+
+    // The file cannot be seen, for reason `error` (an errno): logged once per reason.
+    ConfigChange missing(int error, bool first) {
+        if (missing_error == error) return ConfigChange::none;
+        const bool was_there = read_from.has_value();
+        missing_error = error;
+        read_from.reset();
+        text.reset();  // a file that comes back is applied, even with the same text
+        last = ConfigResult{false, path, {}};
+        if (was_there) {
+            last.error = path + ": the configuration file is gone (" + errno_text(error) +
+                         "); the budgets in force stay as they are";
+            log(LogLevel::warning, last.error);
+        } else {
+            // Not there at the first check is how a game may start: not worth a warning.
+            last.error = path + ": no configuration file (" + errno_text(error) +
+                         "); the budgets stay as they are until one appears";
+            log(first ? LogLevel::info : LogLevel::warning, last.error);
+        }
+        return ConfigChange::missing;
+    }
+};
+
+ConfigWatcher::ConfigWatcher(MemoryBudget& budget, std::string path,
+                             std::chrono::milliseconds check_interval)
+    : impl_(std::make_unique<Impl>(budget, std::move(path), check_interval)) {
+    detail::add_fork_handler(*impl_);
+}
+
+ConfigWatcher::~ConfigWatcher() {
+    detail::remove_fork_handler(*impl_);
+}
+
+ConfigChange ConfigWatcher::poll() {
+    const SteadyClock::time_point now = SteadyClock::now();
+    const auto due = [&] {
+        return now.time_since_epoch().count() >= impl_->next_due.load(std::memory_order_relaxed);
+    };
+    if (!due()) return ConfigChange::none;
+    // Another thread checking right now covers this poll too.
+    std::unique_lock lock(impl_->mutex, std::try_to_lock);
+    if (!lock.owns_lock() || !due()) return ConfigChange::none;
+    impl_->schedule(now);
+    return impl_->check();
+}
+
+ConfigChange ConfigWatcher::check_now() {
+    std::lock_guard lock(impl_->mutex);
+    impl_->schedule(SteadyClock::now());
+    return impl_->check();
+}
+
+const std::string& ConfigWatcher::path() const noexcept {
+    return impl_->path;
+}
+
+ConfigResult ConfigWatcher::last_result() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->last;
+}
+
+std::uint64_t ConfigWatcher::applied_count() const noexcept {
+    return impl_->applied.load(std::memory_order_relaxed);
 }
 
 }  // namespace memscope

@@ -7,6 +7,8 @@
 #include <limits>
 #include <mutex>
 
+#include "fork_safety.hpp"
+
 namespace memscope::detail {
 namespace {
 
@@ -62,12 +64,9 @@ void unlink(ThreadCounters& t) noexcept {
     --g_live_threads;
 }
 
-// Runs when a registered thread exits (pthread key destructors run after the C++
-// thread_local destructors, so most late frees of the thread are still counted in its own
-// block). From here on the thread counts into the shared totals.
-void retire_thread(void* arg) noexcept {
-    auto& t = *static_cast<ThreadCounters*>(arg);
-    std::lock_guard lock(g_registry_mutex);
+// Moves a thread's figures into the retired totals and takes it off the list; from here on
+// the thread (if it still runs) counts into the shared totals. Under the registry lock.
+void retire_locked(ThreadCounters& t) noexcept {
     const std::int64_t bytes = t.bytes.load(std::memory_order_relaxed);
     g_retired.retired_bytes.fetch_add(bytes, std::memory_order_relaxed);
     g_retired.retired_allocations.fetch_add(t.allocations.load(std::memory_order_relaxed),
@@ -82,12 +81,13 @@ void retire_thread(void* arg) noexcept {
     unlink(t);
 }
 
-// fork() copies only the forking thread: hold the registry lock across it so the child
-// never inherits a lock owned by a thread that does not exist there. Blocks of threads that
-// vanished in the child stay listed; their figures stay right, since the memory they
-// counted was copied into the child too.
-void lock_for_fork() noexcept { g_registry_mutex.lock(); }
-void unlock_after_fork() noexcept { g_registry_mutex.unlock(); }
+// Runs when a registered thread exits (pthread key destructors run after the C++
+// thread_local destructors, so most late frees of the thread are still counted in its own
+// block).
+void retire_thread(void* arg) noexcept {
+    std::lock_guard lock(g_registry_mutex);
+    retire_locked(*static_cast<ThreadCounters*>(arg));
+}
 
 struct Sums {
     std::int64_t bytes = 0;
@@ -119,7 +119,7 @@ void register_thread(ThreadCounters& t) noexcept {
         // The destructor cast is safe: retire_thread has the signature pthread expects.
         if (pthread_key_create(&g_key, retire_thread) == 0) {
             g_key_created = true;
-            pthread_atfork(lock_for_fork, unlock_after_fork, unlock_after_fork);
+            install_fork_handlers();  // see registry_after_fork_child
         } else {
             g_key_failed = true;
         }
@@ -128,12 +128,35 @@ void register_thread(ThreadCounters& t) noexcept {
         enter_shared_state(t);  // counted exactly, only less cheaply
         return;
     }
+    t.owner = pthread_self();
     t.next = g_head;
     if (g_head != nullptr) g_head->prev = &t;
     g_head = &t;
     ++g_live_threads;
     t.state = ThreadState::active;
     set_bounds(t);
+}
+
+// fork(): the registry lock is held across the copy (locked last, after every object of
+// fork_safety.hpp, since they allocate under their own locks), so the child never inherits
+// it locked by a thread that does not exist there.
+void registry_prepare_fork() noexcept { g_registry_mutex.lock(); }
+void registry_after_fork_parent() noexcept { g_registry_mutex.unlock(); }
+
+// In the child, only the thread that called fork() exists. The other threads' blocks hold
+// figures that stay right (the memory they counted was copied too), but glibc puts those
+// threads' stacks, and with them their static TLS, back in its stack cache: a thread the
+// child starts may get one, and its fresh zeroed block would land on a node of this list,
+// cutting the list and losing the figures. So the blocks are retired here, as if their
+// threads had exited, and the list holds only the calling thread.
+void registry_after_fork_child() noexcept {
+    const pthread_t self = pthread_self();
+    for (ThreadCounters* t = g_head; t != nullptr;) {
+        ThreadCounters* next = t->next;
+        if (pthread_equal(t->owner, self) == 0) retire_locked(*t);
+        t = next;
+    }
+    g_registry_mutex.unlock();
 }
 
 namespace {

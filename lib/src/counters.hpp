@@ -13,6 +13,8 @@
 // kPeakBatchBytes since it last did, and the peak follows that shared total: see
 // peak_tolerance_bytes() in allocator.hpp for the bound this gives.
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -41,6 +43,7 @@ struct alignas(64) ThreadCounters {
     std::int64_t published = 0;       // `bytes` when last added to the shared total
     ThreadCounters* prev = nullptr;   // registry list links, guarded by its mutex
     ThreadCounters* next = nullptr;
+    pthread_t owner{};                // the thread, for the child of a fork (fork_safety.hpp)
     ThreadState state = ThreadState::unregistered;
     bool internal = false;            // a memscope server thread: see mark_thread_internal
 };

@@ -15,10 +15,12 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
+#include "fork_safety.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/format.hpp"
 #include "memscope/log.hpp"
@@ -118,7 +120,12 @@ bool series_looks_like_leak(const std::vector<double>& values, std::size_t windo
 // ---------------------------------------------------------------------------------------
 // History
 
-struct History::Impl {
+struct History::Impl final : detail::ForkHandler {
+    // fork(): the ring is never copied in the middle of a record().
+    void prepare() noexcept override { mutex.lock(); }
+    void parent() noexcept override { mutex.unlock(); }
+    void child() noexcept override { mutex.unlock(); }
+
     explicit Impl(std::size_t cap) : capacity(std::max<std::size_t>(cap, 2)) {
         // The ring's slots are allocated once; recording reuses them.
         ring.reserve(capacity);
@@ -153,9 +160,13 @@ struct History::Impl {
     }
 };
 
-History::History(std::size_t capacity) : impl_(std::make_unique<Impl>(capacity)) {}
+History::History(std::size_t capacity) : impl_(std::make_unique<Impl>(capacity)) {
+    detail::add_fork_handler(*impl_);
+}
 
-History::~History() = default;
+History::~History() {
+    detail::remove_fork_handler(*impl_);
+}
 
 std::uint64_t History::record(std::int64_t unix_ms, double seconds,
                               const AllocationStats& allocator, const ProcessMemory& process,
@@ -270,7 +281,25 @@ std::size_t History::footprint_bytes() const {
 // ---------------------------------------------------------------------------------------
 // Sampler
 
-struct Sampler::Impl {
+struct Sampler::Impl final : detail::ForkHandler {
+    // fork(): a sample is never copied half taken (this lock is taken before the budget's
+    // and the history's, which prepare() locks after it, being older). In the child the
+    // background thread does not exist: its handle, its locks and its wake-up are reset, so
+    // stop() and the destructor return at once, and start() can run a new thread.
+    void prepare() noexcept override { sample_mutex.lock(); }
+    void parent() noexcept override { sample_mutex.unlock(); }
+    void child() noexcept override {
+        if (thread.joinable()) {
+            new (&thread) std::thread();  // neither joined nor detached: it is not ours
+            new (&thread_mutex) std::mutex();
+            new (&wake) std::condition_variable();
+            stop_requested = false;
+            thread_running.store(false);
+        }
+        new (&control_mutex) std::mutex();  // in case a start() or stop() was under way
+        sample_mutex.unlock();
+    }
+
     Impl(MemoryBudget& b, SamplerOptions o)
         : budget(b), options(sanitized(o)), history(options.capacity), created(Clock::now()) {
         next_due.store((created + options.interval).time_since_epoch().count());
@@ -394,10 +423,16 @@ struct Sampler::Impl {
             lock.unlock();
             // Through the same check as update(): if the game sampled meanwhile, the due
             // time has moved and this round only waits again.
+            // Nothing may escape this thread (std::terminate would end the game). Out of
+            // memory, the sample is skipped, and so is the message if it cannot be built.
             try {
                 sample_if_due();
             } catch (const std::exception& ex) {
-                log(LogLevel::error, std::string("memscope sampler thread: ") + ex.what());
+                try {
+                    log(LogLevel::error, std::string("memscope sampler thread: ") + ex.what());
+                } catch (...) {
+                }
+            } catch (...) {
             }
             lock.lock();
         }
@@ -418,10 +453,13 @@ struct Sampler::Impl {
 };
 
 Sampler::Sampler(MemoryBudget& budget, SamplerOptions options)
-    : impl_(std::make_unique<Impl>(budget, options)) {}
+    : impl_(std::make_unique<Impl>(budget, options)) {
+    detail::add_fork_handler(*impl_);
+}
 
 Sampler::~Sampler() {
     stop();
+    detail::remove_fork_handler(*impl_);
 }
 
 bool Sampler::update() {
@@ -441,8 +479,9 @@ void Sampler::start() {
         std::lock_guard lock(impl_->thread_mutex);
         impl_->stop_requested = false;
     }
-    impl_->thread_running.store(true);
+    // Running once the thread exists: std::thread throws when it cannot start one.
     impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+    impl_->thread_running.store(true);
 }
 
 void Sampler::stop() {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "fork_safety.hpp"
 #include "memscope/allocator.hpp"
 
 namespace memscope {
@@ -24,6 +25,18 @@ void default_sink(LogLevel level, std::string_view message) {
 std::mutex g_sink_mutex;
 std::shared_ptr<const LogSink> g_sink;  // null: default_sink
 std::atomic<LogLevel> g_min_level{LogLevel::info};
+
+// fork(): a child must be able to log even if another thread was reading the sink. log()
+// is called under none of the locks fork_safety.hpp holds, and only the counter registry's
+// (locked last) is taken under this one, so its place in the fork order does not matter.
+struct SinkForkHandler final : detail::ForkHandler {
+    SinkForkHandler() { detail::add_fork_handler(*this); }
+    ~SinkForkHandler() { detail::remove_fork_handler(*this); }
+    void prepare() noexcept override { g_sink_mutex.lock(); }
+    void parent() noexcept override { g_sink_mutex.unlock(); }
+    void child() noexcept override { g_sink_mutex.unlock(); }
+};
+SinkForkHandler g_sink_fork_handler;
 
 }  // namespace
 

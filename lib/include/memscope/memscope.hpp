@@ -6,7 +6,7 @@
 /// - the tracked global allocator (allocator.hpp): `allocation_stats()`, `process_memory()`;
 /// - per-subsystem budgets, warnings and pressure callbacks (budget.hpp): `MemoryBudget`;
 /// - history, trends and leak suspicion (history.hpp): `Sampler`, `History`;
-/// - the budget configuration file (config_file.hpp): `load_config()`;
+/// - the budget configuration file (config_file.hpp): `load_config()`, `ConfigWatcher`;
 /// - logging (log.hpp) and byte-size formatting (format.hpp);
 /// - the optional dashboard server (server.hpp): `Server`.
 ///
