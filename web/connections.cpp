@@ -20,6 +20,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <new>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -477,88 +478,104 @@ void ConnectionPool::Shared::run_poller() {
     std::vector<int> incoming_now;
     std::vector<std::unique_ptr<Connection>> returned_now;
     while (true) {
-        {
-            std::lock_guard lock(mutex);
-            if (stopping) break;
-            incoming_now.swap(incoming);
-            taking = incoming_now.size();
-            returned_now.swap(returned);
-        }
-        Clock::time_point now = Clock::now();
-        for (auto& c : returned_now) {
-            if (c->close_after_)
-                linger(std::move(c), now);
-            else
-                park(std::move(c), now);
-        }
-        returned_now.clear();
-        if (!incoming_now.empty()) {
-            for (int fd : incoming_now) on_incoming(fd, now);
+        try {
+            {
+                std::lock_guard lock(mutex);
+                if (stopping) break;
+                incoming_now.swap(incoming);
+                taking = incoming_now.size();
+                returned_now.swap(returned);
+            }
+            Clock::time_point now = Clock::now();
+            for (auto& c : returned_now) {
+                if (c->close_after_)
+                    linger(std::move(c), now);
+                else
+                    park(std::move(c), now);
+            }
+            returned_now.clear();
+            if (!incoming_now.empty()) {
+                for (int fd : incoming_now) on_incoming(fd, now);
+                incoming_now.clear();
+                // Only now does `incoming` have room: these sockets were open until admitted.
+                {
+                    std::lock_guard lock(mutex);
+                    taking = 0;
+                }
+                room.notify_all();
+            }
+
+            // Wait for bytes, the doorbell, or the nearest deadline.
+            fds.clear();
+            fds.push_back({wake_fd, POLLIN, 0});
+            Clock::time_point until = now + kMaxPollWait;
+            for (const auto& c : parked) {
+                fds.push_back({c->fd(), POLLIN, 0});
+                until = std::min(until, c->deadline_);
+            }
+            for (const auto& c : lingering) {
+                fds.push_back({c->fd(), POLLIN, 0});
+                until = std::min(until, c->deadline_);
+            }
+            if (::poll(fds.data(), fds.size(), ms_until(until, now)) < 0 && errno != EINTR) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                continue;
+            }
+            if (fds[0].revents != 0) {
+                std::uint64_t count = 0;
+                [[maybe_unused]] const ssize_t n = ::read(wake_fd, &count, sizeof count);
+            }
+
+            now = Clock::now();
+            std::size_t at = 1;  // fds[] holds the doorbell, then `waiting`, then `closing`
+            std::vector<std::unique_ptr<Connection>> waiting;
+            std::vector<std::unique_ptr<Connection>> closing;
+            waiting.swap(parked);
+            closing.swap(lingering);
+            for (auto& c : waiting) {
+                const short revents = fds[at++].revents;
+                if (revents != 0) {
+                    on_readable(c, now);  // back into parked, or on to a worker, or closed
+                } else if (now >= c->deadline_) {
+                    if (c->pending() == 0) {
+                        close_connection(c);  // idle: nothing to say
+                    } else {
+                        refuse(std::move(c), 408, "the request head did not arrive in time", now);
+                    }
+                } else {
+                    parked.push_back(std::move(c));
+                }
+            }
+            for (auto& c : closing) {
+                bool done = now >= c->deadline_;
+                if (!done && fds[at].revents != 0) {
+                    const ssize_t n =
+                        ::recv(c->fd(), read_buffer.data(), read_buffer.size(), MSG_DONTWAIT);
+                    if (n > 0) c->lingered_bytes_ += static_cast<std::size_t>(n);
+                    done = n == 0 ||
+                           (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+                           c->lingered_bytes_ > kLingerBytes;
+                }
+                ++at;
+                if (done)
+                    close_connection(c);
+                else
+                    lingering.push_back(std::move(c));
+            }
+        } catch (const std::bad_alloc&) {
+            // Out of memory (the game's heap is exhausted, or `ulimit -v`): an exception out of
+            // this thread would end the game. The connections being handled in this round are
+            // closed (their owners went out of scope); the others stay. Sockets taken from
+            // `incoming` but not yet admitted are closed too, and the next round tries again.
+            for (int fd : incoming_now) ::close(fd);
             incoming_now.clear();
-            // Only now does `incoming` have room: these sockets were open until admitted.
+            returned_now.clear();
             {
                 std::lock_guard lock(mutex);
                 taking = 0;
             }
             room.notify_all();
-        }
-
-        // Wait for bytes, the doorbell, or the nearest deadline.
-        fds.clear();
-        fds.push_back({wake_fd, POLLIN, 0});
-        Clock::time_point until = now + kMaxPollWait;
-        for (const auto& c : parked) {
-            fds.push_back({c->fd(), POLLIN, 0});
-            until = std::min(until, c->deadline_);
-        }
-        for (const auto& c : lingering) {
-            fds.push_back({c->fd(), POLLIN, 0});
-            until = std::min(until, c->deadline_);
-        }
-        if (::poll(fds.data(), fds.size(), ms_until(until, now)) < 0 && errno != EINTR) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-            continue;
-        }
-        if (fds[0].revents != 0) {
-            std::uint64_t count = 0;
-            [[maybe_unused]] const ssize_t n = ::read(wake_fd, &count, sizeof count);
-        }
-
-        now = Clock::now();
-        std::size_t at = 1;  // fds[] holds the doorbell, then `waiting`, then `closing`
-        std::vector<std::unique_ptr<Connection>> waiting;
-        std::vector<std::unique_ptr<Connection>> closing;
-        waiting.swap(parked);
-        closing.swap(lingering);
-        for (auto& c : waiting) {
-            const short revents = fds[at++].revents;
-            if (revents != 0) {
-                on_readable(c, now);  // back into parked, or on to a worker, or closed
-            } else if (now >= c->deadline_) {
-                if (c->pending() == 0) {
-                    close_connection(c);  // idle: nothing to say
-                } else {
-                    refuse(std::move(c), 408, "the request head did not arrive in time", now);
-                }
-            } else {
-                parked.push_back(std::move(c));
-            }
-        }
-        for (auto& c : closing) {
-            bool done = now >= c->deadline_;
-            if (!done && fds[at].revents != 0) {
-                const ssize_t n =
-                    ::recv(c->fd(), read_buffer.data(), read_buffer.size(), MSG_DONTWAIT);
-                if (n > 0) c->lingered_bytes_ += static_cast<std::size_t>(n);
-                done = n == 0 ||
-                       (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
-                       c->lingered_bytes_ > kLingerBytes;
-            }
-            ++at;
-            if (done)
-                close_connection(c);
-            else
-                lingering.push_back(std::move(c));
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
     }
     // Stopping: every connection the poller holds closes now.
@@ -579,7 +596,11 @@ void ConnectionPool::Shared::run_worker() {
             if (stopping) break;
             c = std::move(ready.front());
             ready.pop_front();
-            busy.push_back(c.get());
+            try {
+                busy.push_back(c.get());
+            } catch (const std::bad_alloc&) {
+                continue;  // out of memory: the connection closes unanswered
+            }
         }
         const bool last = c->requests_ + 1 >= limits.max_requests;
         bool keep = false;
@@ -596,7 +617,11 @@ void ConnectionPool::Shared::run_worker() {
             if (stopping) {
                 c.reset();  // stop() owns the closing now
             } else {
-                returned.push_back(std::move(c));
+                try {
+                    returned.push_back(std::move(c));
+                } catch (const std::bad_alloc&) {
+                    c.reset();  // out of memory: closed rather than kept alive
+                }
             }
         }
         wake(wake_fd);
@@ -654,8 +679,12 @@ void ConnectionPool::admit(int fd) {
                    shared_->incoming.size() + shared_->taking < shared_->limits.max_connections;
         });
         if (!shared_->stopping) {
-            shared_->incoming.push_back(fd);
-            fd = -1;
+            try {
+                shared_->incoming.push_back(fd);
+                fd = -1;
+            } catch (const std::bad_alloc&) {
+                // Out of memory: this connection closes unanswered, the accept loop goes on.
+            }
         }
     }
     if (fd >= 0) {
