@@ -20,7 +20,19 @@
 #include <string_view>
 #include <thread>
 
+#include <memscope/server.hpp>
+
 namespace memscope_test {
+
+// Options of a test server: any free port, the environment ignored (the tests that read
+// it turn it on), a sample every 50 ms so that tests need not wait long for one.
+inline memscope::ServerOptions test_options() {
+    memscope::ServerOptions o;
+    o.port = 0;
+    o.read_environment = false;
+    o.sample_interval = std::chrono::milliseconds(50);
+    return o;
+}
 
 // Polls `condition` until it holds or `limit` passes (generous: CI machines are slow and
 // sanitizers slower). Returns whether it held.

@@ -32,13 +32,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-ServerOptions test_options() {
-    ServerOptions o;
-    o.port = 0;
-    o.read_environment = false;
-    o.sample_interval = std::chrono::milliseconds(50);
-    return o;
-}
+using memscope_test::test_options;
 
 struct Running {
     MemoryBudget budget;

@@ -312,13 +312,7 @@ namespace {
 using memscope::Server;
 using memscope::ServerOptions;
 
-ServerOptions test_options() {
-    ServerOptions o;
-    o.port = 0;
-    o.read_environment = false;
-    o.sample_interval = std::chrono::milliseconds(50);
-    return o;
-}
+using memscope_test::test_options;
 
 // Threads of this process (/proc/self/task), to prove none is left behind.
 std::size_t thread_count() {

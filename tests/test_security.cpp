@@ -43,13 +43,7 @@ namespace {
 constexpr const char* kToken = "Tq9-security-test-token-7f3a";
 constexpr std::size_t kMiB = std::size_t{1} << 20;
 
-ServerOptions test_options() {
-    ServerOptions o;
-    o.port = 0;
-    o.read_environment = false;
-    o.sample_interval = std::chrono::milliseconds(50);
-    return o;
-}
+using memscope_test::test_options;
 
 struct Running {
     MemoryBudget budget;

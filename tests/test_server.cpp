@@ -38,13 +38,7 @@ namespace {
 constexpr std::size_t kMiB = std::size_t{1} << 20;
 constexpr const char* kToken = "s3cret-T0ken";
 
-ServerOptions test_options() {
-    ServerOptions o;
-    o.port = 0;
-    o.read_environment = false;  // the environment tests set it on purpose
-    o.sample_interval = std::chrono::milliseconds(50);
-    return o;
-}
+using memscope_test::test_options;
 
 // A budget with the specification's six budgets, some figures, and a running server.
 struct Running {
