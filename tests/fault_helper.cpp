@@ -562,6 +562,7 @@ std::size_t proc_entries(const char* dir) {
     return n;
 }
 
+#if MEMSCOPE_WITH_SERVER
 // The entries of `dir` once they stop changing (for 300 ms, within 3 s): a server closes
 // the socket of a client that just went away a moment later, on its poller thread.
 std::size_t settled_entries(const char* dir) {
@@ -576,7 +577,6 @@ std::size_t settled_entries(const char* dir) {
     return last;
 }
 
-#if MEMSCOPE_WITH_SERVER
 memscope::ServerOptions oom_server_options() {
     memscope::ServerOptions o;
     o.port = 0;
