@@ -18,11 +18,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <mutex>
 #include <new>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "counters.hpp"
@@ -150,6 +150,7 @@ Connection::Connection(int fd, const ConnectionLimits& limits) : fd_(fd), limits
 
 Connection::~Connection() {
     ::close(fd_);
+    if (open_count_ != nullptr) open_count_->fetch_sub(1);
 }
 
 void Connection::compact() {
@@ -289,36 +290,68 @@ struct ConnectionPool::Shared {
     std::vector<int> incoming;                          // accepted sockets for the poller
     std::size_t taking = 0;                             // taken from `incoming`, not admitted yet
     std::vector<std::unique_ptr<Connection>> returned;  // answered, back to the poller
-    std::deque<std::unique_ptr<Connection>> ready;      // heads in, waiting for a worker
+    std::vector<std::unique_ptr<Connection>> ready;     // heads in, oldest first, for a worker
     std::vector<Connection*> busy;                      // being answered
     bool stopping = false;
     std::size_t threads_running = 0;
     std::shared_ptr<void> keep_alive;  // what Serve uses, while detached threads run
 
-    // The poller's own: how many connections are open (waiting, being answered or being
-    // closed), those waiting for bytes, and those being closed.
-    std::size_t open = 0;
-    std::vector<std::unique_ptr<Connection>> parked;
-    std::vector<std::unique_ptr<Connection>> lingering;
+    // Connections open: waiting, being answered or being closed (each one counts itself
+    // out when it closes, whoever closes it).
+    std::atomic<std::size_t> open{0};
+
+    // The poller's own: sockets and connections taken from the workers' side, connections
+    // waiting for bytes and being closed, and the same two during one pass over them.
+    std::vector<int> incoming_now;
+    std::vector<std::unique_ptr<Connection>> returned_now, parked, lingering, waiting, closing;
+    std::vector<pollfd> fds;
     Clock::time_point last_cap_warning{};
     bool warned_cap = false;
     std::array<char, kReadChunk> read_buffer{};
 
     ~Shared() {
         for (int fd : incoming) ::close(fd);
+        for (int fd : incoming_now)
+            if (fd >= 0) ::close(fd);
         if (wake_fd >= 0) ::close(wake_fd);
     }
 
-    void run_poller();
-    void run_worker();
-    void close_connection(std::unique_ptr<Connection>& c) {
-        c.reset();
-        --open;
+    // Every list can hold every connection from the start, so that moving a connection
+    // from one to another never allocates: out of memory, the poller and the workers must
+    // not throw (std::terminate), and a full list of sockets must not grow without bound.
+    void reserve_lists() {
+        const std::size_t n = limits.max_connections;
+        for (auto* list :
+             {&returned, &ready, &returned_now, &parked, &lingering, &waiting, &closing})
+            list->reserve(n);
+        incoming.reserve(n);
+        incoming_now.reserve(n);
+        busy.reserve(n);
+        fds.reserve(n + 1);
     }
+
+    void run_poller();
+    void poll_once();
+    // The sockets taken from `incoming` have been admitted or closed: only now does
+    // `incoming` have room for as many (they were open until then).
+    void make_room() {
+        {
+            std::lock_guard lock(mutex);
+            if (taking == 0) return;
+            taking = 0;
+        }
+        room.notify_all();
+    }
+    void run_worker();
+    static void close_connection(std::unique_ptr<Connection>& c) { c.reset(); }
     void linger(std::unique_ptr<Connection> c, Clock::time_point now);
     void refuse(std::unique_ptr<Connection> c, int status, std::string_view message,
                 Clock::time_point now) {
-        send_now(c->fd(), canned_response(status, message));
+        try {
+            send_now(c->fd(), canned_response(status, message));
+        } catch (...) {
+            // No memory for the answer: the connection closes without one.
+        }
         linger(std::move(c), now);
     }
     void dispatch(std::unique_ptr<Connection> c, Clock::time_point now);
@@ -387,7 +420,13 @@ void ConnectionPool::Shared::on_readable(std::unique_ptr<Connection>& c, Clock::
     // Into the poller's buffer first: a connection trickling a byte at a time then holds
     // only its bytes, not a buffer of kReadChunk.
     const ssize_t n = ::recv(c->fd(), read_buffer.data(), read_buffer.size(), MSG_DONTWAIT);
-    if (n > 0) c->in_.append(read_buffer.data(), static_cast<std::size_t>(n));
+    if (n > 0) {
+        try {
+            c->in_.append(read_buffer.data(), static_cast<std::size_t>(n));
+        } catch (...) {
+            return close_connection(c);  // no memory for the head: closed unanswered
+        }
+    }
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
             parked.push_back(std::move(c));
@@ -425,13 +464,16 @@ void ConnectionPool::Shared::note_cap(Clock::time_point now) {
     if (warned_cap && now - last_cap_warning < std::chrono::minutes(1)) return;
     warned_cap = true;
     last_cap_warning = now;
-    log(LogLevel::warning, "memscope dashboard: " + std::to_string(limits.max_connections) +
-                               " connections open (ServerOptions::max_connections): closing "
-                               "idle ones to admit new ones, refusing when all are busy");
+    try {
+        log(LogLevel::warning, "memscope dashboard: " + std::to_string(limits.max_connections) +
+                                   " connections open (ServerOptions::max_connections): closing "
+                                   "idle ones to admit new ones, refusing when all are busy");
+    } catch (...) {
+    }
 }
 
 void ConnectionPool::Shared::on_incoming(int fd, Clock::time_point now) {
-    if (open >= limits.max_connections) {
+    if (open.load() >= limits.max_connections) {
         note_cap(now);
         // Make room: a connection being closed first, else the one waiting in the poller
         // that has been quiet longest (an idle keep-alive, a trickling head).
@@ -460,123 +502,53 @@ void ConnectionPool::Shared::on_incoming(int fd, Clock::time_point now) {
             // Every connection is being answered: refuse this one at once. Emptying its
             // receive buffer first makes a reset, which could hide the 503, less likely.
             discard_now(fd);
-            send_now(fd, canned_response(503, "too many connections; try again shortly"));
+            try {
+                send_now(fd, canned_response(503, "too many connections; try again shortly"));
+            } catch (...) {
+            }
             ::shutdown(fd, SHUT_WR);
             ::close(fd);
             return;
         }
     }
+    std::unique_ptr<Connection> c;
+    try {
+        c = std::make_unique<Connection>(fd, limits);
+    } catch (...) {
+        ::close(fd);  // no memory for it: closed unanswered
+        return;
+    }
     ++open;
-    parked.push_back(std::make_unique<Connection>(fd, limits));
-    parked.back()->last_activity_ = now;
-    parked.back()->deadline_ = now + limits.idle_timeout;
+    c->open_count_ = &open;
+    c->last_activity_ = now;
+    c->deadline_ = now + limits.idle_timeout;
+    parked.push_back(std::move(c));
 }
 
 void ConnectionPool::Shared::run_poller() {
     detail::mark_thread_internal();
-    std::vector<pollfd> fds;
-    std::vector<int> incoming_now;
-    std::vector<std::unique_ptr<Connection>> returned_now;
     while (true) {
+        {
+            std::lock_guard lock(mutex);
+            if (stopping) break;
+            incoming_now.swap(incoming);
+            taking = incoming_now.size();
+            returned_now.swap(returned);
+        }
         try {
-            {
-                std::lock_guard lock(mutex);
-                if (stopping) break;
-                incoming_now.swap(incoming);
-                taking = incoming_now.size();
-                returned_now.swap(returned);
-            }
-            Clock::time_point now = Clock::now();
-            for (auto& c : returned_now) {
-                if (c->close_after_)
-                    linger(std::move(c), now);
-                else
-                    park(std::move(c), now);
-            }
-            returned_now.clear();
-            if (!incoming_now.empty()) {
-                for (int fd : incoming_now) on_incoming(fd, now);
-                incoming_now.clear();
-                // Only now does `incoming` have room: these sockets were open until admitted.
-                {
-                    std::lock_guard lock(mutex);
-                    taking = 0;
-                }
-                room.notify_all();
-            }
-
-            // Wait for bytes, the doorbell, or the nearest deadline.
-            fds.clear();
-            fds.push_back({wake_fd, POLLIN, 0});
-            Clock::time_point until = now + kMaxPollWait;
-            for (const auto& c : parked) {
-                fds.push_back({c->fd(), POLLIN, 0});
-                until = std::min(until, c->deadline_);
-            }
-            for (const auto& c : lingering) {
-                fds.push_back({c->fd(), POLLIN, 0});
-                until = std::min(until, c->deadline_);
-            }
-            if (::poll(fds.data(), fds.size(), ms_until(until, now)) < 0 && errno != EINTR) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
-                continue;
-            }
-            if (fds[0].revents != 0) {
-                std::uint64_t count = 0;
-                [[maybe_unused]] const ssize_t n = ::read(wake_fd, &count, sizeof count);
-            }
-
-            now = Clock::now();
-            std::size_t at = 1;  // fds[] holds the doorbell, then `waiting`, then `closing`
-            std::vector<std::unique_ptr<Connection>> waiting;
-            std::vector<std::unique_ptr<Connection>> closing;
-            waiting.swap(parked);
-            closing.swap(lingering);
-            for (auto& c : waiting) {
-                const short revents = fds[at++].revents;
-                if (revents != 0) {
-                    on_readable(c, now);  // back into parked, or on to a worker, or closed
-                } else if (now >= c->deadline_) {
-                    if (c->pending() == 0) {
-                        close_connection(c);  // idle: nothing to say
-                    } else {
-                        refuse(std::move(c), 408, "the request head did not arrive in time", now);
-                    }
-                } else {
-                    parked.push_back(std::move(c));
-                }
-            }
-            for (auto& c : closing) {
-                bool done = now >= c->deadline_;
-                if (!done && fds[at].revents != 0) {
-                    const ssize_t n =
-                        ::recv(c->fd(), read_buffer.data(), read_buffer.size(), MSG_DONTWAIT);
-                    if (n > 0) c->lingered_bytes_ += static_cast<std::size_t>(n);
-                    done = n == 0 ||
-                           (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
-                           c->lingered_bytes_ > kLingerBytes;
-                }
-                ++at;
-                if (done)
-                    close_connection(c);
-                else
-                    lingering.push_back(std::move(c));
-            }
-        } catch (const std::bad_alloc&) {
-            // Out of memory (the game's heap is exhausted, or `ulimit -v`): an exception out of
-            // this thread would end the game. The connections being handled in this round are
-            // closed (their owners went out of scope); the others stay. Sockets taken from
-            // `incoming` but not yet admitted are closed too, and the next round tries again.
-            for (int fd : incoming_now) ::close(fd);
+            poll_once();
+        } catch (...) {
+            // Nothing above should throw (the lists never grow); if something does, the
+            // connections of the pass that was under way close, and the poller goes on.
+            for (int fd : incoming_now)
+                if (fd >= 0) ::close(fd);
             incoming_now.clear();
             returned_now.clear();
-            {
-                std::lock_guard lock(mutex);
-                taking = 0;
-            }
-            room.notify_all();
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            waiting.clear();
+            closing.clear();
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
+        make_room();  // if the pass did not get that far
     }
     // Stopping: every connection the poller holds closes now.
     parked.clear();
@@ -584,6 +556,78 @@ void ConnectionPool::Shared::run_poller() {
     std::lock_guard lock(mutex);
     --threads_running;
     finished.notify_all();
+}
+
+// One pass of the poller: the connections the workers gave back, the new ones, then a wait
+// for bytes, the doorbell or the nearest deadline, and what came of it.
+void ConnectionPool::Shared::poll_once() {
+    Clock::time_point now = Clock::now();
+    for (auto& c : returned_now) {
+        if (c->close_after_)
+            linger(std::move(c), now);
+        else
+            park(std::move(c), now);
+    }
+    returned_now.clear();
+    // A socket is struck off as it is taken: one still listed here is nobody's yet.
+    for (int& fd : incoming_now) on_incoming(std::exchange(fd, -1), now);
+    incoming_now.clear();
+    make_room();  // before the wait below, which admit() could not ring through
+
+    fds.clear();
+    fds.push_back({wake_fd, POLLIN, 0});
+    Clock::time_point until = now + kMaxPollWait;
+    for (const auto& c : parked) {
+        fds.push_back({c->fd(), POLLIN, 0});
+        until = std::min(until, c->deadline_);
+    }
+    for (const auto& c : lingering) {
+        fds.push_back({c->fd(), POLLIN, 0});
+        until = std::min(until, c->deadline_);
+    }
+    if (::poll(fds.data(), fds.size(), ms_until(until, now)) < 0 && errno != EINTR) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return;
+    }
+    if (fds[0].revents != 0) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] const ssize_t n = ::read(wake_fd, &count, sizeof count);
+    }
+
+    now = Clock::now();
+    std::size_t at = 1;  // fds[] holds the doorbell, then `waiting`, then `closing`
+    waiting.swap(parked);
+    closing.swap(lingering);
+    for (auto& c : waiting) {
+        const short revents = fds[at++].revents;
+        if (revents != 0) {
+            on_readable(c, now);  // back into parked, or on to a worker, or closed
+        } else if (now >= c->deadline_) {
+            if (c->pending() == 0) {
+                close_connection(c);  // idle: nothing to say
+            } else {
+                refuse(std::move(c), 408, "the request head did not arrive in time", now);
+            }
+        } else {
+            parked.push_back(std::move(c));
+        }
+    }
+    waiting.clear();
+    for (auto& c : closing) {
+        bool done = now >= c->deadline_;
+        if (!done && fds[at].revents != 0) {
+            const ssize_t n = ::recv(c->fd(), read_buffer.data(), read_buffer.size(), MSG_DONTWAIT);
+            if (n > 0) c->lingered_bytes_ += static_cast<std::size_t>(n);
+            done = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+                   c->lingered_bytes_ > kLingerBytes;
+        }
+        ++at;
+        if (done)
+            close_connection(c);
+        else
+            lingering.push_back(std::move(c));
+    }
+    closing.clear();
 }
 
 void ConnectionPool::Shared::run_worker() {
@@ -595,12 +639,8 @@ void ConnectionPool::Shared::run_worker() {
             work.wait(lock, [this] { return stopping || !ready.empty(); });
             if (stopping) break;
             c = std::move(ready.front());
-            ready.pop_front();
-            try {
-                busy.push_back(c.get());
-            } catch (const std::bad_alloc&) {
-                continue;  // out of memory: the connection closes unanswered
-            }
+            ready.erase(ready.begin());
+            busy.push_back(c.get());  // no allocation: reserved for every connection
         }
         const bool last = c->requests_ + 1 >= limits.max_requests;
         bool keep = false;
@@ -617,11 +657,7 @@ void ConnectionPool::Shared::run_worker() {
             if (stopping) {
                 c.reset();  // stop() owns the closing now
             } else {
-                try {
-                    returned.push_back(std::move(c));
-                } catch (const std::bad_alloc&) {
-                    c.reset();  // out of memory: closed rather than kept alive
-                }
+                returned.push_back(std::move(c));
             }
         }
         wake(wake_fd);
@@ -635,6 +671,7 @@ ConnectionPool::ConnectionPool(ConnectionLimits limits, std::size_t workers, Ser
     : shared_(std::make_shared<Shared>()) {
     shared_->limits = limits;
     shared_->serve = std::move(serve);
+    shared_->reserve_lists();
     shared_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (shared_->wake_fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
     threads_.reserve(workers + 1);
@@ -680,10 +717,11 @@ void ConnectionPool::admit(int fd) {
         });
         if (!shared_->stopping) {
             try {
-                shared_->incoming.push_back(fd);
+                shared_->incoming.push_back(fd);  // within its reserve: no allocation
                 fd = -1;
             } catch (const std::bad_alloc&) {
-                // Out of memory: this connection closes unanswered, the accept loop goes on.
+                // Should it allocate and fail, this connection closes unanswered and the
+                // accept loop goes on.
             }
         }
     }

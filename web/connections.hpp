@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -116,6 +117,7 @@ class Connection {
     bool long_response_ = false;
     bool close_after_ = false;
     bool body_too_large_ = false;
+    std::atomic<std::size_t>* open_count_ = nullptr;  // the pool's count, less one at the end
 };
 
 /// The poller and the workers. See the file comment.
