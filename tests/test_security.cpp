@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -155,15 +156,23 @@ bool reachable(const std::string& address, int port) {
     return true;
 }
 
-// The shortest of `runs` timings of f(), in nanoseconds.
-template <class F>
-double fastest_ns(F f, int runs) {
-    double best = 1e300;
-    for (int i = 0; i < runs; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        const auto t1 = std::chrono::steady_clock::now();
-        best = std::min(best, std::chrono::duration<double, std::nano>(t1 - t0).count());
+// The shortest of `rounds` timings of each of `fs`, in nanoseconds. The functions take turns
+// within each round, so that a stretch of noise (another process, a slower clock) slows
+// them all rather than one of them.
+template <class... F>
+std::array<double, sizeof...(F)> fastest_ns(int rounds, F... fs) {
+    std::array<double, sizeof...(F)> best;
+    best.fill(1e300);
+    for (int r = 0; r < rounds; ++r) {
+        std::size_t i = 0;
+        const auto time_one = [&](auto& f) {
+            const auto t0 = std::chrono::steady_clock::now();
+            f();
+            const auto t1 = std::chrono::steady_clock::now();
+            best[i] = std::min(best[i], std::chrono::duration<double, std::nano>(t1 - t0).count());
+            ++i;
+        };
+        (time_one(fs), ...);
     }
     return best;
 }
@@ -259,12 +268,13 @@ TEST_CASE("rule: the token comparison takes the same time wherever the first dif
     last.back() = 'x';
     const std::string shorter = "k";  // the wrong length
     volatile bool sink = false;
-    constexpr int kRuns = 25;
+    constexpr int kRounds = 25;
 
-    const double t_first = fastest_ns([&] { sink = constant_time_equal(first, secret); }, kRuns);
-    const double t_last = fastest_ns([&] { sink = constant_time_equal(last, secret); }, kRuns);
-    const double t_equal = fastest_ns([&] { sink = constant_time_equal(secret, secret); }, kRuns);
-    const double t_short = fastest_ns([&] { sink = constant_time_equal(shorter, secret); }, kRuns);
+    const auto [t_first, t_last, t_equal, t_short] = fastest_ns(
+        kRounds, [&] { sink = constant_time_equal(first, secret); },
+        [&] { sink = constant_time_equal(last, secret); },
+        [&] { sink = constant_time_equal(secret, secret); },
+        [&] { sink = constant_time_equal(shorter, secret); });
     MESSAGE("constant_time_equal over 256 KiB: first byte wrong "
             << t_first / 1e3 << " us, last byte wrong " << t_last / 1e3 << " us, equal "
             << t_equal / 1e3 << " us, 1-byte " << t_short / 1e3 << " us");
@@ -275,8 +285,9 @@ TEST_CASE("rule: the token comparison takes the same time wherever the first dif
     CHECK(t_first / t_short < 3.0);
 
     // The measurement has teeth: an early-exit comparison is caught by it.
-    const double e_first = fastest_ns([&] { sink = early_exit_equal(first, secret); }, kRuns);
-    const double e_last = fastest_ns([&] { sink = early_exit_equal(last, secret); }, kRuns);
+    const auto [e_first, e_last] = fastest_ns(
+        kRounds, [&] { sink = early_exit_equal(first, secret); },
+        [&] { sink = early_exit_equal(last, secret); });
     MESSAGE("an early-exit comparison over 256 KiB: first byte wrong "
             << e_first / 1e3 << " us, last byte wrong " << e_last / 1e3 << " us");
     CHECK(e_last / std::max(e_first, 1.0) > 10.0);
