@@ -165,7 +165,8 @@ TEST_CASE("config file edited, broken, deleted and restored under a running game
     };
 
     REQUIRE(wait_until([&] { return budget_of("Chunks") == 100 * kMiB; }));
-    CHECK(watcher.applied_count() == 1);
+    // The budget changes inside the apply, the count just after it: wait for both.
+    CHECK(wait_until([&] { return watcher.applied_count() == 1; }));
 
     // An invalid edit: refused whole, budgets untouched, one error for it however many polls.
     write_atomically(file, R"({"budgets": {"Chunks": "200 MiB", "Meshes": "12 XB"}})");
@@ -196,7 +197,7 @@ TEST_CASE("config file edited, broken, deleted and restored under a running game
     // A valid file again: applied.
     write_in_place(file, R"({"budgets": {"Chunks": "300 MiB"}, "warning_threshold": 0.5})");
     REQUIRE(wait_until([&] { return budget_of("Chunks") == 300 * kMiB; }));
-    CHECK(watcher.applied_count() == 2);
+    CHECK(wait_until([&] { return watcher.applied_count() == 2; }));
     // 50 MiB of 300 MiB is 17%: a threshold of 0.5 is no warning.
     CHECK(budget.status("Chunks").status == MemoryStatus::ok);
     CHECK(budget.warning_threshold() == doctest::Approx(0.5));
@@ -210,7 +211,10 @@ TEST_CASE("config file edited, broken, deleted and restored under a running game
 
     quit = true;
     game.join();
-    CHECK(log.count("", memscope::LogLevel::error) == 2);  // the two refused versions only
+    // No error but the refused versions (and, on a slow machine, an empty file caught
+    // between the truncation and the write of an in-place save).
+    CHECK(log.count("", memscope::LogLevel::error) ==
+          log.count("XB") + log.count("end of input") + log.count("empty input"));
 }
 
 TEST_CASE("config watcher: what each check finds, and a change acts on the second check") {
@@ -582,7 +586,9 @@ TEST_CASE(
     CHECK(after == before);
     CHECK(thread_count() == threads);
     INFO("stop() took " << stop_seconds << " s");
-    CHECK(stop_seconds < 1.5);
+    // About 0.2 s here (streams end within kStreamPoll, the grace is 100 ms); the 5 s write
+    // and read timeouts of the stuck connections must not count. Sanitizers are slower.
+    CHECK(stop_seconds < (kSanitized ? 5.0 : 1.5));
     CHECK(streams_ended);
     CHECK(streams_told);
 }
