@@ -552,6 +552,7 @@ int run_new_handler() {
 // ---------------------------------------------------------------------------------------
 // oom
 
+#if MEMSCOPE_WITH_SERVER
 // Entries of a /proc/self directory: threads (task) or open descriptors (fd).
 std::size_t proc_entries(const char* dir) {
     std::size_t n = 0;
@@ -562,7 +563,6 @@ std::size_t proc_entries(const char* dir) {
     return n;
 }
 
-#if MEMSCOPE_WITH_SERVER
 // The entries of `dir` once they stop changing (for 300 ms, within 3 s): a server closes
 // the socket of a client that just went away a moment later, on its poller thread.
 std::size_t settled_entries(const char* dir) {
@@ -623,7 +623,9 @@ int run_oom() {
         address_space_bytes() / kMiB);
 
     budget.report("Chunks", 100 * kMiB, 10);
-    [[maybe_unused]] const std::size_t fds_before = proc_entries("/proc/self/fd");
+#if MEMSCOPE_WITH_SERVER
+    const std::size_t fds_before = settled_entries("/proc/self/fd");
+#endif
     const Books start = Books::quiet();
     constexpr std::size_t kHuge = std::size_t{2} << 30;  // 2 GiB, beyond any limit used here
     bool threw = false;
@@ -722,11 +724,12 @@ int run_oom() {
 #if MEMSCOPE_WITH_SERVER
     const std::string status = try_get(started.port, "/api/v1/totals");
     say("info: once memory is back, /api/v1/totals answered: %s", status.c_str());
-    // cpp-httplib 0.11 closes a connection's socket only when its handler returns: one that
-    // failed for lack of memory (for its read buffer, before reading) stays open.
-    say("info: open descriptors: %zu before exhaustion, %zu after", fds_before,
-        proc_entries("/proc/self/fd"));
     check(status == "200", "the server serves again once memory is back");
+    // The connections the server could not serve were closed, not left open.
+    const std::size_t fds_after = settled_entries("/proc/self/fd");
+    if (fds_after != fds_before)
+        say("     descriptors %zu before exhaustion, %zu after", fds_before, fds_after);
+    check(fds_after == fds_before, "the server leaves no connection open across the exhaustion");
     server.stop();
 
     {
