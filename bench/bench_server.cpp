@@ -9,7 +9,12 @@
 #include <memscope/budget.hpp>
 #include <memscope/history.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "endpoints.hpp"
+#include "figures.hpp"
+#include "json_api.hpp"
+#include "memscope/format.hpp"
 
 namespace {
 
@@ -52,8 +57,53 @@ void metrics_text(benchmark::State& state) {
     scrape(state, "/metrics");
 }
 
+// The subsystem rows of a snapshot (the part that grows with the subsystem count), once
+// through memscope's JSON writer and once as an nlohmann::ordered_json document dumped with
+// invalid UTF-8 replaced: the comparison that decides which writer memscope uses.
+void subsystems_writer(benchmark::State& state) {
+    Scene scene(static_cast<int>(state.range(0)));
+    for (auto _ : state) {
+        const auto figures = memscope::web::read_figures(scene.budget, &scene.sampler.history());
+        std::string out = memscope::web::subsystems_document(figures);
+        benchmark::DoNotOptimize(out.data());
+    }
+}
+
+void subsystems_nlohmann(benchmark::State& state) {
+    Scene scene(static_cast<int>(state.range(0)));
+    using nlohmann::ordered_json;
+    for (auto _ : state) {
+        const auto f = memscope::web::read_figures(scene.budget, &scene.sampler.history());
+        ordered_json doc;
+        doc["warning_threshold"] = f.warning_threshold;
+        ordered_json& rows = doc["subsystems"] = ordered_json::array();
+        for (const auto& row : f.subsystems) {
+            ordered_json r;
+            r["name"] = row.name;
+            r["status"] = memscope::to_string(row.status);
+#define MEMSCOPE_X_(type, field, kind, metric, help) r[#field] = row.memory.field;
+            MEMSCOPE_SUBSYSTEM_MEMORY_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+#define MEMSCOPE_X_(type, field, kind, metric, help) r[#field] = row.field;
+            MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+            ordered_json& fm = r["formatted"];
+#define MEMSCOPE_X_(type, field, kind, metric, help) \
+    if (memscope::web::is_byte_field(#field)) fm[#field] = memscope::format_memory(row.memory.field);
+            MEMSCOPE_SUBSYSTEM_MEMORY_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+            fm["window_peak_bytes"] = memscope::format_memory(row.window_peak_bytes);
+            rows.push_back(std::move(r));
+        }
+        std::string out = doc.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+        benchmark::DoNotOptimize(out.data());
+    }
+}
+
 }  // namespace
 
+BENCHMARK(subsystems_writer)->Arg(6)->Arg(500)->Unit(benchmark::kMicrosecond);
+BENCHMARK(subsystems_nlohmann)->Arg(6)->Arg(500)->Unit(benchmark::kMicrosecond);
 BENCHMARK(snapshot_json)->Arg(6)->Arg(500)->Unit(benchmark::kMicrosecond);
 BENCHMARK(metrics_text)->Arg(6)->Arg(500)->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();
