@@ -7,7 +7,7 @@
 #include <string>
 
 #include <memscope/budget.hpp>
-#include <memscope/history.hpp>
+#include <memscope/sampler.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -5,12 +5,12 @@ include(CMakePackageConfigHelpers)
 
 set(MEMSCOPE_CONFIG_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/memscope)
 
-install(TARGETS memscope memscope_warnings EXPORT memscopeTargets
+install(TARGETS memscope memscope_core memscope_dashboard EXPORT memscopeTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/include/memscope DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.hpp")
-install(FILES ${MEMSCOPE_GENERATED_INCLUDE_DIR}/memscope/config.hpp
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/include/memscope ${PROJECT_SOURCE_DIR}/web/include/memscope
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
+install(FILES ${MEMSCOPE_GENERATED_INCLUDE_DIR}/memscope/build_config.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/memscope)
 install(EXPORT memscopeTargets NAMESPACE memscope:: DESTINATION ${MEMSCOPE_CONFIG_DIR})
 

@@ -28,7 +28,7 @@
 #include "fuzz_check.hpp"
 #include "json_checks.hpp"
 #include "json_reader.hpp"
-#include "memscope/format.hpp"
+#include "memscope/units.hpp"
 #include "router.hpp"
 
 namespace {

@@ -28,7 +28,7 @@
 #include "json_reader.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/config_file.hpp"
-#include "memscope/format.hpp"
+#include "memscope/units.hpp"
 #include "memscope/log.hpp"
 
 #if MEMSCOPE_FUZZ_HAVE_NLOHMANN

@@ -41,7 +41,7 @@
 #include "endpoints.hpp"
 #include "fuzz_check.hpp"
 #include "memscope/budget.hpp"
-#include "memscope/history.hpp"
+#include "memscope/sampler.hpp"
 #include "memscope/log.hpp"
 #include "router.hpp"
 

@@ -20,6 +20,7 @@
 
 #include "fuzz_check.hpp"
 #include "memscope/format.hpp"
+#include "memscope/units.hpp"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include <memscope/budget.hpp>
-#include <memscope/history.hpp>
+#include <memscope/sampler.hpp>
 
 namespace {
 

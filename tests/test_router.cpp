@@ -299,10 +299,10 @@ TEST_CASE("the JSON writer escapes everything into valid JSON") {
 }
 
 TEST_CASE("signed figures are formatted like format_memory() with a sign") {
-    CHECK(memscope::web::format_signed_memory(-2097152) == "-2.0 MB");
-    CHECK(memscope::web::format_signed_memory(2048, true) == "+2.0 KB");
-    CHECK(memscope::web::format_signed_memory(2048) == "2.0 KB");
-    CHECK(memscope::web::format_signed_memory(std::numeric_limits<std::int64_t>::min()) ==
+    CHECK(memscope::format_signed_memory(-2097152) == "-2.0 MB");
+    CHECK(memscope::format_signed_memory(2048, true) == "+2.0 KB");
+    CHECK(memscope::format_signed_memory(2048) == "2.0 KB");
+    CHECK(memscope::format_signed_memory(std::numeric_limits<std::int64_t>::min()) ==
           "-8589934592.00 GB");
 }
 

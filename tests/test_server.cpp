@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -915,6 +918,35 @@ TEST_CASE("two servers in one process, on different ports") {
     CHECK(parse(cb.Get("/api/v1/totals"))["current_bytes"] == 102 * kMiB);
     a.server->stop();
     CHECK(parse(cb.Get("/healthz"))["status"] == "ok");
+}
+
+// The names of the calling process's threads, from /proc/self/task/<tid>/comm.
+std::map<std::string, int> thread_names() {
+    std::map<std::string, int> names;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string name;
+        if (std::getline(comm, name)) ++names[name];
+    }
+    return names;
+}
+
+TEST_CASE("every thread of the dashboard is named for debuggers and profilers") {
+    ServerOptions options = test_options();
+    options.worker_threads = 3;
+    const int earlier_workers = thread_names()["ms-http"];
+    Running r(options);
+    // The workers name themselves as they start: wait until all have.
+    CHECK(wait_until([&] { return thread_names()["ms-http"] == earlier_workers + 3; }));
+    auto names = thread_names();
+    CHECK(names["ms-listen"] == 1);
+    CHECK(names["ms-poll"] == 1);
+    CHECK(names["ms-sample"] == 1);
+    r.server->stop();
+    CHECK(wait_until([] { return thread_names().count("ms-http") == 0; }));
+    names = thread_names();
+    CHECK(names.count("ms-listen") == 0);
+    CHECK(names.count("ms-sample") == 0);
 }
 
 TEST_CASE("a busy port is a clear error returned to the game, which goes on") {

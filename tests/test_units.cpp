@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include <memscope/format.hpp>
+#include <memscope/units.hpp>
 
 namespace {
 

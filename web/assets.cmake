@@ -43,8 +43,4 @@ add_custom_command(
   DEPENDS ${_memscope_static_files} ${MEMSCOPE_CHARTJS} ${CMAKE_CURRENT_SOURCE_DIR}/embed_assets.cmake
   COMMENT "Embedding the dashboard page (web/static/ and Chart.js)"
   VERBATIM)
-# The memscope target is made in lib/, and a custom command only gives its rule to targets
-# of its own directory: a custom target here runs it, and memscope waits for that target.
-add_custom_target(memscope_web_assets DEPENDS ${_memscope_assets_cpp})
-add_dependencies(memscope memscope_web_assets)
-target_sources(memscope PRIVATE ${_memscope_assets_cpp})
+target_sources(memscope_dashboard PRIVATE ${_memscope_assets_cpp})

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "memscope/format.hpp"
+#include "memscope/units.hpp"
 
 namespace memscope::web {
 namespace {

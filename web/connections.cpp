@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-#include "counters.hpp"
+#include "memscope/internal.hpp"
 #include "memscope/log.hpp"
 #include "router.hpp"
 
@@ -527,6 +527,7 @@ void ConnectionPool::Shared::on_incoming(int fd, Clock::time_point now) {
 
 void ConnectionPool::Shared::run_poller() {
     detail::mark_thread_internal();
+    detail::name_this_thread("ms-poll");
     while (true) {
         {
             std::lock_guard lock(mutex);
@@ -632,6 +633,7 @@ void ConnectionPool::Shared::poll_once() {
 
 void ConnectionPool::Shared::run_worker() {
     detail::mark_thread_internal();
+    detail::name_this_thread("ms-http");
     while (true) {
         std::unique_ptr<Connection> c;
         {

@@ -10,7 +10,7 @@
 #include "figures.hpp"
 #include "json_api.hpp"
 #include "memscope/budget.hpp"
-#include "memscope/history.hpp"
+#include "memscope/sampler.hpp"
 #include "metrics.hpp"
 #include "static_files.hpp"
 

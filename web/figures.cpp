@@ -6,7 +6,7 @@
 
 #include <chrono>
 
-#include "counters.hpp"
+#include "memscope/internal.hpp"
 #include "memscope/history.hpp"
 
 namespace memscope::web {

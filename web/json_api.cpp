@@ -9,9 +9,9 @@
 #include <ctime>
 #include <type_traits>
 
-#include "memscope/config.hpp"
+#include "memscope/build_config.hpp"
 #include "memscope/format.hpp"
-#include "memscope/history.hpp"
+#include "memscope/sampler.hpp"
 
 namespace memscope::web {
 namespace {
@@ -33,11 +33,6 @@ std::int64_t unix_ms_of(std::chrono::system_clock::time_point t) {
 }
 
 }  // namespace
-
-std::string format_signed_memory(std::int64_t bytes, bool plus) {
-    if (bytes < 0) return "-" + format_memory(static_cast<std::size_t>(-(bytes + 1)) + 1);
-    return (plus ? "+" : "") + format_memory(static_cast<std::size_t>(bytes));
-}
 
 std::string iso8601_utc(std::int64_t unix_ms) {
     const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);

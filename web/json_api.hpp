@@ -70,9 +70,6 @@ void write_trends(JsonWriter& w, const Sampler& sampler,
 /// at 500 subsystems and four byte figures each per scrape. A test checks they agree.
 
 
-/// format_memory() of a signed figure: "-2.0 MB"; with `plus`, positive ones get "+".
-[[nodiscard]] std::string format_signed_memory(std::int64_t bytes, bool plus = false);
-
 /// "2026-11-21T10:00:00.123Z" for a time in milliseconds since the Unix epoch.
 [[nodiscard]] std::string iso8601_utc(std::int64_t unix_ms);
 

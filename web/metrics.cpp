@@ -8,7 +8,7 @@
 #include <string_view>
 #include <type_traits>
 
-#include "memscope/config.hpp"
+#include "memscope/build_config.hpp"
 
 namespace memscope::web {
 namespace {

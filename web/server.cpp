@@ -23,11 +23,10 @@
 #include <thread>
 
 #include "connections.hpp"
-#include "counters.hpp"
+#include "memscope/internal.hpp"
 #include "endpoints.hpp"
-#include "fork_safety.hpp"
 #include "memscope/budget.hpp"
-#include "memscope/history.hpp"
+#include "memscope/sampler.hpp"
 #include "memscope/log.hpp"
 #include "memscope/server.hpp"
 #include "sockets.hpp"
@@ -470,6 +469,7 @@ struct Server::Impl final : detail::ForkHandler {
             listener_done = false;
             listener = std::thread([this] {
                 detail::mark_thread_internal();
+                detail::name_this_thread("ms-listen");
                 try {
                     http->listen_after_bind();
                 } catch (...) {

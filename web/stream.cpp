@@ -11,7 +11,7 @@
 #include "figures.hpp"
 #include "json_api.hpp"
 #include "memscope/budget.hpp"
-#include "memscope/history.hpp"
+#include "memscope/sampler.hpp"
 
 namespace memscope::web {
 namespace {

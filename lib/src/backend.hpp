@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "memscope/config.hpp"
+#include "memscope/build_config.hpp"
 
 #if MEMSCOPE_BACKEND_MIMALLOC
 #include <mimalloc.h>

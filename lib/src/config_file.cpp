@@ -26,6 +26,7 @@
 #include "json_reader.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/format.hpp"
+#include "memscope/units.hpp"
 #include "memscope/log.hpp"
 
 namespace memscope {

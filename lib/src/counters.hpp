@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "memscope/allocator.hpp"
+#include "memscope/internal.hpp"  // mark_thread_internal, internal_bytes
 
 namespace memscope::detail {
 
@@ -81,19 +82,8 @@ inline void count_free(ThreadCounters& t, std::size_t size) noexcept {
     t.frees.store(t.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-/// Marks the calling thread as one of memscope's own (the dashboard server's). Its
-/// allocations still count in allocation_stats(), and are also summed apart by
-/// internal_bytes(), so the dashboard can show memscope's own footprint instead of hiding
-/// it inside the game's figures. Implemented by the allocator hook, which owns the TLS.
-void mark_thread_internal() noexcept;
-
 /// Registers `t` if needed and flags it internal (called by mark_thread_internal).
 void set_internal(ThreadCounters& t) noexcept;
-
-/// Bytes held now by blocks allocated minus freed on memscope's own threads (0 when
-/// tracking is off). Blocks that a memscope thread allocates and a game thread frees, or
-/// the reverse, shift bytes between the two figures; memscope hands out no such blocks.
-[[nodiscard]] std::int64_t internal_bytes() noexcept;
 
 /// One-time set-up that must happen before the first thread counts (called under the
 /// registry lock by register_thread); implemented by the allocator hook.

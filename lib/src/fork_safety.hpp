@@ -20,33 +20,9 @@
 // file to), then the counter registry last, since any of them may
 // allocate (and register a new thread) while holding its lock. The registry lock is a leaf.
 
+#include "memscope/internal.hpp"  // ForkHandler, add_fork_handler, remove_fork_handler
+
 namespace memscope::detail {
-
-/// An object's part in fork(); see the file comment. The three calls run with the fork
-/// list locked, must not allocate, and must not throw.
-class ForkHandler {
-public:
-    virtual void prepare() noexcept = 0;
-    virtual void parent() noexcept = 0;
-    virtual void child() noexcept = 0;
-
-protected:
-    ForkHandler() = default;
-    virtual ~ForkHandler() = default;
-    ForkHandler(const ForkHandler&) = delete;
-    ForkHandler& operator=(const ForkHandler&) = delete;
-
-private:
-    friend struct ForkList;
-    ForkHandler* prev_ = nullptr;  // links of the fork list, guarded by its mutex
-    ForkHandler* next_ = nullptr;
-};
-
-/// Adds `handler` to the fork list (call it once the object is fully constructed).
-void add_fork_handler(ForkHandler& handler) noexcept;
-
-/// Removes `handler` (call it first thing in the object's destructor).
-void remove_fork_handler(ForkHandler& handler) noexcept;
 
 /// Installs the pthread_atfork() handlers, once per process; called by the counter
 /// registry at the first allocation and by add_fork_handler().

@@ -1,4 +1,4 @@
-// format_memory(): the specification's 1024-based figures with its digits.
+// format_memory() and its signed form: 1024-based units with the seed's digits.
 
 #include "memscope/format.hpp"
 
@@ -34,6 +34,12 @@ std::string format_memory(std::size_t bytes) {
     std::string out(buf, r.ptr);
     out += unit;
     return out;
+}
+
+std::string format_signed_memory(std::int64_t bytes, bool plus) {
+    // -(bytes + 1) + 1: the magnitude of INT64_MIN without signed overflow.
+    if (bytes < 0) return "-" + format_memory(static_cast<std::size_t>(-(bytes + 1)) + 1);
+    return (plus && bytes > 0 ? "+" : "") + format_memory(static_cast<std::size_t>(bytes));
 }
 
 }  // namespace memscope

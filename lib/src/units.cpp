@@ -13,6 +13,7 @@
 
 #include "json_reader.hpp"
 #include "memscope/format.hpp"
+#include "memscope/units.hpp"
 
 namespace memscope {
 namespace {

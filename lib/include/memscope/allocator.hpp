@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "memscope/config.hpp"
+#include "memscope/build_config.hpp"
 #include "memscope/fields.hpp"
 
 namespace memscope {

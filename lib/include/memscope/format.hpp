@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// Human-readable byte sizes, both ways.
+/// Byte figures as people read them: the one formatter behind logs, JSON `formatted`
+/// fields, verdicts and the page (web/static/format.js prints the same digits).
 
 #include <cstddef>
 #include <cstdint>
@@ -15,17 +16,9 @@ namespace memscope {
 /// `format_memory(2048) == "2.0 KB"`, `format_memory(500) == "500 B"`.
 [[nodiscard]] std::string format_memory(std::size_t bytes);
 
-/// Parses a size: an integer of bytes (`"1048576"`), or a number with a unit, with or
-/// without spaces between them: `"512 MiB"`, `"1.5 GB"`, `"300MB"`, `"64k"`. Units are
-/// case-insensitive and all 1024-based, like format_memory() (so what it prints parses
-/// back): K/KB/KiB = 1024, M/MB/MiB = 1024^2, G/GB/GiB = 1024^3, T/TB/TiB = 1024^4, B = 1.
-/// Fractions are allowed with a unit larger than B and rounded to the nearest byte
-/// (halves up), computed exactly: `"1.5 GB"` is 1610612736. Returns nullopt, and the
-/// reason in `*error` if given (left untouched on success), for anything else: a sign,
-/// overflow beyond 64 bits, unknown units, surrounding spaces or trailing text, NaN, inf,
-/// hexadecimal, exponents. Reasons are short phrases meant to be quoted in a larger
-/// message: `negative size`, `unknown unit "XB"`, `size overflows 64 bits`.
-[[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view text,
-                                                      std::string* error = nullptr);
+/// format_memory() of a signed figure: `format_signed_memory(-2097152) == "-2.0 MB"`;
+/// with `plus`, positive figures get a "+" (`"+2.0 KB"`), as deltas are shown. Zero is
+/// "0 B" either way.
+[[nodiscard]] std::string format_signed_memory(std::int64_t bytes, bool plus = false);
 
 }  // namespace memscope

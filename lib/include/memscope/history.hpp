@@ -1,15 +1,8 @@
 #pragma once
 /// \file
-/// History, trends and leak suspicion (the Khora specification's AllocationTracker): a
-/// sampler records the allocator figures and every subsystem's bytes at a fixed interval
-/// into a bounded ring, and reads trends and leaks off it.
-///
-/// Drive it from the game loop (one cheap call per frame, samples when the interval has
-/// passed) or let it run its own thread:
-///
-///     memscope::Sampler sampler(budget);      // 1 s interval, 10 minutes of history
-///     ... each frame: sampler.update();
-///     // or once: sampler.start();             // background thread until stop()/destruction
+/// History: a bounded ring of samples of the allocator figures and every subsystem's
+/// bytes, and the trend and leak tests read off a series of them. A Sampler
+/// (memscope/sampler.hpp) fills it.
 
 #include <chrono>
 #include <cstddef>
@@ -24,8 +17,6 @@
 #include "memscope/allocator.hpp"
 
 namespace memscope {
-
-class MemoryBudget;
 
 /// One point of history.
 struct Sample {
@@ -57,25 +48,6 @@ struct TrendResult {
     double bytes_per_sample = 0.0;  ///< (last - first) / sample count, the specification's rate
     double bytes_per_second = 0.0;  ///< the same over the time the samples span
     std::size_t samples = 0;        ///< how many samples it looked at
-};
-
-/// Settings of a Sampler.
-struct SamplerOptions {
-    std::chrono::milliseconds interval{1000};  ///< time between samples
-    std::size_t capacity = 600;                ///< samples kept (10 minutes at 1 s)
-    /// The specification's trend rule: growing (shrinking) by more than this many bytes
-    /// per sample, on average, is increasing (decreasing).
-    double trend_threshold_bytes_per_sample = 1024.0;
-    /// Leak detection looks at this many most recent samples...
-    std::size_t leak_window = 60;
-    /// ...split into this many equal segments: a subsystem is a leak suspect when the
-    /// minimum of every segment is above the minimum of the one before (its floor keeps
-    /// rising, which a sawtooth of loads and unloads does not do) and its floor rises
-    /// faster than trend_threshold_bytes_per_sample.
-    std::size_t leak_segments = 4;
-    /// After each sample, test every subsystem and push one leak_suspect event into the
-    /// budget's event list when it becomes a suspect (again only after it stopped being one).
-    bool detect_leaks = true;
 };
 
 /// The bounded ring of samples. Thread-safe: the sampler writes, the server reads.
@@ -114,46 +86,6 @@ public:
 
     /// Bytes of memscope's own buffers (what the ring holds), for the footprint figure.
     [[nodiscard]] std::size_t footprint_bytes() const;
-
-private:
-    struct Impl;
-    std::unique_ptr<Impl> impl_;
-};
-
-/// Records samples of a MemoryBudget (and the global allocator) into a History, and
-/// pushes leak_suspect events into the budget's event list.
-class Sampler {
-public:
-    /// A sampler of `budget`, which must outlive it.
-    explicit Sampler(MemoryBudget& budget, SamplerOptions options = {});
-    /// Stops the background thread if it runs.
-    ~Sampler();
-    Sampler(const Sampler&) = delete;
-    Sampler& operator=(const Sampler&) = delete;
-
-    /// Takes a sample if the interval has passed since the last one; call every frame.
-    /// Returns true when it sampled.
-    bool update();
-    /// Takes a sample now, whatever the interval.
-    void sample_now();
-
-    /// Starts a background thread that samples every interval; no-op if running.
-    void start();
-    /// Stops and joins the background thread; no-op if not running.
-    void stop();
-    /// True while the background thread runs.
-    [[nodiscard]] bool running() const;
-
-    /// The recorded history.
-    [[nodiscard]] const History& history() const;
-    /// The options in force: as given, except that the interval is at least 1 ms, the
-    /// capacity at least 2, and the leak window at most the capacity.
-    [[nodiscard]] const SamplerOptions& options() const;
-
-    /// Global trend over the kept samples, by the options' threshold.
-    [[nodiscard]] TrendResult analyze_trend() const;
-    /// One subsystem's trend.
-    [[nodiscard]] TrendResult analyze_trend(std::string_view subsystem) const;
 
 private:
     struct Impl;

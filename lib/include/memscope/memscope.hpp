@@ -5,19 +5,24 @@
 /// Including this header gives the whole public API:
 /// - the tracked global allocator (allocator.hpp): `allocation_stats()`, `process_memory()`;
 /// - per-subsystem budgets, warnings and pressure callbacks (budget.hpp): `MemoryBudget`;
-/// - history, trends and leak suspicion (history.hpp): `Sampler`, `History`;
+/// - samples at an interval, leak suspicion (sampler.hpp): `Sampler`;
+/// - the ring of samples, trends and the leak test (history.hpp): `History`;
 /// - the budget configuration file (config_file.hpp): `load_config()`, `ConfigWatcher`;
-/// - logging (log.hpp) and byte-size formatting (format.hpp);
-/// - the optional dashboard server (server.hpp): `Server`.
+/// - the `MEMSCOPE_*` environment variables (options.hpp): `environment()`;
+/// - logging (log.hpp), byte figures (format.hpp) and sizes from text (units.hpp);
+/// - JSON in and out (json.hpp): `read_json()`, `JsonWriter`;
+/// - the build's options (build_config.hpp);
+/// - the optional dashboard (server.hpp, from the dashboard layer): `Server`.
 ///
 /// Linking `memscope::memscope` is enough to route every global `operator new` and
 /// `operator delete` of the program through mimalloc and count it; no call is needed.
 
 #include "memscope/allocator.hpp"
 #include "memscope/budget.hpp"
-#include "memscope/config.hpp"
+#include "memscope/build_config.hpp"
 #include "memscope/config_file.hpp"
 #include "memscope/format.hpp"
-#include "memscope/history.hpp"
 #include "memscope/log.hpp"
+#include "memscope/sampler.hpp"
 #include "memscope/server.hpp"
+#include "memscope/units.hpp"

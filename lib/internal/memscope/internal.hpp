@@ -1,0 +1,61 @@
+#pragma once
+// The core's internal contract with the dashboard layer: the few things a server needs
+// that are not the game's business. Nothing else of lib/src is visible to web/, and this
+// header is neither installed nor on a game's include path.
+//
+// What the dashboard may rely on:
+// - its threads can be told apart from the game's (their live bytes are memscope's own
+//   footprint, shown beside the game's figures instead of hidden in them), and named;
+// - every object that holds locks or threads takes part in fork() through ForkHandler.
+
+#include <cstdint>
+
+namespace memscope::detail {
+
+/// Marks the calling thread as one of memscope's own. Its allocations still count in
+/// allocation_stats(), and are also summed apart by internal_bytes(). Never allocates.
+void mark_thread_internal() noexcept;
+
+/// Bytes held now by blocks allocated minus freed on memscope's own threads (0 when
+/// tracking is off). A block allocated on a memscope thread and freed on a game thread,
+/// or the reverse, shifts bytes between the two figures; memscope hands out no such blocks.
+[[nodiscard]] std::int64_t internal_bytes() noexcept;
+
+/// Names the calling thread for debuggers and profilers (`ms-http`, `ms-poll`,
+/// `ms-sample`): at most 15 characters, the rest is cut. Never fails the caller.
+void name_this_thread(const char* name) noexcept;
+
+/// An object's part in fork(). fork() copies only the calling thread: every lock another
+/// thread held stays locked in the child, and every wait it left stays queued. So each
+/// object that holds locks or threads registers one of these:
+/// - prepare(), in the parent before the copy: lock what other threads may hold;
+/// - parent(), in the parent after the copy: unlock;
+/// - child(), in the child: unlock, and forget what the absent threads left behind.
+/// The three calls run with the fork list locked, must not allocate, and must not throw.
+/// prepare() runs newest object first, so an object that locks an older one inside its own
+/// lock (a Sampler and its MemoryBudget) is locked before it.
+class ForkHandler {
+  public:
+    virtual void prepare() noexcept = 0;  ///< parent, before the copy: lock
+    virtual void parent() noexcept = 0;   ///< parent, after the copy: unlock
+    virtual void child() noexcept = 0;    ///< child: unlock and forget absent threads
+
+  protected:
+    ForkHandler() = default;
+    virtual ~ForkHandler() = default;
+    ForkHandler(const ForkHandler&) = delete;
+    ForkHandler& operator=(const ForkHandler&) = delete;
+
+  private:
+    friend struct ForkList;
+    ForkHandler* prev_ = nullptr;  // links of the fork list, guarded by its mutex
+    ForkHandler* next_ = nullptr;
+};
+
+/// Adds `handler` to the fork list (call it once the object is fully constructed).
+void add_fork_handler(ForkHandler& handler) noexcept;
+
+/// Removes `handler` (call it first thing in the object's destructor).
+void remove_fork_handler(ForkHandler& handler) noexcept;
+
+}  // namespace memscope::detail

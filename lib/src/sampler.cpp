@@ -1,0 +1,280 @@
+// Sampler: when to sample, the background thread, leak suspicion.
+//
+// Locking: a Sampler takes its own sample mutex around a whole sample (record, then leak
+// check) so that samples from update() and from the background thread never interleave; it
+// reads the MemoryBudget under that mutex, and pushes leak events only after releasing it.
+
+#include "memscope/sampler.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fork_safety.hpp"
+#include "memscope/budget.hpp"
+#include "memscope/format.hpp"
+#include "memscope/log.hpp"
+
+namespace memscope {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// "60 s", or "0.3 s" for the short windows of fast samplers.
+std::string seconds_text(double seconds) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, seconds < 10.0 ? "%.1f s" : "%.0f s", seconds);
+    return buf;
+}
+
+std::size_t to_bytes(double value) {
+    return value > 0.0 ? static_cast<std::size_t>(value) : 0;
+}
+
+}  // namespace
+
+struct Sampler::Impl final : detail::ForkHandler {
+    // fork(): a sample is never copied half taken (this lock is taken before the budget's
+    // and the history's, which prepare() locks after it, being older). In the child the
+    // background thread does not exist: its handle, its locks and its wake-up are reset, so
+    // stop() and the destructor return at once, and start() can run a new thread.
+    void prepare() noexcept override { sample_mutex.lock(); }
+    void parent() noexcept override { sample_mutex.unlock(); }
+    void child() noexcept override {
+        if (thread.joinable()) {
+            new (&thread) std::thread();  // neither joined nor detached: it is not ours
+            new (&thread_mutex) std::mutex();
+            new (&wake) std::condition_variable();
+            stop_requested = false;
+            thread_running.store(false);
+        }
+        new (&control_mutex) std::mutex();  // in case a start() or stop() was under way
+        sample_mutex.unlock();
+    }
+
+    Impl(MemoryBudget& b, SamplerOptions o)
+        : budget(b), options(sanitized(o)), history(options.capacity), created(Clock::now()) {
+        next_due.store((created + options.interval).time_since_epoch().count());
+    }
+
+    // The options in force: an interval of at least 1 ms (a zero interval would make the
+    // background thread spin), and a leak window no longer than the ring can hold.
+    static SamplerOptions sanitized(SamplerOptions o) {
+        o.interval = std::max(o.interval, std::chrono::milliseconds{1});
+        o.capacity = std::max<std::size_t>(o.capacity, 2);
+        o.leak_window = std::min(o.leak_window, o.capacity);
+        return o;
+    }
+
+    MemoryBudget& budget;
+    const SamplerOptions options;
+    History history;
+    const Clock::time_point created;
+    // When update() samples next, in steady_clock ticks: atomic so that update() is one
+    // clock read and one compare, whichever thread calls it.
+    std::atomic<Clock::rep> next_due{0};
+
+    std::mutex sample_mutex;         // one sample (record and leak check) at a time
+    std::vector<bool> leak_flagged;  // per subsystem index: its leak was announced
+
+    std::mutex control_mutex;  // serialises start() and stop()
+    std::mutex thread_mutex;   // guards stop_requested, for the condition variable
+    std::condition_variable wake;
+    bool stop_requested = false;
+    std::atomic<bool> thread_running{false};
+    std::thread thread;
+
+    Clock::rep due_after(Clock::time_point t) const {
+        return (t + options.interval).time_since_epoch().count();
+    }
+
+    void take_sample() {
+        std::vector<BudgetEvent> leaks;
+        {
+            std::lock_guard lock(sample_mutex);
+            const auto rows = budget.snapshot();
+            std::vector<std::pair<std::string, std::size_t>> subsystems;
+            subsystems.reserve(rows.size());
+            for (const SubsystemSnapshot& row : rows)
+                subsystems.emplace_back(row.name, row.memory.current_bytes);
+            const auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+            const double seconds = std::chrono::duration<double>(Clock::now() - created).count();
+            const std::uint64_t sequence =
+                history.record(unix_ms, seconds, allocation_stats(), process_memory(), subsystems);
+            if (options.detect_leaks) leaks = check_leaks(sequence);
+        }
+        for (BudgetEvent& event : leaks) budget.push_event(std::move(event));
+    }
+
+    // Leak suspicion fires once per subsystem: when a subsystem's window first looks like a
+    // leak, one event, and the subsystem is flagged. The flag clears (re-arms) only after a
+    // later window no longer looks like a leak, so a leak that goes on is reported once,
+    // and one that stops and later resumes is reported again.
+    std::vector<BudgetEvent> check_leaks(std::uint64_t newest_sequence) {
+        const std::size_t window = options.leak_window;
+        const std::vector<Sample> samples =
+            history.since(newest_sequence > window ? newest_sequence - window : 0);
+        const std::vector<std::string> names = history.subsystem_names();
+        leak_flagged.resize(names.size(), false);
+
+        std::vector<BudgetEvent> events;
+        std::vector<double> series;
+        series.reserve(samples.size());
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            series.clear();
+            const Sample* first = nullptr;  // first sample of the window that has subsystem i
+            for (const Sample& s : samples) {
+                if (i >= s.subsystem_bytes.size()) continue;
+                if (first == nullptr) first = &s;
+                series.push_back(static_cast<double>(s.subsystem_bytes[i]));
+            }
+            double slope = 0.0;
+            const bool leak =
+                series_looks_like_leak(series, window, options.leak_segments,
+                                       options.trend_threshold_bytes_per_sample, &slope);
+            if (!leak) {
+                leak_flagged[i] = false;
+                continue;
+            }
+            if (leak_flagged[i]) continue;
+            leak_flagged[i] = true;
+            events.push_back(leak_event(names[i], *first, samples.back(), i, slope, series.size()));
+        }
+        return events;
+    }
+
+    // The event for subsystem `i` (name `name`), whose floor rises `slope` bytes per sample
+    // over `n` samples from `first` to `last`.
+    BudgetEvent leak_event(const std::string& name, const Sample& first, const Sample& last,
+                           std::size_t i, double slope, std::size_t n) const {
+        const double span = last.seconds - first.seconds;
+        const double samples_spanned = static_cast<double>(n - 1);
+        const double rise = slope * samples_spanned;
+        const double per_second = span > 0.0 ? rise / span : 0.0;
+
+        BudgetEvent event;
+        event.kind = EventKind::leak_suspect;
+        event.level = LogLevel::warning;
+        event.subsystem = name;
+        event.current_bytes = last.subsystem_bytes[i];
+        if (const auto memory = budget.subsystem(name)) event.budget_bytes = memory->budget_bytes;
+        event.slope_bytes_per_second = per_second;
+        event.message = "Subsystem '" + name + "' suspected leak: its memory floor rose " +
+                        format_memory(to_bytes(rise)) + " over the last " + seconds_text(span) +
+                        " (" + format_memory(to_bytes(per_second)) + "/s)";
+        return event;
+    }
+
+    void run() {
+        detail::name_this_thread("ms-sample");
+        std::unique_lock lock(thread_mutex);
+        while (!stop_requested) {
+            const Clock::time_point due{Clock::duration{next_due.load(std::memory_order_relaxed)}};
+            if (wake.wait_until(lock, due, [this] { return stop_requested; })) break;
+            lock.unlock();
+            // Through the same check as update(): if the game sampled meanwhile, the due
+            // time has moved and this round only waits again.
+            // Nothing may escape this thread (std::terminate would end the game). Out of
+            // memory, the sample is skipped, and so is the message if it cannot be built.
+            try {
+                sample_if_due();
+            } catch (const std::exception& ex) {
+                try {
+                    log(LogLevel::error, std::string("memscope sampler thread: ") + ex.what());
+                } catch (...) {
+                }
+            } catch (...) {
+            }
+            lock.lock();
+        }
+    }
+
+    bool sample_if_due() {
+        const Clock::rep now = Clock::now().time_since_epoch().count();
+        Clock::rep due = next_due.load(std::memory_order_relaxed);
+        if (now < due) return false;
+        // Claim the interval: when the game's update() and the background thread find it
+        // due together, only one of them samples.
+        if (!next_due.compare_exchange_strong(
+                due, due_after(Clock::time_point{Clock::duration{now}}), std::memory_order_relaxed))
+            return false;
+        take_sample();
+        return true;
+    }
+};
+
+Sampler::Sampler(MemoryBudget& budget, SamplerOptions options)
+    : impl_(std::make_unique<Impl>(budget, options)) {
+    detail::add_fork_handler(*impl_);
+}
+
+Sampler::~Sampler() {
+    stop();
+    detail::remove_fork_handler(*impl_);
+}
+
+bool Sampler::update() {
+    return impl_->sample_if_due();
+}
+
+void Sampler::sample_now() {
+    // A sample taken by hand counts as the last one: the next is an interval away.
+    impl_->next_due.store(impl_->due_after(Clock::now()), std::memory_order_relaxed);
+    impl_->take_sample();
+}
+
+void Sampler::start() {
+    std::lock_guard control(impl_->control_mutex);
+    if (impl_->thread.joinable()) return;
+    {
+        std::lock_guard lock(impl_->thread_mutex);
+        impl_->stop_requested = false;
+    }
+    // Running once the thread exists: std::thread throws when it cannot start one.
+    impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+    impl_->thread_running.store(true);
+}
+
+void Sampler::stop() {
+    std::lock_guard control(impl_->control_mutex);
+    if (!impl_->thread.joinable()) return;
+    {
+        std::lock_guard lock(impl_->thread_mutex);
+        impl_->stop_requested = true;
+    }
+    // The thread waits on the condition variable, not in a sleep: it wakes at once.
+    impl_->wake.notify_all();
+    impl_->thread.join();
+    impl_->thread_running.store(false);
+}
+
+bool Sampler::running() const {
+    return impl_->thread_running.load();
+}
+
+const History& Sampler::history() const {
+    return impl_->history;
+}
+
+const SamplerOptions& Sampler::options() const {
+    return impl_->options;
+}
+
+TrendResult Sampler::analyze_trend() const {
+    return impl_->history.analyze_trend(impl_->options.trend_threshold_bytes_per_sample);
+}
+
+TrendResult Sampler::analyze_trend(std::string_view subsystem) const {
+    return impl_->history.analyze_trend(subsystem, impl_->options.trend_threshold_bytes_per_sample);
+}
+
+}  // namespace memscope
