@@ -1040,32 +1040,53 @@ TEST_CASE("MEMSCOPE_DISABLE=1 turns start() into a no-op that says so") {
     CHECK_FALSE(server.running());
 }
 
-TEST_CASE("invalid MEMSCOPE_* values are reported, not guessed at") {
+TEST_CASE("a bad MEMSCOPE_* value is logged with its name and value; the default is kept") {
+    std::vector<std::string> lines;
+    std::mutex lines_mutex;
+    memscope::set_log_sink([&](memscope::LogLevel, std::string_view line) {
+        std::lock_guard lock(lines_mutex);
+        lines.emplace_back(line);
+    });
+    const auto logged = [&](std::string_view text) {
+        std::lock_guard lock(lines_mutex);
+        for (const std::string& line : lines)
+            if (line.find(text) != std::string::npos) return true;
+        return false;
+    };
     MemoryBudget budget;
-    {
-        ScopedEnv port("MEMSCOPE_PORT", "abc");
-        const auto result = Server(budget, ServerOptions{}).start();
-        CHECK_FALSE(result.started);
-        CHECK(result.error.find("MEMSCOPE_PORT") != std::string::npos);
+    ServerOptions options = test_options();  // port 0: the default the variables must keep
+    options.read_environment = true;
+    SUBCASE("MEMSCOPE_PORT not a number, or out of range") {
+        for (const char* value : {"abc", "65536"}) {
+            ScopedEnv port("MEMSCOPE_PORT", value);
+            Server server(budget, options);
+            CHECK(server.options().port == 0);
+            CHECK(logged("MEMSCOPE_PORT=\"" + std::string(value) +
+                         "\" is not valid (expected a port number from 0 to 65535"));
+            CHECK(server.start().started);
+        }
     }
-    {
-        ScopedEnv port("MEMSCOPE_PORT", "65536");
-        CHECK(Server(budget, ServerOptions{}).start().error.find("MEMSCOPE_PORT") !=
-              std::string::npos);
-    }
-    {
+    SUBCASE("MEMSCOPE_DISABLE neither 1 nor 0") {
         ScopedEnv disable("MEMSCOPE_DISABLE", "yes");
-        const auto result = Server(budget, ServerOptions{}).start();
-        CHECK_FALSE(result.started);
-        CHECK(result.error.find("MEMSCOPE_DISABLE") != std::string::npos);
+        Server server(budget, options);
+        CHECK(logged("MEMSCOPE_DISABLE=\"yes\" is not valid (expected 1 or 0); the default is kept"));
+        CHECK(server.start().started);
     }
-    {
-        ScopedEnv port("MEMSCOPE_PORT", "0");
+    SUBCASE("MEMSCOPE_BIND not an address") {
         ScopedEnv bind("MEMSCOPE_BIND", "nowhere");
-        const auto result = Server(budget, ServerOptions{}).start();
-        CHECK_FALSE(result.started);
-        CHECK(result.error.find("nowhere") != std::string::npos);
+        Server server(budget, options);
+        CHECK(server.options().bind_address == "127.0.0.1");
+        CHECK(logged("MEMSCOPE_BIND=\"nowhere\" is not valid (\"nowhere\" is not an IP address"));
+        CHECK(server.start().started);
     }
+    SUBCASE("MEMSCOPE_TOKEN with a space: refused, and never written to the log") {
+        ScopedEnv token("MEMSCOPE_TOKEN", "two words");
+        Server server(budget, options);
+        CHECK(server.options().token.empty());
+        CHECK(logged("MEMSCOPE_TOKEN is not valid (expected printable ASCII without spaces)"));
+        CHECK_FALSE(logged("two words"));
+    }
+    memscope::set_log_sink({});
 }
 
 TEST_CASE("a given sampler is used and left running; the server's own footprint is counted") {

@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "memscope/server.hpp"
+
 namespace memscope::web {
 
 /// Largest request head (request line and headers) read; beyond it: 431, or 414 while
@@ -44,13 +46,13 @@ inline constexpr std::chrono::milliseconds kWriteTimeout{5000};
 /// Requests served on one connection before it is closed.
 inline constexpr std::size_t kMaxRequestsPerConnection = 100;
 
-/// The limits of a ConnectionPool.
+/// The limits of a ConnectionPool. Those a game can set default to ServerOptions' defaults.
 struct ConnectionLimits {
-    std::size_t max_connections = 64;                         ///< open at once
+    std::size_t max_connections = ServerOptions{}.max_connections;  ///< open at once
     std::size_t max_head_bytes = kMaxRequestHeadBytes;        ///< request line and headers
-    std::size_t max_body_bytes = 64 * 1024;                   ///< the server's body limit
+    std::size_t max_body_bytes = ServerOptions{}.max_body_bytes;    ///< the server's body limit
     std::chrono::milliseconds idle_timeout = kIdleTimeout;    ///< before a request starts
-    std::chrono::milliseconds read_timeout{5000};             ///< for the head, then for the body
+    std::chrono::milliseconds read_timeout = ServerOptions{}.read_timeout;  ///< head, then body
     std::chrono::milliseconds write_timeout = kWriteTimeout;  ///< per write
     std::size_t max_requests = kMaxRequestsPerConnection;     ///< per connection
 };

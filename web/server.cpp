@@ -28,6 +28,7 @@
 #include "memscope/budget.hpp"
 #include "memscope/sampler.hpp"
 #include "memscope/log.hpp"
+#include "memscope/options.hpp"
 #include "memscope/server.hpp"
 #include "sockets.hpp"
 #include "stream.hpp"
@@ -179,29 +180,20 @@ void close_after(httplib::Response& out) {
     out.set_header("Connection", "close");
 }
 
-std::string env(const char* name) {
-    const char* value = std::getenv(name);
-    return value != nullptr ? value : "";
-}
-
-// Applies MEMSCOPE_* over `options`. Returns the first error, "" if none.
-std::string apply_environment(ServerOptions& options, bool& disabled) {
-    if (const std::string v = env("MEMSCOPE_DISABLE"); !v.empty()) {
-        if (v == "1")
-            disabled = true;
-        else if (v != "0")
-            return "MEMSCOPE_DISABLE must be 1 (or 0), not \"" + v + "\"";
+// Applies the MEMSCOPE_* variables over `options`. A bad value was logged by
+// read_environment() and is absent; an address that is not one is logged here; either way
+// the option keeps its value.
+void apply_environment(ServerOptions& options, bool& disabled) {
+    const Environment env = read_environment();
+    disabled = env.disable.value_or(false);
+    if (env.port) options.port = *env.port;
+    if (env.bind) {
+        if (std::string why = web::check_bind_address(*env.bind); why.empty())
+            options.bind_address = *env.bind;
+        else
+            report_bad_environment_value("MEMSCOPE_BIND", *env.bind, why);
     }
-    if (const std::string v = env("MEMSCOPE_PORT"); !v.empty()) {
-        int port = -1;
-        const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
-        if (ec != std::errc() || ptr != v.data() + v.size() || port < 0 || port > 65535)
-            return "MEMSCOPE_PORT must be a port number from 0 to 65535, not \"" + v + "\"";
-        options.port = port;
-    }
-    if (const std::string v = env("MEMSCOPE_BIND"); !v.empty()) options.bind_address = v;
-    if (const std::string v = env("MEMSCOPE_TOKEN"); !v.empty()) options.token = v;
-    return {};
+    if (env.token) options.token = *env.token;
 }
 
 // The options a server cannot run with. Never quotes the token.
@@ -217,8 +209,8 @@ std::string validate(const ServerOptions& o) {
     if (o.read_timeout.count() <= 0) return "read_timeout must be positive";
     if (o.max_connections < 4 || o.max_connections > 10000)
         return "max_connections must be from 4 to 10000";
-    for (char c : o.token)
-        if (c <= ' ' || c > '~') return "the token must be printable ASCII without spaces";
+    if (!o.token.empty() && !is_valid_token(o.token))
+        return "the token must be printable ASCII without spaces";
     return {};
 }
 
@@ -299,7 +291,6 @@ std::string_view reason_of(int status) {
 struct Server::Impl final : detail::ForkHandler {
     MemoryBudget& budget;
     ServerOptions options;
-    std::string setup_error;  // from the environment or the options, reported by start()
     bool disabled = false;    // MEMSCOPE_DISABLE=1
 
     std::mutex mutex;  // serialises start() and stop()
@@ -408,10 +399,6 @@ struct Server::Impl final : detail::ForkHandler {
             result.started = true;
             result.port = port;
             result.url = web::url_for(options.bind_address, port);
-            return result;
-        }
-        if (!setup_error.empty()) {
-            result.error = setup_error;
             return result;
         }
         if (disabled) {
@@ -588,8 +575,7 @@ struct Server::Impl final : detail::ForkHandler {
 
 Server::Server(MemoryBudget& budget, ServerOptions options)
     : impl_(std::make_unique<Impl>(budget, std::move(options))) {
-    if (impl_->options.read_environment)
-        impl_->setup_error = apply_environment(impl_->options, impl_->disabled);
+    if (impl_->options.read_environment) apply_environment(impl_->options, impl_->disabled);
     detail::add_fork_handler(*impl_);
 }
 

@@ -16,6 +16,7 @@
 
 #include "assets.hpp"
 #include "memscope/log.hpp"
+#include "memscope/options.hpp"
 
 namespace memscope::web {
 namespace {
@@ -100,8 +101,8 @@ Response serve_static_from(std::string_view path, const Request& request,
 }
 
 Response serve_static(std::string_view path, const Request& request) {
-    const char* root = std::getenv("MEMSCOPE_WEB_ROOT");
-    return serve_static_from(path, request, root != nullptr ? root : "");
+    const std::optional<std::string> root = read_environment().web_root;
+    return serve_static_from(path, request, root ? *root : std::string_view());
 }
 
 }  // namespace memscope::web

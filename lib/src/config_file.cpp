@@ -28,6 +28,7 @@
 #include "memscope/format.hpp"
 #include "memscope/units.hpp"
 #include "memscope/log.hpp"
+#include "memscope/options.hpp"
 
 namespace memscope {
 namespace {
@@ -319,15 +320,12 @@ ConfigResult load_config(MemoryBudget& budget, std::string_view path) {
 }
 
 std::string default_config_path() {
-    if (const char* env = std::getenv("MEMSCOPE_CONFIG"); env != nullptr && *env != '\0')
-        return env;
-    return "memscope.json";
+    return read_environment().config.value_or("memscope.json");
 }
 
 ConfigResult load_default_config(MemoryBudget& budget) {
-    // An empty MEMSCOPE_CONFIG counts as unset, as shells make `MEMSCOPE_CONFIG= game` easy.
-    if (const char* env = std::getenv("MEMSCOPE_CONFIG"); env != nullptr && *env != '\0')
-        return load_file(budget, env, " (named by MEMSCOPE_CONFIG)", false);
+    if (const std::optional<std::string> path = read_environment().config)
+        return load_file(budget, *path, " (named by MEMSCOPE_CONFIG)", false);
     return load_file(budget, "memscope.json", "", true);
 }
 

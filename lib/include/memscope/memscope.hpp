@@ -23,6 +23,7 @@
 #include "memscope/config_file.hpp"
 #include "memscope/format.hpp"
 #include "memscope/log.hpp"
+#include "memscope/options.hpp"
 #include "memscope/sampler.hpp"
 #include "memscope/server.hpp"
 #include "memscope/units.hpp"
