@@ -9,6 +9,7 @@
 #include "json_api.hpp"
 #include "memscope/allocator.hpp"
 #include "memscope/budget.hpp"
+#include "memscope/internal.hpp"
 
 namespace memscope::web {
 namespace {
@@ -50,9 +51,7 @@ std::optional<Response> check_token(const Request& request, std::string_view tok
     };
     const auto header = request.header("Authorization");
     constexpr std::string_view kScheme = "bearer ";
-    if (!header || header->size() < kScheme.size() ||
-        !std::equal(kScheme.begin(), kScheme.end(), header->begin(),
-                    [](char s, char h) { return s == (h >= 'A' && h <= 'Z' ? h - 'A' + 'a' : h); }))
+    if (!header || !detail::istarts_with(*header, kScheme))
         return unauthorized("this endpoint needs the header Authorization: Bearer <token>",
                             "Bearer realm=\"memscope\"");
     std::string_view given = header->substr(kScheme.size());

@@ -6,23 +6,13 @@
 #include <exception>
 
 #include "json_writer.hpp"
+#include "memscope/internal.hpp"
 
 namespace memscope::web {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-        return lower(x) == lower(y);
-    });
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+using detail::hex_value;
+using detail::iequals;
 
 // "/a/b/c" -> {"a", "b", "c"}; "/" -> {""}. Empty segments are kept, so "/a//b" does not
 // match "/a/b".

@@ -152,11 +152,8 @@ std::optional<web::Response> check_framing(const httplib::Request& in, std::size
     const auto cl_count = in.get_header_value_count("Content-Length");
     if (te_count > 0 && cl_count > 0)
         return web::error_response(400, "Content-Length and Transfer-Encoding together");
-    const auto is_chunked = [](std::string v) {
-        for (char& c : v) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-        return v == "chunked";
-    };
-    if (te_count > 1 || (te_count == 1 && !is_chunked(in.get_header_value("Transfer-Encoding"))))
+    if (te_count > 1 ||
+        (te_count == 1 && !detail::iequals(in.get_header_value("Transfer-Encoding"), "chunked")))
         return web::error_response(501, "only the chunked transfer coding is supported");
     if (cl_count == 0) return std::nullopt;
     std::uint64_t length = 0;

@@ -11,14 +11,15 @@
 #include <cerrno>
 #include <cstring>
 
+#include "memscope/internal.hpp"
+
 namespace memscope::web {
 namespace {
 
 // Our own explanations of the errors a game developer will meet, after strerror's.
 std::string explain(int error, int port) {
     std::string text = std::strerror(error);
-    if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z')
-        text[0] = static_cast<char>(text[0] - 'A' + 'a');
+    if (!text.empty()) text[0] = detail::ascii_lower(text[0]);
     switch (error) {
         case EADDRINUSE:
             return text +

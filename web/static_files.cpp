@@ -15,6 +15,7 @@
 #include <string>
 
 #include "assets.hpp"
+#include "memscope/internal.hpp"
 #include "memscope/log.hpp"
 #include "memscope/options.hpp"
 
@@ -45,18 +46,6 @@ bool etag_matches(std::string_view header, std::string_view etag) {
     return false;
 }
 
-// The file's bytes, or false when it is missing, unreadable or too large.
-bool read_file(const std::string& path, std::string& out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    if (size < 0 || static_cast<std::size_t>(size) > kMaxDiskFileBytes) return false;
-    in.seekg(0, std::ios::beg);
-    out.assign(static_cast<std::size_t>(size), '\0');
-    return static_cast<bool>(in.read(out.data(), size));
-}
-
 void note_web_root(std::string_view root) {
     static std::once_flag once;
     std::call_once(once, [root] {
@@ -82,7 +71,8 @@ Response serve_static_from(std::string_view path, const Request& request,
     if (!web_root.empty()) {
         // `name` is a name of the table, never the request's text: nothing else is readable.
         std::string body;
-        if (read_file(std::string(web_root) + "/" + std::string(asset->name), body)) {
+        if (detail::read_small_file(std::string(web_root) + "/" + std::string(asset->name),
+                                    kMaxDiskFileBytes, body).ok) {
             note_web_root(web_root);
             response.body = std::move(body);
             response.set_header("Cache-Control", "no-store");

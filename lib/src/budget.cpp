@@ -6,6 +6,7 @@
 // then logs and calls back. So a callback may call report() (or anything else) again, and
 // a slow log sink never blocks another thread's report().
 
+#include "name_hash.hpp"
 #include "memscope/budget.hpp"
 
 #include <algorithm>
@@ -23,6 +24,8 @@
 
 namespace memscope {
 namespace {
+
+using detail::NameHash;
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -103,13 +106,6 @@ struct Entry {
     std::optional<std::size_t> baseline;
 };
 
-// Heterogeneous lookup: report("Chunks", ...) finds the entry without making a string.
-struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-        return std::hash<std::string_view>{}(s);
-    }
-};
 
 struct Callback {
     CallbackId id;

@@ -28,6 +28,8 @@
 #include "memscope/format.hpp"
 #include "memscope/units.hpp"
 #include "memscope/log.hpp"
+#include "due_time.hpp"
+#include "memscope/internal.hpp"
 #include "memscope/options.hpp"
 
 namespace memscope {
@@ -227,45 +229,8 @@ std::string errno_text(int code) {
     return std::error_code(code, std::generic_category()).message();
 }
 
-// Reads at most kMaxFileBytes + 1 bytes: enough to tell a too-large file without reading
-// a huge one. Returns the errno on failure (0 when `too_large`).
-struct ReadOutcome {
-    bool ok = false;
-    int error_code = 0;
-    bool too_large = false;
-};
-
-struct FileCloser {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
-ReadOutcome read_file(const std::string& path, std::string& out) {
-    ReadOutcome r;
-    const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-    if (!file) {
-        r.error_code = errno;
-        return r;
-    }
-    char buf[16384];
-    for (;;) {
-        const std::size_t n = std::fread(buf, 1, sizeof buf, file.get());
-        out.append(buf, n);
-        if (out.size() > kMaxFileBytes) {
-            r.too_large = true;
-            return r;
-        }
-        if (n < sizeof buf) break;
-    }
-    if (std::ferror(file.get())) {
-        r.error_code = errno != 0 ? errno : EIO;  // reading a directory fails here: EISDIR
-        return r;
-    }
-    r.ok = true;
-    return r;
-}
-
-// The error of a failed read_file(), or "" if it succeeded.
-std::string read_error(const std::string& path, const ReadOutcome& read) {
+// The error of a failed read, or "" if it succeeded.
+std::string read_error(const std::string& path, const detail::FileRead& read) {
     if (read.too_large)
         return path + ": cannot read: the file is larger than " + std::to_string(kMaxFileBytes) +
                " bytes";
@@ -283,7 +248,7 @@ ConfigResult load_file(MemoryBudget& budget, std::string_view path, std::string_
         return refuse(result, result.path + ": cannot read: the path contains a NUL byte");
     std::string text;
     errno = 0;
-    const ReadOutcome read = read_file(result.path, text);
+    const detail::FileRead read = detail::read_small_file(result.path, kMaxFileBytes, text);
     if (!read.ok && !read.too_large && missing_is_fine && read.error_code == ENOENT) {
         log(LogLevel::debug, "no MEMSCOPE_CONFIG and no " + result.path +
                                  " in the working directory: budgets unchanged");
@@ -395,7 +360,7 @@ bool recently_modified(const FileState& f) {
 
 struct ConfigWatcher::Impl final : detail::ForkHandler {
     Impl(MemoryBudget& b, std::string p, std::chrono::milliseconds i)
-        : budget(b), path(std::move(p)), interval(std::max(i, std::chrono::milliseconds(0))) {}
+        : budget(b), path(std::move(p)), due(std::max(i, std::chrono::milliseconds(0)), {}) {}
 
     // fork(): a child must be able to check, even if another thread was checking.
     void prepare() noexcept override { mutex.lock(); }
@@ -404,10 +369,7 @@ struct ConfigWatcher::Impl final : detail::ForkHandler {
 
     MemoryBudget& budget;
     const std::string path;
-    const SteadyClock::duration interval;
-    // When poll() checks next, in steady_clock ticks (0: at once): until then poll() is a
-    // clock read and a compare.
-    std::atomic<SteadyClock::rep> next_due{0};
+    detail::DueTime due;  // when poll() checks next (at once, the first time)
     std::atomic<std::uint64_t> applied{0};
 
     mutable std::mutex mutex;            // one check at a time; guards the members below
@@ -418,10 +380,6 @@ struct ConfigWatcher::Impl final : detail::ForkHandler {
     std::optional<std::string> text;     // the text last read (none after a failed read)
     int missing_error = 0;               // why the file is missing (errno); 0: it is not
     ConfigResult last;
-
-    void schedule(SteadyClock::time_point now) {
-        next_due.store((now + interval).time_since_epoch().count(), std::memory_order_relaxed);
-    }
 
     ConfigChange check() {
         const FileState now = stat_file(path);
@@ -438,7 +396,7 @@ struct ConfigWatcher::Impl final : detail::ForkHandler {
 
         std::string read_text;
         errno = 0;
-        const ReadOutcome read = read_file(path, read_text);
+        const detail::FileRead read = detail::read_small_file(path, kMaxFileBytes, read_text);
         if (!read.ok && !read.too_large && read.error_code == ENOENT)
             return missing(ENOENT, first);  // removed between stat() and open()
         missing_error = 0;
@@ -492,21 +450,16 @@ ConfigWatcher::~ConfigWatcher() {
 }
 
 ConfigChange ConfigWatcher::poll() {
-    const SteadyClock::time_point now = SteadyClock::now();
-    const auto due = [&] {
-        return now.time_since_epoch().count() >= impl_->next_due.load(std::memory_order_relaxed);
-    };
-    if (!due()) return ConfigChange::none;
+    if (!impl_->due.claim(SteadyClock::now())) return ConfigChange::none;
     // Another thread checking right now covers this poll too.
     std::unique_lock lock(impl_->mutex, std::try_to_lock);
-    if (!lock.owns_lock() || !due()) return ConfigChange::none;
-    impl_->schedule(now);
+    if (!lock.owns_lock()) return ConfigChange::none;
     return impl_->check();
 }
 
 ConfigChange ConfigWatcher::check_now() {
     std::lock_guard lock(impl_->mutex);
-    impl_->schedule(SteadyClock::now());
+    impl_->due.reschedule(SteadyClock::now());
     return impl_->check();
 }
 

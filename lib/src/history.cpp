@@ -2,6 +2,7 @@
 //
 // Locking: History has one mutex around the ring and the name table.
 
+#include "name_hash.hpp"
 #include "memscope/history.hpp"
 
 #include <algorithm>
@@ -24,19 +25,14 @@
 namespace memscope {
 namespace {
 
+using detail::NameHash;
+
 // Heap bytes behind a string: none while it fits the small-string buffer.
 std::size_t heap_bytes(const std::string& s) {
     static const std::size_t small_capacity = std::string().capacity();
     return s.capacity() > small_capacity ? s.capacity() + 1 : 0;
 }
 
-// Heterogeneous lookup: a name is found without making a std::string.
-struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-        return std::hash<std::string_view>{}(s);
-    }
-};
 
 // The specification's rule, on the first and last of `n` samples.
 TrendResult make_trend(const Sample& first, const Sample& last, double first_value,

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "due_time.hpp"
 #include "fork_safety.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/format.hpp"
@@ -60,9 +61,11 @@ struct Sampler::Impl final : detail::ForkHandler {
     }
 
     Impl(MemoryBudget& b, SamplerOptions o)
-        : budget(b), options(sanitized(o)), history(options.capacity), created(Clock::now()) {
-        next_due.store((created + options.interval).time_since_epoch().count());
-    }
+        : budget(b),
+          options(sanitized(o)),
+          history(options.capacity),
+          created(Clock::now()),
+          due(options.interval, created + options.interval) {}
 
     // The options in force: an interval of at least 1 ms (a zero interval would make the
     // background thread spin), and a leak window no longer than the ring can hold.
@@ -79,7 +82,7 @@ struct Sampler::Impl final : detail::ForkHandler {
     const Clock::time_point created;
     // When update() samples next, in steady_clock ticks: atomic so that update() is one
     // clock read and one compare, whichever thread calls it.
-    std::atomic<Clock::rep> next_due{0};
+    detail::DueTime due;  // when the next sample is due (after `created`)
 
     std::mutex sample_mutex;         // one sample (record and leak check) at a time
     std::vector<bool> leak_flagged;  // per subsystem index: its leak was announced
@@ -90,10 +93,6 @@ struct Sampler::Impl final : detail::ForkHandler {
     bool stop_requested = false;
     std::atomic<bool> thread_running{false};
     std::thread thread;
-
-    Clock::rep due_after(Clock::time_point t) const {
-        return (t + options.interval).time_since_epoch().count();
-    }
 
     void take_sample() {
         std::vector<BudgetEvent> leaks;
@@ -178,8 +177,7 @@ struct Sampler::Impl final : detail::ForkHandler {
         detail::name_this_thread("ms-sample");
         std::unique_lock lock(thread_mutex);
         while (!stop_requested) {
-            const Clock::time_point due{Clock::duration{next_due.load(std::memory_order_relaxed)}};
-            if (wake.wait_until(lock, due, [this] { return stop_requested; })) break;
+            if (wake.wait_until(lock, due.next(), [this] { return stop_requested; })) break;
             lock.unlock();
             // Through the same check as update(): if the game sampled meanwhile, the due
             // time has moved and this round only waits again.
@@ -199,14 +197,9 @@ struct Sampler::Impl final : detail::ForkHandler {
     }
 
     bool sample_if_due() {
-        const Clock::rep now = Clock::now().time_since_epoch().count();
-        Clock::rep due = next_due.load(std::memory_order_relaxed);
-        if (now < due) return false;
-        // Claim the interval: when the game's update() and the background thread find it
-        // due together, only one of them samples.
-        if (!next_due.compare_exchange_strong(
-                due, due_after(Clock::time_point{Clock::duration{now}}), std::memory_order_relaxed))
-            return false;
+        // When the game's update() and the background thread find it due together, only
+        // one of them samples.
+        if (!due.claim(Clock::now())) return false;
         take_sample();
         return true;
     }
@@ -228,7 +221,7 @@ bool Sampler::update() {
 
 void Sampler::sample_now() {
     // A sample taken by hand counts as the last one: the next is an interval away.
-    impl_->next_due.store(impl_->due_after(Clock::now()), std::memory_order_relaxed);
+    impl_->due.reschedule(Clock::now());
     impl_->take_sample();
 }
 

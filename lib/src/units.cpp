@@ -13,6 +13,7 @@
 
 #include "json_reader.hpp"
 #include "memscope/format.hpp"
+#include "memscope/internal.hpp"
 #include "memscope/units.hpp"
 
 namespace memscope {
@@ -25,15 +26,6 @@ bool is_digit(char c) {
 }
 bool is_letter(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return lower(x) == lower(y); });
 }
 
 // log2 of the unit's size in bytes, or -1 for an unknown unit. All 1024-based, like
@@ -57,7 +49,7 @@ int unit_shift(std::string_view unit) {
                                                   {"tb", 40},
                                                   {"tib", 40}}};
     for (const Unit& u : kUnits)
-        if (equals_ignoring_case(unit, u.name)) return u.shift;
+        if (detail::iequals(unit, u.name)) return u.shift;
     return -1;
 }
 

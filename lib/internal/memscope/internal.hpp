@@ -8,9 +8,50 @@
 //   footprint, shown beside the game's figures instead of hidden in them), and named;
 // - every object that holds locks or threads takes part in fork() through ForkHandler.
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace memscope::detail {
+
+/// 'A'..'Z' to 'a'..'z'; every other byte as it is (no locale: protocol text is ASCII).
+[[nodiscard]] constexpr char ascii_lower(char c) noexcept {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+/// Equal but for ASCII case: header names, units, media types.
+[[nodiscard]] constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+/// True when `text` starts with `prefix`, ASCII case aside.
+[[nodiscard]] constexpr bool istarts_with(std::string_view text, std::string_view prefix) noexcept {
+    return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
+}
+
+/// The value of a hexadecimal digit, or -1.
+[[nodiscard]] constexpr int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// How read_small_file() went.
+struct FileRead {
+    bool ok = false;         ///< the whole file is in `out`
+    bool too_large = false;  ///< larger than the limit (what was read is in `out`)
+    int error_code = 0;      ///< errno when it could not be opened or read
+};
+
+/// Appends the file at `path` to `out`, reading at most `max_bytes` + 1 bytes: enough to
+/// tell a file that is too large without reading a huge one. A directory fails (EISDIR).
+[[nodiscard]] FileRead read_small_file(const std::string& path, std::size_t max_bytes,
+                                       std::string& out);
 
 /// Marks the calling thread as one of memscope's own. Its allocations still count in
 /// allocation_stats(), and are also summed apart by internal_bytes(). Never allocates.
