@@ -110,8 +110,8 @@ export function renderTable(subsystems, threshold) {
     }
   }
   state.threshold = threshold;
-  placeRows();
   renderCounts(subsystems, threshold);
+  placeRows();  // after the counts: with a filter, it writes "3 of 7 shown" over them
 }
 
 // Puts the rows in sorted order, hiding those the filter leaves out. insertBefore()
