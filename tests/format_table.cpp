@@ -26,27 +26,37 @@ constexpr std::uint64_t k2p53 = std::uint64_t{1} << 53;
 constexpr std::uint64_t k2p63 = std::uint64_t{1} << 63;
 constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
 
+// One line per kind of figure.
+// clang-format off
 constexpr std::uint64_t kUnsigned[] = {
-    0, 1, 2, 500, 999, 1000, 1023,  // whole bytes
-    kKiB, kKiB + 1, 1075, 1076, 1279, 1280, 1281, 1536, 1792, 2048, 2304, 2816,  // KB ties
-    10239, 10240, 102399, 1047808, 1048320, 1048524, 1048525, 1048575,  // up to 1024.0 KB
-    kMiB, kMiB + 1, 1310720, 1835008, 5 * kMiB, 10 * kMiB - 1, 1073689395, 1073689396,  // MB ties
-    kGiB - 1,                                                              // "1024.0 MB"
-    kGiB, kGiB + 1, 1207959551, 1207959552, 1207959553, 1476395008, 1744830464,  // GB ties
-    2013265920, 1079110533, 1079110534, 10 * kGiB - 1, 1024 * kGiB, 1024 * kGiB + kGiB / 8,
-    k2p53 - 1, k2p53, k2p53 + 1, k2p53 + 2, k2p53 + 3,             // doubles stop at 2^53
-    (std::uint64_t{1} << 60) + (std::uint64_t{1} << 27),           // a tie past 2^53, and
-    (std::uint64_t{1} << 60) + (std::uint64_t{1} << 27) + 1,       // one only as a double
-    k2p63 - 1, k2p63, k2p63 + (std::uint64_t{1} << 27),            // int64 max, a tie above
-    k2p63 + (std::uint64_t{1} << 27) + 1,
-    kMax - 2048, kMax - 1024, kMax - 1023, kMax,                   // size_t max: 2^64
+    // whole bytes
+    0, 1, 2, 500, 999, 1000, 1023,
+    // KB, its exact ties (n.25 and n.75 KiB) and their neighbours
+    kKiB, kKiB + 1, 1075, 1076, 1279, 1280, 1281, 1536, 1792, 2048, 2304, 2816,
+    // up to 1024.0 KB, still in KB
+    10239, 10240, 102399, 1047808, 1048320, 1048524, 1048525, 1048575,
+    // MB and its ties, up to 1024.0 MB
+    kMiB, kMiB + 1, 1310720, 1835008, 5 * kMiB, 10 * kMiB - 1, 1073689395, 1073689396, kGiB - 1,
+    // GB (2 decimals): ties at odd eighths of a GiB, their neighbours, 1.005 GiB around
+    kGiB, kGiB + 1, 1207959551, 1207959552, 1207959553, 1476395008, 1744830464, 2013265920,
+    1079110533, 1079110534, 10 * kGiB - 1, 1024 * kGiB, 1024 * kGiB + kGiB / 8,
+    // doubles stop holding every integer at 2^53
+    k2p53 - 1, k2p53, k2p53 + 1, k2p53 + 2, k2p53 + 3,
+    // a tie past 2^53, and one that is a tie only once converted to a double
+    (std::uint64_t{1} << 60) + (std::uint64_t{1} << 27),
+    (std::uint64_t{1} << 60) + (std::uint64_t{1} << 27) + 1,
+    // int64_t's largest, and ties above it
+    k2p63 - 1, k2p63, k2p63 + (std::uint64_t{1} << 27), k2p63 + (std::uint64_t{1} << 27) + 1,
+    // size_t's largest and its neighbours, which a double rounds to 2^64
+    kMax - 2048, kMax - 1024, kMax - 1023, kMax,
 };
 
 constexpr std::int64_t kNegative[] = {
-    -1, -1023, -1024, -1280, -1281, -1048575, -1048576, -1073741823, -1207959552,
-    -1207959553, -static_cast<std::int64_t>(k2p53) - 1,
+    -1, -1023, -1024, -1280, -1281, -1048575, -1048576, -1073741823, -1207959552, -1207959553,
+    -static_cast<std::int64_t>(k2p53) - 1,
     std::numeric_limits<std::int64_t>::min() + 1, std::numeric_limits<std::int64_t>::min(),
 };
+// clang-format on
 
 std::string quoted(const std::string& text) {
     return '"' + text + '"';  // the formatters write digits, letters, ".", "+", "-" and " "
@@ -68,7 +78,8 @@ int main() {
     bool first = true;
     std::printf("[");
     for (const std::uint64_t bytes : kUnsigned) {
-        const bool fits = bytes <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+        const bool fits =
+            bytes <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
         const auto as_signed = static_cast<std::int64_t>(bytes);
         print_row(first, std::to_string(bytes), quoted(format_memory(bytes)),
                   fits ? quoted(format_signed_memory(as_signed)) : "null",

@@ -18,8 +18,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -487,8 +487,7 @@ TEST_CASE("the page: index.html at /, its files under /static/, typed, with an E
     auto index = c.Get("/");
     REQUIRE(index);
     // Nothing inline (the CSP forbids it) and nothing from another origin.
-    CHECK(index->body.find("<script type=\"module\" src=\"/static/app.js\">") !=
-          std::string::npos);
+    CHECK(index->body.find("<script type=\"module\" src=\"/static/app.js\">") != std::string::npos);
     CHECK(index->body.find("<script>") == std::string::npos);
     CHECK(index->body.find("<style") == std::string::npos);
     CHECK(index->body.find("style=") == std::string::npos);
