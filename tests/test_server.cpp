@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -489,12 +490,39 @@ TEST_CASE("the page: index.html at /, its files under /static/, typed, with an E
     auto index = c.Get("/");
     REQUIRE(index);
     // Nothing inline (the CSP forbids it) and nothing from another origin.
-    CHECK(index->body.find("<script src=\"/static/app.js\"") != std::string::npos);
+    CHECK(index->body.find("<script type=\"module\" src=\"/static/app.js\">") != std::string::npos);
     CHECK(index->body.find("<script>") == std::string::npos);
     CHECK(index->body.find("<style") == std::string::npos);
     CHECK(index->body.find("style=") == std::string::npos);
     CHECK(index->body.find("http://") == std::string::npos);
     CHECK(index->body.find("https://") == std::string::npos);
+}
+
+TEST_CASE("the page: every module app.js imports, directly or not, is served as JavaScript") {
+    Running s;
+    auto c = s.client();
+    std::vector<std::string> pending{"app.js"};
+    std::set<std::string> served;
+    while (!pending.empty()) {
+        const std::string name = pending.back();
+        pending.pop_back();
+        if (!served.insert(name).second) continue;
+        CAPTURE(name);
+        auto r = c.Get("/static/" + name);
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->get_header_value("Content-Type") == "text/javascript; charset=utf-8");
+        CHECK(r->get_header_value("Cache-Control") == "no-cache");
+        CHECK(r->get_header_value("ETag").size() == 22);
+        // The page's imports are all relative: `from './<name>.js'`.
+        for (std::size_t at = r->body.find("from './"); at != std::string::npos;
+             at = r->body.find("from './", at + 1)) {
+            const std::size_t begin = at + 8;
+            pending.push_back(r->body.substr(begin, r->body.find('\'', begin) - begin));
+        }
+    }
+    CHECK(served.size() > 5);
+    CHECK(served.count("format.js") == 1);
 }
 
 TEST_CASE("the page: only the embedded files exist, whatever the path") {

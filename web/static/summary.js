@@ -1,0 +1,65 @@
+// The figures above and beside the table: the global cards, the tracked total against
+// its budget, and the reconciliation. Byte figures are the server's `formatted` texts.
+
+import { $, setText, statusClass } from './dom.js';
+import { clock, formatCount, formatPercent, formatRate } from './format.js';
+
+// The trend line under "Allocated now": "growing, +1.5 MB/s", "stable".
+function trendText(s) {
+  if (!s.allocator.tracking_enabled) return 'tracking compiled out';
+  const trend = s.trends && s.trends.global;
+  if (!trend || trend.trend === 'unknown') return 'operator new';
+  if (trend.trend === 'stable') return 'stable';
+  return `${trend.trend}, ${formatRate(trend.bytes_per_second)}`;
+}
+
+export function renderGlobal(s) {
+  const a = s.allocator;
+  const p = s.process;
+  const tracking = a.tracking_enabled;
+  setText($('g-allocated'), tracking ? a.formatted.total_allocated_bytes : 'off');
+  setText($('g-peak'), tracking ? a.formatted.peak_allocated_bytes : 'off');
+  setText($('g-live'), tracking ? formatCount(a.net_allocations) : 'off');
+  setText($('g-resident'), p.formatted.resident_bytes);
+
+  setText($('g-allocated-sub'), trendText(s));
+  setText($('g-peak-sub'), tracking ? 'highest since start or reset' : '');
+  setText($('g-live-sub'), tracking
+    ? `${formatCount(a.allocation_count)} allocs · ${formatCount(a.deallocation_count)} frees` : '');
+  setText($('g-resident-sub'), `peak ${p.formatted.peak_resident_bytes}`);
+
+  const info = `v${s.memscope.version} · ${s.memscope.backend}${tracking ? '' : ' · tracking off'}`;
+  setText($('build'), info);
+  setText($('foot-build'), `memscope ${info}`);
+  setText($('updated'), `updated ${clock(s.unix_ms)}`);
+}
+
+export function renderTotals(t) {
+  const hasBudget = t.budget_bytes > 0;
+  setText($('t-current'), t.formatted.current_bytes);
+  setText($('t-budget'), hasBudget ? t.formatted.budget_bytes : 'N/A');
+  setText($('foot-total'), t.formatted.current_bytes);
+  setText($('foot-budget'), hasBudget ? t.formatted.budget_bytes : 'N/A');
+  $('t-fill').style.width = `${Math.min(t.usage, 1) * 100}%`;
+  $('t-tick').style.left = `${t.warning_threshold * 100}%`;
+  $('t-tick').hidden = !hasBudget;
+  const cls = hasBudget ? statusClass(t.status) : '';
+  $('total-card').className = `stat stat-total ${cls}`;
+  $('table-foot').className = `table-foot ${cls}`;
+  setText($('t-sub'), hasBudget
+    ? `${formatPercent(t.usage)} of the total budget · peak ${t.formatted.peak_bytes}`
+    : `no total budget set · peak ${t.formatted.peak_bytes}`);
+}
+
+export function renderReconciliation(r) {
+  const f = r.formatted;
+  setText($('r-reported'), f.reported_bytes);
+  setText($('r-tracked'), f.tracked_bytes);
+  setText($('r-committed'), f.committed_bytes);
+  setText($('r-resident'), f.resident_bytes);
+  setText($('r-unattributed'), f.unattributed_bytes);
+  $('r-unattributed').classList.toggle('negative', r.unattributed_bytes < 0);
+  setText($('r-self'), f.memscope_bytes);
+  setText($('r-self-detail'),
+    `server threads ${f.memscope_thread_bytes} + history ${f.history_bytes}`);
+}
