@@ -14,7 +14,6 @@
 #include <limits>
 #include <string>
 
-#include "json_api.hpp"
 #include "memscope/format.hpp"
 
 namespace {
@@ -74,7 +73,7 @@ void print_row(bool& first, const std::string& bytes, const std::string& text,
 
 int main() {
     using memscope::format_memory;
-    using memscope::web::format_signed_memory;
+    using memscope::format_signed_memory;
     bool first = true;
     std::printf("[");
     for (const std::uint64_t bytes : kUnsigned) {

@@ -30,14 +30,14 @@ function scaled(bytes, { shift, decimals }) {
   return `${text.slice(0, -decimals)}.${text.slice(-decimals)}`;
 }
 
-// format_signed_memory(): "-" before a negative figure, "+" before the others only when
-// `plus` is asked ("+0 B" included). A fraction of a byte is dropped, as the C++
-// callers' conversion to an integer drops it.
+// format_signed_memory(): "-" before a negative figure, "+" before a positive one when
+// `plus` is asked (zero is "0 B" either way). A fraction of a byte is dropped, as the
+// C++ callers' conversion to an integer drops it.
 export function formatSigned(bytes, plus = false) {
   if (!Number.isFinite(bytes)) return '—';
   const whole = Math.trunc(bytes);
   const size = Math.abs(whole);
-  const sign = whole < 0 ? '-' : plus ? '+' : '';
+  const sign = whole < 0 ? '-' : plus && whole > 0 ? '+' : '';
   const unit = unitOf(size);
   return `${sign}${scaled(size, unit)} ${unit.name}`;
 }
