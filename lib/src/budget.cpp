@@ -7,6 +7,7 @@
 // a slow log sink never blocks another thread's report().
 
 #include "name_hash.hpp"
+#include "seed_figures.hpp"
 #include "memscope/budget.hpp"
 
 #include <algorithm>
@@ -51,18 +52,6 @@ double usage_of(std::size_t current, std::size_t budget) {
     return budget == 0 ? 0.0 : static_cast<double>(current) / static_cast<double>(budget);
 }
 
-// "890 MB": whole mebibytes for budgets of 10 MiB and more, as the specification's
-// message; finer units for small budgets, where whole megabytes would read "0 MB / 1 MB".
-std::string figure(std::size_t bytes, std::size_t scale_bytes) {
-    char buf[48];
-    const auto b = static_cast<double>(bytes);
-    if (scale_bytes >= (std::size_t{10} << 20)) std::snprintf(buf, sizeof buf, "%.0f MB", b / 1048576.0);
-    else if (scale_bytes >= (std::size_t{1} << 20)) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1048576.0);
-    else if (scale_bytes >= 10240) std::snprintf(buf, sizeof buf, "%.0f KB", b / 1024.0);
-    else std::snprintf(buf, sizeof buf, "%zu B", bytes);
-    return buf;
-}
-
 std::string subject(std::string_view name) {
     if (name == kTotalName) return "Total memory";
     std::string s = "Subsystem '";
@@ -73,7 +62,7 @@ std::string subject(std::string_view name) {
 
 std::string describe(EventKind kind, std::string_view name, std::size_t current,
                      std::size_t budget) {
-    const std::string pair = "(" + figure(current, budget) + " / " + figure(budget, budget) + ")";
+    const std::string pair = "(" + detail::format_budget_figure(current, budget) + " / " + detail::format_budget_figure(budget, budget) + ")";
     const long percent = std::lround(usage_of(current, budget) * 100.0);
     const char* of_what = name == kTotalName ? "total memory budget" : "memory budget";
     char head[64];
@@ -84,7 +73,7 @@ std::string describe(EventKind kind, std::string_view name, std::size_t current,
         case EventKind::over_budget:
             // The overage in its own scale: "by 512 KB" rather than "by 0 MB".
             return subject(name) + " over " + of_what + " by " +
-                   figure(current - budget, current - budget) +
+                   detail::format_budget_figure(current - budget, current - budget) +
                    ", " + std::to_string(percent) + "% " + pair;
         case EventKind::recovered:
             std::snprintf(head, sizeof head, " back under the warning threshold at %ld%% of ", percent);

@@ -3,6 +3,9 @@
 #include "memscope/format.hpp"
 
 #include <charconv>
+#include <cstdio>
+
+#include "seed_figures.hpp"
 
 namespace memscope {
 
@@ -35,6 +38,30 @@ std::string format_memory(std::size_t bytes) {
     out += unit;
     return out;
 }
+
+namespace detail {
+
+std::string format_budget_figure(std::size_t bytes, std::size_t scale_bytes) {
+    char buf[48];
+    const auto b = static_cast<double>(bytes);
+    if (scale_bytes >= (std::size_t{10} << 20))
+        std::snprintf(buf, sizeof buf, "%.0f MB", b / 1048576.0);
+    else if (scale_bytes >= (std::size_t{1} << 20))
+        std::snprintf(buf, sizeof buf, "%.1f MB", b / 1048576.0);
+    else if (scale_bytes >= 10240)
+        std::snprintf(buf, sizeof buf, "%.0f KB", b / 1024.0);
+    else
+        std::snprintf(buf, sizeof buf, "%zu B", bytes);
+    return buf;
+}
+
+std::string format_frame_figure(std::size_t bytes) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.1fMB", static_cast<double>(bytes) / 1048576.0);
+    return buf;
+}
+
+}  // namespace detail
 
 std::string format_signed_memory(std::int64_t bytes, bool plus) {
     // -(bytes + 1) + 1: the magnitude of INT64_MIN without signed overflow.

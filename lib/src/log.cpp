@@ -10,6 +10,7 @@
 
 #include "fork_safety.hpp"
 #include "memscope/allocator.hpp"
+#include "seed_figures.hpp"
 
 namespace memscope {
 namespace {
@@ -74,13 +75,10 @@ void log(LogLevel level, std::string_view message) {
 bool log_periodic_stats(std::uint64_t frame, std::uint64_t every_frames) {
     if (every_frames == 0 || frame % every_frames != 0) return false;
     const AllocationStats stats = allocation_stats();
-    char line[160];
-    std::snprintf(line, sizeof line, "Frame %llu: Memory %.1fMB (peak %.1fMB), Allocs: %lld net",
-                  static_cast<unsigned long long>(frame),
-                  static_cast<double>(stats.total_allocated_bytes) / 1048576.0,
-                  static_cast<double>(stats.peak_allocated_bytes) / 1048576.0,
-                  static_cast<long long>(stats.net_allocations));
-    log(LogLevel::info, line);
+    log(LogLevel::info, "Frame " + std::to_string(frame) + ": Memory " +
+                            detail::format_frame_figure(stats.total_allocated_bytes) + " (peak " +
+                            detail::format_frame_figure(stats.peak_allocated_bytes) +
+                            "), Allocs: " + std::to_string(stats.net_allocations) + " net");
     return true;
 }
 
