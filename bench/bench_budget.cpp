@@ -1,5 +1,5 @@
 // Cost of the calls a game makes every frame: MemoryBudget::report() and
-// is_over_budget(), with the specification's 6 subsystems and with 500.
+// is_over_budget(), with the default 6 subsystems and with 500.
 
 #include <benchmark/benchmark.h>
 

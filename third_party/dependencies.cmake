@@ -16,7 +16,20 @@ if(MEMSCOPE_WITH_SERVER)
   # what keeps our compiled view of httplib::Server identical to the library's.
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(memscope_httplib REQUIRED IMPORTED_TARGET cpp-httplib>=0.11)
-  # nlohmann/json (nlohmann-json3-dev): header-only, used to write the API responses.
+  # web/server.cpp hands cpp-httplib its connections through two members that are not part
+  # of its public API (Server::process_and_close_socket and the four-argument
+  # process_request), which change between minor versions: only the 0.11 series (Debian
+  # 12's 0.11.4) is known to fit, and any other would fail deep inside server.cpp.
+  if(NOT memscope_httplib_VERSION VERSION_GREATER_EQUAL 0.11 OR
+     NOT memscope_httplib_VERSION VERSION_LESS 0.12)
+    message(FATAL_ERROR
+      "memscope: cpp-httplib ${memscope_httplib_VERSION} is installed, but memscope's "
+      "dashboard is written for cpp-httplib 0.11.x (it overrides two of its internal "
+      "members). Install Debian 12's libcpp-httplib-dev (0.11.4), or build without the "
+      "dashboard: -DMEMSCOPE_WITH_SERVER=OFF.")
+  endif()
+  # nlohmann/json (nlohmann-json3-dev): header-only; the dashboard's tests read responses
+  # with it.
   find_package(nlohmann_json 3.10 CONFIG REQUIRED)
 endif()
 

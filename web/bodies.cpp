@@ -57,7 +57,7 @@ std::optional<BodyError> parse_object(const Request& request, std::size_t max_by
                      "the body is not valid JSON (error at byte " + std::to_string(e.byte) + ")");
     } catch (const json::out_of_range&) {
         // Not a parse_error: nlohmann refuses a number beyond a double (1e400) this way.
-        // Uncaught, it became the router's 500 with nlohmann's message (found by fuzz_body).
+        // Uncaught, it would become the router's 500 with nlohmann's message.
         return error(400, "the body holds a number beyond the range of a double");
     }
     if (!out.is_object()) return error(400, "the body must be a JSON object");

@@ -11,7 +11,7 @@
 #include "memscope/allocator.hpp"
 #include "memscope/budget.hpp"
 
-// The reconciliation of issue 4 item 3: what the subsystems say against what the
+// The reconciliation: what the subsystems say against what the
 // allocator and the operating system see. An empty `metric` means the figure is already
 // exported under another name (given in the help text) and is not repeated in /metrics.
 #define MEMSCOPE_RECONCILIATION_FIELDS(X)                                                   \

@@ -65,11 +65,6 @@ void write_trends(JsonWriter& w, const Sampler& sampler,
 [[nodiscard]] std::string snapshot_document(const Sampler& sampler, const Figures& f,
                                             const std::vector<BudgetEvent>* events);
 
-/// format_memory(), the same text, with std::to_chars instead of snprintf: both round the
-/// exact binary value as printf does, but to_chars is several times faster, which counts
-/// at 500 subsystems and four byte figures each per scrape. A test checks they agree.
-
-
 /// "2026-11-21T10:00:00.123Z" for a time in milliseconds since the Unix epoch.
 [[nodiscard]] std::string iso8601_utc(std::int64_t unix_ms);
 

@@ -1,6 +1,7 @@
 // The replacement of every global operator new / operator delete (and, with mimalloc, of
 // the aligned C allocation functions). Kept alone in this file so that it is one object
-// the linker pulls in as a whole: see MEMSCOPE_HOOK_SYMBOL in CMakeLists.txt.
+// the linker pulls in as a whole: lib/CMakeLists.txt makes every program that links the
+// core ask for the symbol memscope_allocator_hook, which only this file defines.
 //
 // The allocation path never locks, never allocates and never logs: it calls the backend,
 // then adds to the calling thread's own counters (counters.hpp).

@@ -42,7 +42,8 @@ MemoryStatus alert_status(int alert) {
 MemoryStatus classify(std::size_t current, std::size_t budget, float threshold) {
     if (budget == 0) return MemoryStatus::unbudgeted;
     if (current > budget) return MemoryStatus::over_budget;
-    // The specification's comparison, in floating point as it wrote it.
+    // In floating point, as the seeds compare: an integer product could overflow, and
+    // rounding must not move a figure across the threshold differently than they do.
     if (static_cast<double>(current) > static_cast<double>(budget) * threshold)
         return MemoryStatus::warning;
     return MemoryStatus::ok;

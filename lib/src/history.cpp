@@ -34,14 +34,15 @@ std::size_t heap_bytes(const std::string& s) {
 }
 
 
-// The specification's rule, on the first and last of `n` samples.
+// The trend rule, on the first and last of `n` samples.
 TrendResult make_trend(const Sample& first, const Sample& last, double first_value,
                        double last_value, std::size_t n, double threshold) {
     TrendResult r;
     r.samples = n;
     if (n < 2) return r;
     const double growth = last_value - first_value;
-    // Divided by the sample count, not the count of intervals, as the specification does.
+    // Divided by the sample count, not the count of intervals: the seeds' rate, kept so
+    // that a threshold means the same to a game ported from them.
     r.bytes_per_sample = growth / static_cast<double>(n);
     const double span = last.seconds - first.seconds;
     r.bytes_per_second = span > 0.0 ? growth / span : 0.0;

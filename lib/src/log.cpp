@@ -1,4 +1,4 @@
-// The process-wide log sink, and the specification's periodic statistics line.
+// The process-wide log sink, and the periodic statistics line.
 
 #include "memscope/log.hpp"
 

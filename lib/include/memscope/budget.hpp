@@ -6,7 +6,7 @@
 /// A typical frame:
 ///
 ///     memscope::MemoryBudget budget;
-///     budget.configure_default_budgets();           // the specification's six budgets
+///     budget.configure_default_budgets();           // Chunks 1 GiB, Meshes 512 MiB, ... (below)
 ///     budget.on_pressure("Chunks", [&](const memscope::PressureEvent& e) {
 ///         if (e.status != memscope::MemoryStatus::ok) chunks.unload_distant();
 ///     });
@@ -30,7 +30,7 @@
 #include "memscope/log.hpp"
 
 /// Figures of one subsystem as reported by the game (struct `memscope::SubsystemMemory`,
-/// the specification's four fields). Prometheus names carry a `subsystem` label.
+/// the four fields of SubsystemMemory). Prometheus names carry a `subsystem` label.
 #define MEMSCOPE_SUBSYSTEM_MEMORY_FIELDS(X)                                                   \
     X(std::size_t, current_bytes, gauge, memscope_subsystem_current_bytes,                    \
       "Bytes the subsystem reported at its last report().")                                   \
@@ -73,7 +73,7 @@
 
 namespace memscope {
 
-/// The specification's seven default figures: the six subsystem budgets and the total.
+/// The seven default figures: the six subsystem budgets and the total.
 struct DefaultBudgets {
     static constexpr std::size_t kMiB = std::size_t{1} << 20;
     static constexpr std::size_t chunks = 1024 * kMiB;     ///< voxel palettes and block data
@@ -92,7 +92,7 @@ struct SubsystemMemory {
 #undef MEMSCOPE_X_
 };
 
-/// Where a subsystem stands against its budget (the Khora specification's MemoryStatus).
+/// Where a subsystem stands against its budget.
 enum class MemoryStatus : std::uint8_t {
     ok,           ///< at or below the warning threshold
     warning,      ///< above budget * threshold, at or below the budget
@@ -185,7 +185,7 @@ struct BudgetChanges {
 
 /// Settings fixed when a MemoryBudget is made.
 struct BudgetOptions {
-    /// Fraction of a budget above which a subsystem is in warning (the specification's 85%).
+    /// Fraction of a budget above which a subsystem is in warning (default 85%).
     float warning_threshold = 0.85f;
     /// An alert re-arms only once usage falls this far below the level that fired it:
     /// with the defaults, a warning fired above 85% fires again only after usage went
@@ -219,7 +219,8 @@ public:
     /// Sets a subsystem's budget in bytes (0: unbudgeted). Creates the subsystem if needed.
     void set_budget(std::string_view name, std::size_t budget_bytes);
 
-    /// The specification's test: `budget > 0 && current > budget * threshold`.
+    /// `budget > 0 && current > budget * threshold`: strictly above, so exactly at the
+    /// threshold is not yet over.
     [[nodiscard]] bool is_over_budget(std::string_view name) const;
 
     /// Where a subsystem stands; unbudgeted for an unknown name.
@@ -250,7 +251,7 @@ public:
     /// Applies several changes at once: a reader never sees half of them.
     void apply(const BudgetChanges& changes);
 
-    /// Sets the specification's six budgets (Chunks 1 GiB, Meshes 512 MiB, Textures
+    /// Sets the six default budgets (Chunks 1 GiB, Meshes 512 MiB, Textures
     /// 512 MiB, Entities 256 MiB, Audio 128 MiB, Physics 256 MiB) and the 4 GiB total.
     void configure_default_budgets();
 
@@ -289,7 +290,7 @@ public:
     void push_event(BudgetEvent event);
 
     /// Logs each subsystem's peak against its budget, one line per subsystem and one for
-    /// the total, at info level: what to print at shutdown (the Nebula specification).
+    /// the total, at info level: what to print at shutdown.
     void log_peak_summary() const;
 
     /// Blocks until an event newer than `after_sequence` exists or `timeout` passes, and

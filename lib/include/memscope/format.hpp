@@ -11,7 +11,7 @@
 
 namespace memscope {
 
-/// Formats a byte count with 1024-based units and the specification's digits:
+/// Formats a byte count with 1024-based units: two decimals in GB, one in MB and KB, whole bytes:
 /// `format_memory(1073741824) == "1.00 GB"`, `format_memory(5242880) == "5.0 MB"`,
 /// `format_memory(2048) == "2.0 KB"`, `format_memory(500) == "500 B"`.
 [[nodiscard]] std::string format_memory(std::size_t bytes);

@@ -31,7 +31,7 @@ struct Sample {
     std::vector<std::size_t> subsystem_bytes;
 };
 
-/// Direction of a series (the Khora specification's AllocationTrend).
+/// Direction of a series over the samples kept.
 enum class Trend : std::uint8_t {
     unknown,     ///< fewer than two samples
     increasing,  ///< grows faster than the threshold
@@ -45,7 +45,7 @@ enum class Trend : std::uint8_t {
 /// analyze_trend()'s answer.
 struct TrendResult {
     Trend trend = Trend::unknown;
-    double bytes_per_sample = 0.0;  ///< (last - first) / sample count, the specification's rate
+    double bytes_per_sample = 0.0;  ///< (last - first) / sample count
     double bytes_per_second = 0.0;  ///< the same over the time the samples span
     std::size_t samples = 0;        ///< how many samples it looked at
 };

@@ -43,7 +43,7 @@ void set_log_level(LogLevel minimum) noexcept;
 /// Sends one message to the sink (if `level` is at least log_level()).
 void log(LogLevel level, std::string_view message);
 
-/// Logs the Khora specification's periodic line every `every_frames` frames (when
+/// Logs the periodic statistics line every `every_frames` frames (when
 /// `frame % every_frames == 0`): `Frame 300: Memory 512.3MB (peak 600.1MB), Allocs: 1234 net`.
 /// Returns true when it logged. Call it once per frame; it costs a modulo otherwise.
 bool log_periodic_stats(std::uint64_t frame, std::uint64_t every_frames = 300);

@@ -25,7 +25,7 @@ class MemoryBudget;
 struct SamplerOptions {
     std::chrono::milliseconds interval{1000};  ///< time between samples
     std::size_t capacity = 600;                ///< samples kept (10 minutes at 1 s)
-    /// The specification's trend rule: growing (shrinking) by more than this many bytes
+    /// The trend rule: growing (shrinking) by more than this many bytes
     /// per sample, on average, is increasing (decreasing).
     double trend_threshold_bytes_per_sample = 1024.0;
     /// Leak detection looks at this many most recent samples...
