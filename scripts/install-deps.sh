@@ -13,7 +13,8 @@ packages=(g++ cmake ninja-build pkg-config python3 curl jq
 if [[ $want == test ]]; then
   # clang (libFuzzer) for the fuzzers; promtool (prometheus) checks /metrics; chromium for
   # the browser test (driven by playwright-core from npm); wrk loads the server in the soak.
-  packages+=(clang libclang-rt-14-dev prometheus chromium wrk)
+  # clang-format checks that the tree is formatted (scripts/check-format.sh).
+  packages+=(clang libclang-rt-14-dev clang-format prometheus chromium wrk)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 

@@ -4,7 +4,8 @@
 #
 # usage: scripts/test.sh [CONFIG...]
 #   CONFIGs (default: all, in this order):
-#     default    RelWithDebInfo, mimalloc, tracking and server on: unit and server tests,
+#     default    clang-format leaves the tree unchanged (scripts/check-format.sh); then
+#                RelWithDebInfo, mimalloc, tracking and server on: unit and server tests,
 #                the browser test of the page, the examples, promtool, the consumer
 #                projects (add_subdirectory and find_package), benchmark smoke runs,
 #                then the soak: bench/soak.sh for MEMSCOPE_SOAK_SECONDS (default 60) s,
@@ -58,6 +59,7 @@ for config in "${configs[@]}"; do
   elif [[ $config == fuzz ]]; then
     MEMSCOPE_FUZZ_BUILD_DIR=$dir scripts/fuzz.sh "${MEMSCOPE_FUZZ_SECONDS:-25}"
   else
+    [[ $config != default ]] || scripts/check-format.sh
     # shellcheck disable=SC2086  # the flags are meant to split
     cmake -S . -B "$dir" -G Ninja --log-level=WARNING -DMEMSCOPE_WERROR=ON ${flags[$config]}
     cmake --build "$dir" -j "$jobs"
