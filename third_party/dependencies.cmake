@@ -9,6 +9,10 @@ endif()
 
 find_package(Threads REQUIRED)
 
+# nlohmann/json (nlohmann-json3-dev): header-only; parses every JSON the library reads
+# (lib/src/json_reader.cpp), so every build needs it, with or without the server.
+find_package(nlohmann_json 3.10 CONFIG REQUIRED)
+
 if(MEMSCOPE_WITH_SERVER)
   # cpp-httplib (libcpp-httplib-dev): Debian builds it as a shared library whose header
   # only declares the classes, and the class layout depends on the macros in its
@@ -16,8 +20,6 @@ if(MEMSCOPE_WITH_SERVER)
   # what keeps our compiled view of httplib::Server identical to the library's.
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(memscope_httplib REQUIRED IMPORTED_TARGET cpp-httplib>=0.11)
-  # nlohmann/json (nlohmann-json3-dev): header-only, used to write the API responses.
-  find_package(nlohmann_json 3.10 CONFIG REQUIRED)
 endif()
 
 if(MEMSCOPE_BUILD_TESTS)

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <exception>
 
-#include "json_writer.hpp"
+#include "memscope/json.hpp"
 
 namespace memscope::web {
 namespace {
