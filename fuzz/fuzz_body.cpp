@@ -54,8 +54,6 @@ void check_refusal(const BodyError& e, const memscope::web::Request& request, st
     MEMSCOPE_FUZZ_CHECK(!e.message.empty() && memscope::fuzz::is_one_line(e.message) &&
                             memscope::fuzz::is_valid_utf8(e.message),
                         what + "not one line of UTF-8");
-    MEMSCOPE_FUZZ_CHECK(e.message.find("while parsing") == std::string::npos,
-                        what + "a syntax error not diagnosed");
     const memscope::web::Response r = memscope::web::error_response(e.status, e.message, e.field);
     MEMSCOPE_FUZZ_CHECK(json::accept(r.body), what + "the error response is not JSON");
 }

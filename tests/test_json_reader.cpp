@@ -200,6 +200,9 @@ TEST_CASE("numbers beyond a double are infinite, wherever they are") {
     // Beside a syntax error, the syntax error is reported, where it is.
     CHECK(where_what("[1e400, 2,]") == "1:11 trailing comma before ']' is not allowed in JSON");
     CHECK(where_what("[1e400 1]") == "1:8 expected ',' or ']' after array element, got '1'");
+    CHECK(where_what("[2-1e999]") == "1:3 expected ',' or ']' after array element, got '-'");
+    CHECK(where_what("[1e999.5]") == "1:7 expected ',' or ']' after array element, got '.'");
+    CHECK(where_what("[1E999e5]") == "1:7 expected ',' or ']' after array element, got 'e'");
     CHECK(parse_ok("/* 1e400 */ [1e400] // 1e400", kComments).array()->size() == 1);
 }
 

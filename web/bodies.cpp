@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "json_reader.hpp"
 #include "memscope/format.hpp"
 #include "memscope/json.hpp"
 
@@ -72,7 +73,7 @@ std::optional<BodyError> check_keys(const JsonValue::Object& body,
                                     std::initializer_list<std::string_view> allowed) {
     for (const JsonMember& m : body) {
         if (std::find(allowed.begin(), allowed.end(), m.key) == allowed.end())
-            return error(400, "unknown key \"" + m.key + "\"", m.key);
+            return error(400, "unknown key " + detail::json_quote(m.key), m.key);
     }
     return std::nullopt;
 }

@@ -162,8 +162,10 @@ bool overflows_double(std::string_view number) {
 }
 
 // A copy of `text` in which every number beyond the range of a double is replaced by a
-// 0 and spaces, to the same length: nlohmann then reads the rest, and every position stays
-// right. Strings and comments are skipped as nlohmann's lexer skips them.
+// 0 (-0 if negative) and spaces, to the same length: nlohmann then reads the rest, and
+// every position stays right. The sign keeps a digit before the number from joining the
+// 0, and the spaces keep a '.', 'e' or digit after it from extending the 0: the tokens
+// are those of the text. Strings and comments are skipped as nlohmann's lexer skips them.
 std::string without_overflowing_numbers(std::string_view text, bool comments) {
     std::string out(text);
     std::size_t i = 0;
@@ -179,8 +181,10 @@ std::string without_overflowing_numbers(std::string_view text, bool comments) {
             const std::size_t end = text.find("*/", i + 2);
             i = end == std::string_view::npos ? text.size() : end + 2;
         } else if (const std::size_t length = number_length(text, i); length > 0) {
-            if (overflows_double(text.substr(i, length)))
-                out.replace(i, length, "0" + std::string(length - 1, ' '));
+            if (overflows_double(text.substr(i, length))) {
+                const std::string_view zero = text[i] == '-' ? "-0" : "0";
+                out.replace(i, length, std::string(zero) + std::string(length - zero.size(), ' '));
+            }
             i += length;
         } else {
             ++i;
