@@ -99,9 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const auto body = accepted_object(request);
             MEMSCOPE_FUZZ_CHECK(body.size() == 1, "budget body with other keys accepted");
             if (const JsonValue* bytes = member(body, "budget_bytes")) {
-                MEMSCOPE_FUZZ_CHECK(bytes->number() != nullptr &&
-                                        bytes->number()->as_uint64() == out.budget_bytes,
-                                    "budget_bytes misread");
+                MEMSCOPE_FUZZ_CHECK(
+                    bytes->number() != nullptr && bytes->number()->as_uint64() == out.budget_bytes,
+                    "budget_bytes misread");
             } else {
                 const JsonValue* text = member(body, "budget");
                 MEMSCOPE_FUZZ_CHECK(text != nullptr && text->string() != nullptr &&

@@ -192,11 +192,19 @@ inline void compare_numbers(const JsonValue& v, const nlohmann::json& j) {
 /// True when `message` is one of the reader's own sentences, not nlohmann's words (which
 /// would mean a refusal the reader could not explain).
 inline bool is_reader_sentence(std::string_view message) {
-    constexpr std::string_view kStarts[] = {
-        "empty input, ",      "unexpected ",     "expected ",          "trailing comma before ",
-        "invalid ",           "unterminated ",   "unpaired surrogate ", "control character U+",
-        "leading zeros ",     "nesting deeper ", "duplicate key ",     "input is ",
-        "a '/' outside a string "};
+    constexpr std::string_view kStarts[] = {"empty input, ",
+                                            "unexpected ",
+                                            "expected ",
+                                            "trailing comma before ",
+                                            "invalid ",
+                                            "unterminated ",
+                                            "unpaired surrogate ",
+                                            "control character U+",
+                                            "leading zeros ",
+                                            "nesting deeper ",
+                                            "duplicate key ",
+                                            "input is ",
+                                            "a '/' outside a string "};
     return std::any_of(std::begin(kStarts), std::end(kStarts),
                        [&](std::string_view s) { return message.starts_with(s); });
 }
@@ -206,9 +214,9 @@ inline void check_error(const JsonError& e, std::string_view text) {
     const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
     MEMSCOPE_FUZZ_CHECK(e.position.line >= 1 && e.position.line <= lines && e.position.column >= 1,
                         "error position out of the text: line " + std::to_string(e.position.line));
-    MEMSCOPE_FUZZ_CHECK(e.kind == JsonErrorKind::too_large ||
-                            offset_of(text, e.position) <= text.size(),
-                        "error position out of the text");
+    MEMSCOPE_FUZZ_CHECK(
+        e.kind == JsonErrorKind::too_large || offset_of(text, e.position) <= text.size(),
+        "error position out of the text");
     MEMSCOPE_FUZZ_CHECK(!e.message.empty() && is_one_line(e.message) && is_valid_utf8(e.message),
                         "bad reader message: " + printable(e.message));
     MEMSCOPE_FUZZ_CHECK(is_reader_sentence(e.message),
@@ -238,8 +246,8 @@ inline void check_reader(std::string_view text, const JsonReadOptions& options) 
         serialize(*dom, ours);
         const json mine = json::parse(ours, nullptr, false);
         MEMSCOPE_FUZZ_CHECK(!mine.is_discarded(), "the reader's DOM is not JSON again");
-        const json theirs = json::parse(text.begin(), text.end(), nullptr, true,
-                                        options.allow_comments);
+        const json theirs =
+            json::parse(text.begin(), text.end(), nullptr, true, options.allow_comments);
         MEMSCOPE_FUZZ_CHECK(mine == theirs, "the reader's DOM differs from nlohmann's");
         compare_numbers(*dom, theirs);
         return;

@@ -244,7 +244,8 @@ TEST_CASE("NUL bytes are refused wherever they are") {
     using namespace std::string_view_literals;
     CHECK(where_what("{}\0"sv) == "1:3 unexpected byte 0x00 after the JSON value");
     CHECK(where_what("12\0 3"sv) == "1:3 unexpected byte 0x00 after the JSON value");
-    CHECK(where_what("[\"a\0\"]"sv) == "1:4 [0]: control character U+0000 must be escaped in a string");
+    CHECK(where_what("[\"a\0\"]"sv) ==
+          "1:4 [0]: control character U+0000 must be escaped in a string");
     CHECK(where_what("{\"a\": \0}"sv) ==
           "1:7 a: expected a value (object, array, string, number, true, false or null), got "
           "byte 0x00");
@@ -269,8 +270,9 @@ TEST_CASE("comments: where whitespace may be, only when allowed") {
     CHECK(parse_ok("1 //", kComments).number()->value == 1);
     CHECK(parse_ok("\"// not /* a comment\"", kComments).string()->size() == 19);
 
-    CHECK(where_what(text) == "1:1 expected a value (object, array, string, number, true, false "
-                              "or null), got '/'");
+    CHECK(where_what(text) ==
+          "1:1 expected a value (object, array, string, number, true, false "
+          "or null), got '/'");
     CHECK(where_what("{\"a\": 1 /* x */}") ==
           "1:9 expected ',' or '}' after object member, got '/'");
     CHECK(where_what("[1, /* x ]", kComments) ==
@@ -279,8 +281,10 @@ TEST_CASE("comments: where whitespace may be, only when allowed") {
           "1:12 expected a value, got end of input ('[' at line 1, column 1 is not closed)");
     CHECK(where_what("[1 / 2]", kComments) ==
           "1:4 a '/' outside a string must start a comment, // or /*");
-    CHECK(where_what("/*/ []", kComments) == "1:1 unterminated comment ('/*' needs a closing '*/')");
-    CHECK(where_what("/**/ /", kComments) == "1:6 a '/' outside a string must start a comment, // or /*");
+    CHECK(where_what("/*/ []", kComments) ==
+          "1:1 unterminated comment ('/*' needs a closing '*/')");
+    CHECK(where_what("/**/ /", kComments) ==
+          "1:6 a '/' outside a string must start a comment, // or /*");
 }
 
 TEST_CASE("depth and size limits") {

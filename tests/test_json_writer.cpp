@@ -83,7 +83,10 @@ TEST_CASE("names with invalid UTF-8 become valid JSON, with U+FFFD in place of e
         CHECK(member.key == *member.value.string());
         CHECK(member.key.find("\xef\xbf\xbd") != std::string::npos);
     }
-    CHECK(escaped("a\xff" "b") == "a\xef\xbf\xbd" "b");
+    CHECK(escaped("a\xff"
+                  "b") ==
+          "a\xef\xbf\xbd"
+          "b");
     CHECK(escaped("\xe2\x82\xac \xf0\x9f\x98\x80") == "\xe2\x82\xac \xf0\x9f\x98\x80");  // kept
 }
 

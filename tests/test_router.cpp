@@ -24,9 +24,9 @@
 #include "memscope/json.hpp"
 #include "router.hpp"
 
+using memscope::JsonWriter;
 using memscope::web::Api;
 using memscope::web::ApiOptions;
-using memscope::JsonWriter;
 using memscope::web::Request;
 using memscope::web::Response;
 using memscope::web::Router;

@@ -31,8 +31,8 @@ bool is_json_content_type(std::string_view value) {
 
 // "the body is not valid JSON: 1:12: trailing comma before '}' is not allowed in JSON".
 std::string describe(const JsonError& e) {
-    std::string s = e.kind == JsonErrorKind::syntax ? "the body is not valid JSON: "
-                                                     : "the body is refused: ";
+    std::string s =
+        e.kind == JsonErrorKind::syntax ? "the body is not valid JSON: " : "the body is refused: ";
     s += std::to_string(e.position.line) + ':' + std::to_string(e.position.column) + ": ";
     if (!e.path.empty()) s += e.path + ": ";
     return s + e.message;

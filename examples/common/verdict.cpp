@@ -61,7 +61,7 @@ void write_line(JsonWriter& w, const BudgetLine& line) {
     w.key("peak").value(memscope::format_memory(line.peak_bytes));
     w.key("budget_bytes").value(line.budget_bytes);
     w.key("budget").value(line.budget_bytes > 0 ? memscope::format_memory(line.budget_bytes)
-                                                 : std::string("N/A"));
+                                                : std::string("N/A"));
     w.key("peak_usage").value(micro(line.peak_usage));
     w.key("seconds_over_threshold").value(micro(line.seconds_over_threshold));
     w.key("seconds_over_budget").value(micro(line.seconds_over_budget));

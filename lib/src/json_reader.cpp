@@ -8,7 +8,7 @@
 // token and the builder knows what the grammar expects next: a look at the text from there
 // names the problem and its exact line and column.
 
-#include <nlohmann/json.hpp>
+#include "json_reader.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "json_reader.hpp"
+#include <nlohmann/json.hpp>
 
 namespace memscope {
 namespace {
@@ -321,10 +321,13 @@ std::size_t token_length(std::string_view text) {
             return 4;
         case 'f':
             return 5;
-        case '-':
-        default:
-            if (text.front() == '-' || is_digit(text.front())) return number_length(text, 0);
-            return 1;  // { } [ ]
+        case '{':
+        case '}':
+        case '[':
+        case ']':
+            return 1;
+        default:  // '-' or a digit
+            return number_length(text, 0);
     }
 }
 
@@ -405,7 +408,9 @@ class DomBuilder {
 
     // Key paths: through the first `frames` frames, each adding the key or index being read.
     std::string path_through(std::size_t frames) const;
-    std::string container_path() const { return path_through(frames_.empty() ? 0 : frames_.size() - 1); }
+    std::string container_path() const {
+        return path_through(frames_.empty() ? 0 : frames_.size() - 1);
+    }
     std::string value_path() const { return path_through(frames_.size()); }
     std::string last_value_path() const;
 
@@ -427,7 +432,7 @@ class DomBuilder {
     bool undiagnosed();
 
     std::string_view text_;
-    Cursor cursor_;  // at the end of the last token of an event
+    Cursor cursor_;                 // at the end of the last token of an event
     std::size_t token_offset_ = 0;  // where that token starts
     std::size_t max_depth_;
     bool comments_;
@@ -582,19 +587,19 @@ bool DomBuilder::diagnose() {
     if (const auto problem = skip_space(c, comments_)) return fail(*problem);
     switch (expect_) {
         case Expect::document:
-            if (c.at_end())
-                return fail(c.position(), "", "empty input, expected a JSON value");
+            if (c.at_end()) return fail(c.position(), "", "empty input, expected a JSON value");
             return diagnose_value(c, "", false);
         case Expect::object_start:
             if (!c.at_end() && c.peek() == '"') return diagnose_string(c, container_path());
-            return fail(c.position(), container_path(), "expected a string key or '}', got " + got(c));
+            return fail(c.position(), container_path(),
+                        "expected a string key or '}', got " + got(c));
         case Expect::array_start:
             return diagnose_value(c, value_path(), true);
         case Expect::after_key:
             if (c.at_end() || c.peek() != ':')
                 return fail(c.position(), container_path(),
-                            "expected ':' after object key " + json_quote(frames_.back().pending.key) +
-                                ", got " + got(c));
+                            "expected ':' after object key " +
+                                json_quote(frames_.back().pending.key) + ", got " + got(c));
             c.advance();
             if (const auto problem = skip_space(c, comments_)) return fail(*problem);
             return diagnose_value(c, value_path(), false);
@@ -742,7 +747,9 @@ bool DomBuilder::diagnose_literal(Cursor c, const std::string& path) {
 // fuzz target checks it never happens); if it does, nlohmann's own words, at its offset.
 bool DomBuilder::undiagnosed() {
     Cursor c(text_);
-    c.advance(nlohmann_byte_ > 0 ? nlohmann_byte_ - 1 : 0);
+    c.skip_byte_order_mark();
+    const std::size_t at = nlohmann_byte_ > 0 ? nlohmann_byte_ - 1 : 0;  // the byte it stopped at
+    if (at > c.offset()) c.advance(at - c.offset());
     std::string_view what = nlohmann_message_;
     if (const std::size_t colon = what.find(": "); colon != std::string_view::npos)
         what.remove_prefix(colon + 2);

@@ -1,11 +1,10 @@
 // JsonWriter: commas, line breaks, numbers; and the one JSON string escaper.
 
+#include "json_reader.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
-
-#include "json_reader.hpp"
-#include "memscope/json.hpp"
 
 namespace memscope {
 namespace {
