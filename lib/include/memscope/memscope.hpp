@@ -8,6 +8,7 @@
 /// - history, trends and leak suspicion (history.hpp): `Sampler`, `History`;
 /// - the budget configuration file (config_file.hpp): `load_config()`, `ConfigWatcher`;
 /// - logging (log.hpp) and byte-size formatting (format.hpp);
+/// - JSON in and out (json.hpp): `read_json()`, `JsonWriter`;
 /// - the optional dashboard server (server.hpp): `Server`.
 ///
 /// Linking `memscope::memscope` is enough to route every global `operator new` and
@@ -19,5 +20,6 @@
 #include "memscope/config_file.hpp"
 #include "memscope/format.hpp"
 #include "memscope/history.hpp"
+#include "memscope/json.hpp"
 #include "memscope/log.hpp"
 #include "memscope/server.hpp"
