@@ -1,5 +1,6 @@
 // Fuzz target: the configuration file, apply_config_text() on a MemoryBudget, and under it
-// the strict JSON reader (lib/src/json_reader.*).
+// the JSON reader (lib/src/json_reader.cpp), with comments as the config file reads it and
+// strict as request bodies are read.
 //
 // Input: the bytes are the file's text, as is.
 //
@@ -9,9 +10,10 @@
 //     starts with the file name, logged as is;
 //   - an accepted text set exactly the budgets, total and threshold it names;
 //   - everything logged is one line of UTF-8 (a name cannot forge a log line);
-//   - where nlohmann/json is built (the server is on), it is the oracle for the reader:
-//     what the reader accepts nlohmann accepts, with the same strings and numbers; what it
-//     refuses that nlohmann accepts is a duplicate key or nesting beyond 64.
+//   - nlohmann/json, called directly, is the oracle for the reader: what the reader accepts
+//     nlohmann accepts, with the same strings and numbers and every value where its
+//     position says; what it refuses that nlohmann accepts is a duplicate key, nesting
+//     beyond 64 or a NUL byte; every refusal is one line of UTF-8 in the reader's words.
 
 #include <algorithm>
 #include <chrono>
@@ -25,26 +27,25 @@
 
 #include "fuzz_check.hpp"
 #include "json_checks.hpp"
-#include "json_reader.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/config_file.hpp"
+#include "memscope/format.hpp"
+#include "memscope/json.hpp"
 #include "memscope/units.hpp"
 #include "memscope/log.hpp"
 
-#if MEMSCOPE_FUZZ_HAVE_NLOHMANN
-#include <nlohmann/json.hpp>
-#endif
-
 namespace {
 
+using memscope::JsonReadOptions;
+using memscope::JsonValue;
 using memscope::MemoryBudget;
-using memscope::detail::JsonValue;
 using memscope::fuzz::is_one_line;
 using memscope::fuzz::is_valid_utf8;
 using memscope::fuzz::printable;
 
 constexpr std::string_view kSource = "fuzz.json";
 constexpr std::size_t kMiB = std::size_t{1} << 20;
+constexpr JsonReadOptions kConfigJson{.allow_comments = true};  // as config_file.cpp reads
 
 // Every message logged during one input.
 std::vector<std::string>& logged() {
@@ -120,7 +121,7 @@ std::size_t size_of(const JsonValue& v) {
 
 // An accepted file: each key it names took effect.
 void check_applied(const MemoryBudget& b, std::string_view text) {
-    const auto root = memscope::detail::read_json(text);
+    const auto root = memscope::read_json(text, nullptr, kConfigJson);
     MEMSCOPE_FUZZ_CHECK(root && root->object(), "accepted, but not a JSON object");
     if (const JsonValue* t = root->find("warning_threshold")) {
         // set_warning_threshold() clamps what a float cannot tell from 0 to 1e-6.
@@ -137,163 +138,6 @@ void check_applied(const MemoryBudget& b, std::string_view text) {
         }
     }
 }
-
-void check_error_position(const memscope::detail::JsonError& e, std::string_view text) {
-    const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
-    MEMSCOPE_FUZZ_CHECK(e.position.line >= 1 && e.position.line <= lines && e.position.column >= 1,
-                        "error position out of the text: line " + std::to_string(e.position.line));
-    MEMSCOPE_FUZZ_CHECK(!e.message.empty() && is_one_line(e.message) && is_valid_utf8(e.message),
-                        "bad reader message: " + printable(e.message));
-    MEMSCOPE_FUZZ_CHECK(is_valid_utf8(e.path), "bad reader path: " + printable(e.path));
-}
-
-#if MEMSCOPE_FUZZ_HAVE_NLOHMANN
-using nlohmann::json;
-
-// The reader's DOM as JSON text: numbers as written, strings re-escaped.
-void serialize(const JsonValue& v, std::string& out) {
-    const auto string = [&out](const std::string& s) {
-        out += '"';
-        for (char c : s) {
-            if (c == '"' || c == '\\') {
-                out += '\\';
-                out += c;
-            } else if (static_cast<unsigned char>(c) < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04X", static_cast<unsigned char>(c));
-                out += buf;
-            } else {
-                out += c;
-            }
-        }
-        out += '"';
-    };
-    if (v.type() == memscope::detail::JsonType::null) {
-        out += "null";
-    } else if (const bool* b = v.boolean()) {
-        out += *b ? "true" : "false";
-    } else if (const auto* n = v.number()) {
-        out += n->text;
-    } else if (const std::string* s = v.string()) {
-        string(*s);
-    } else if (const auto* a = v.array()) {
-        out += '[';
-        for (std::size_t i = 0; i < a->size(); ++i) {
-            if (i > 0) out += ',';
-            serialize((*a)[i], out);
-        }
-        out += ']';
-    } else {
-        out += '{';
-        bool first = true;
-        for (const auto& m : *v.object()) {
-            if (!first) out += ',';
-            first = false;
-            string(m.key);
-            out += ':';
-            serialize(m.value, out);
-        }
-        out += '}';
-    }
-}
-
-// The reader's numbers against nlohmann's reading of the same text.
-void compare_numbers(const JsonValue& v, const json& j) {
-    if (const auto* n = v.number()) {
-        const std::string what = "number " + printable(n->text) + ": ";
-        if (n->magnitude) {
-            const double exact = static_cast<double>(*n->magnitude);
-            MEMSCOPE_FUZZ_CHECK(n->integral && n->value == (n->negative ? -exact : exact),
-                                what + "value and magnitude disagree");
-        }
-        if (j.is_number_unsigned()) {
-            MEMSCOPE_FUZZ_CHECK(n->as_uint64() == j.get<std::uint64_t>(), what + "not exact");
-        } else if (j.is_number_integer()) {
-            const auto i = j.get<std::int64_t>();
-            const std::uint64_t magnitude =
-                i < 0 ? ~static_cast<std::uint64_t>(i) + 1 : static_cast<std::uint64_t>(i);
-            // nlohmann reads "-0" as the integer 0; the reader keeps its sign.
-            MEMSCOPE_FUZZ_CHECK(
-                n->magnitude == magnitude && (i < 0 ? n->negative : magnitude == 0 || !n->negative),
-                what + "not exact");
-        } else {
-            const double d = j.get<double>();
-            if (std::isnormal(d) || std::isinf(d))
-                MEMSCOPE_FUZZ_CHECK(n->value == d, what + "reads " + std::to_string(n->value) +
-                                                       ", nlohmann " + std::to_string(d));
-        }
-    } else if (const auto* a = v.array()) {
-        for (std::size_t i = 0; i < a->size(); ++i) compare_numbers((*a)[i], j[i]);
-    } else if (const auto* o = v.object()) {
-        for (const auto& m : *o) compare_numbers(m.value, j.at(m.key));
-    }
-}
-
-// Deepest nesting of arrays and objects in a text nlohmann accepted.
-std::size_t nesting(std::string_view text) {
-    std::size_t depth = 0, deepest = 0;
-    bool in_string = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                ++i;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            deepest = std::max(deepest, ++depth);
-        } else if (c == ']' || c == '}') {
-            --depth;
-        }
-    }
-    return deepest;
-}
-
-void check_reader_against_nlohmann(std::string_view text) {
-    memscope::detail::JsonError error;
-    const auto dom = memscope::detail::read_json(text, &error);
-    // nlohmann's lexer takes a NUL byte for the end of the input, and so accepts
-    // "{}\0junk"; a NUL can never be in JSON text, so the reader must refuse it.
-    if (text.find('\0') != std::string_view::npos) {
-        MEMSCOPE_FUZZ_CHECK(!dom, "the reader accepts a NUL byte");
-        check_error_position(error, text);
-        return;
-    }
-    const bool accepted = json::accept(text.begin(), text.end());
-    if (dom) {
-        if (!accepted && memscope::fuzz::has_infinite_number(*dom)) return;
-        MEMSCOPE_FUZZ_CHECK(accepted, "the reader accepts what nlohmann refuses");
-        std::string ours;
-        serialize(*dom, ours);
-        json mine, theirs;
-        try {
-            mine = json::parse(ours);
-        } catch (const json::exception& e) {
-            memscope::fuzz::fail(__FILE__, __LINE__, "parse(serialized DOM)",
-                                 std::string("the reader's DOM is not JSON again: ") + e.what());
-        }
-        theirs = json::parse(text.begin(), text.end());
-        MEMSCOPE_FUZZ_CHECK(mine == theirs, "the reader's DOM differs from nlohmann's");
-        compare_numbers(*dom, theirs);
-        return;
-    }
-    check_error_position(error, text);
-    if (!accepted) return;
-    using Kind = memscope::detail::JsonErrorKind;
-    MEMSCOPE_FUZZ_CHECK(error.kind == Kind::duplicate_key || error.kind == Kind::too_deep,
-                        "the reader refuses JSON nlohmann accepts: " + printable(error.message));
-    if (error.kind == Kind::too_deep)
-        MEMSCOPE_FUZZ_CHECK(nesting(text) > memscope::detail::JsonReadOptions{}.max_depth,
-                            "too_deep at depth " + std::to_string(nesting(text)));
-}
-#else
-void check_reader_against_nlohmann(std::string_view text) {
-    memscope::detail::JsonError error;
-    if (!memscope::detail::read_json(text, &error)) check_error_position(error, text);
-}
-#endif
 
 }  // namespace
 
@@ -328,6 +172,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         MEMSCOPE_FUZZ_CHECK(!logged().empty() && logged().back() == result.error,
                             "the error was not logged");
     }
-    check_reader_against_nlohmann(text);
+    memscope::fuzz::check_reader(text, kConfigJson);
+    memscope::fuzz::check_reader(text, JsonReadOptions{});
     return 0;
 }

@@ -11,7 +11,7 @@
 #                then the soak: bench/soak.sh for MEMSCOPE_SOAK_SECONDS (default 60) s,
 #                alone, after the tests (the long form is bench/soak.sh 300)
 #     notrack    MEMSCOPE_TRACKING=OFF: mimalloc with the counting compiled out
-#     headless   MEMSCOPE_WITH_SERVER=OFF: no cpp-httplib, nlohmann/json nor Chart.js
+#     headless   MEMSCOPE_WITH_SERVER=OFF: no cpp-httplib nor Chart.js
 #     asan       AddressSanitizer + UndefinedBehaviorSanitizer (system-malloc backend)
 #     tsan       ThreadSanitizer (system-malloc backend)
 #     container  scripts/container-build.sh, the Dockerfile's build steps, run natively,

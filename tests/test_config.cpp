@@ -1,6 +1,6 @@
 // The config file: a valid file applies budgets, total and threshold in one step; every
 // bad file is refused whole with a message naming file, position, key and problem, and
-// leaves the budgets exactly as they were. Also the strict JSON reader behind it.
+// leaves the budgets exactly as they were. The JSON reader itself: test_json_reader.cpp.
 
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -20,8 +20,6 @@
 #include <memscope/budget.hpp>
 #include <memscope/config_file.hpp>
 #include <memscope/log.hpp>
-
-#include "json_reader.hpp"
 
 namespace {
 
@@ -267,6 +265,34 @@ TEST_CASE("subsystem names may hold any printable UTF-8 up to 128 bytes") {
     CHECK(f.budget.subsystem(name128)->budget_bytes == 3);
 }
 
+TEST_CASE("comments are allowed, and positions after them stay exact") {
+    Fixture f;
+    const char* text = R"(// memscope budgets for the test level
+{
+  /* the share of a budget that warns */ "warning_threshold": 0.75,
+  "budgets": {
+    "Chunks": "2 GiB",  // streaming, see the level design notes
+    /* "Meshes": "1 GiB", */
+    "Audio": 1024
+  }
+}
+// end)";
+    REQUIRE(apply_config_text(f.budget, text, "memscope.json"));
+    CHECK(f.budget.warning_threshold() == 0.75f);
+    CHECK(f.budget.subsystem("Chunks")->budget_bytes == 2 * kGiB);
+    CHECK(f.budget.subsystem("Meshes")->budget_bytes == 512 * kMiB);  // commented out: kept
+    CHECK(f.budget.subsystem("Audio")->budget_bytes == 1024);
+
+    check_refused("// budgets\n{\"budgets\": {/* é */ \"Chunks\": \"12 XB\"}}",
+                  "memscope.json:2:32: budgets.Chunks: size \"12 XB\": unknown unit \"XB\"");
+    check_refused("{\n  /* a\n     b */ \"total_budget\": true\n}",
+                  "memscope.json:3:27: total_budget: expected a size (an integer of bytes, or a "
+                  "string such as \"512 MiB\"), got a boolean");
+    check_refused("{} / not a comment",
+                  "memscope.json:1:4: syntax error: a '/' outside a string must start a comment, "
+                  "// or /*");
+}
+
 // ---------------------------------------------------------------------------------------
 // Every bad file: refused whole, message exact, budgets untouched
 
@@ -286,8 +312,9 @@ TEST_CASE("syntax errors give line and column") {
     check_refused("{\"budgets\": {\"Chunks\": 1,}}",
                   "memscope.json:1:26: budgets: syntax error: trailing comma before '}' is not "
                   "allowed in JSON");
-    check_refused("{\n  // budgets\n}",
-                  "memscope.json:2:3: syntax error: expected a string key or '}', got '/'");
+    check_refused("{\n  /* budgets\n}",
+                  "memscope.json:2:3: syntax error: unterminated comment ('/*' needs a closing "
+                  "'*/')");
     check_refused("{'budgets': {}}",
                   "memscope.json:1:2: syntax error: expected a string key or '}', got '''");
     check_refused("{\"total_budget\": 1024} x",
@@ -581,203 +608,4 @@ TEST_CASE("load_default_config falls back to ./memscope.json, and finding nothin
     CHECK(bad.error ==
           "memscope.json:1:26: syntax error: trailing comma before '}' is not allowed in JSON");
     CHECK(state_of(f.budget) == after_good);
-}
-
-// ---------------------------------------------------------------------------------------
-// The JSON reader itself
-
-namespace {
-
-using memscope::detail::JsonError;
-using memscope::detail::JsonErrorKind;
-using memscope::detail::JsonType;
-using memscope::detail::JsonValue;
-using memscope::detail::read_json;
-
-JsonValue parse_ok(std::string_view text) {
-    CAPTURE(text);
-    JsonError e;
-    auto v = read_json(text, &e);
-    REQUIRE_MESSAGE(v.has_value(), e.message);
-    return std::move(*v);
-}
-
-JsonError parse_error(std::string_view text, const memscope::detail::JsonReadOptions& o = {}) {
-    CAPTURE(text);
-    JsonError e;
-    CHECK_FALSE(read_json(text, &e, o).has_value());
-    return e;
-}
-
-std::string parse_string(std::string_view json) {
-    return *parse_ok(json).string();
-}
-
-}  // namespace
-
-TEST_CASE("json: every type, positions, key order") {
-    const JsonValue v = parse_ok("{\n  \"b\": [null, true, false, -1.5, \"s\"],\n  \"a\": {}\n}");
-    REQUIRE(v.type() == JsonType::object);
-    const auto& members = *v.object();
-    REQUIRE(members.size() == 2);
-    CHECK(members[0].key == "b");  // source order, not sorted
-    CHECK(members[1].key == "a");
-    CHECK(members[0].key_position.line == 2);
-    CHECK(members[0].key_position.column == 3);
-    const auto& array = *members[0].value.array();
-    REQUIRE(array.size() == 5);
-    CHECK(array[0].type() == JsonType::null);
-    CHECK(*array[1].boolean() == true);
-    CHECK(*array[2].boolean() == false);
-    CHECK(array[3].number()->value == -1.5);
-    CHECK(array[3].position.line == 2);
-    CHECK(array[3].position.column == 28);
-    CHECK(*array[4].string() == "s");
-    CHECK(v.find("a")->object()->empty());
-    CHECK(v.find("c") == nullptr);
-    CHECK(parse_ok("[]").array()->empty());
-    CHECK(parse_ok(" \t\r\n 7 \r\n").number()->value == 7);
-    CHECK(parse_ok("\xEF\xBB\xBF{}").object() != nullptr);  // a UTF-8 byte order mark
-}
-
-TEST_CASE("json: escapes and surrogate pairs decode to UTF-8") {
-    CHECK(parse_string(R"("a\"b\\c\/d\be\ff\ng\rh\ti")") == "a\"b\\c/d\be\ff\ng\rh\ti");
-    CHECK(parse_string(R"("\u0041\u00e9\u20AC")") == "A\xC3\xA9\xE2\x82\xAC");
-    CHECK(parse_string(R"("\ud83d\ude00")") == "\xF0\x9F\x98\x80");  // U+1F600
-    CHECK(parse_string(R"("\uDBFF\uDFFF")") == "\xF4\x8F\xBF\xBF");  // U+10FFFF
-    CHECK(parse_string(R"("\u0000")") == std::string(1, '\0'));
-    CHECK(parse_string("\"é😀\"") == "é😀");
-    CHECK(parse_error(R"("\ud83d")").message ==
-          "unpaired surrogate \\uD83D in string (a high surrogate must be followed by a "
-          "\\uDC00-\\uDFFF low surrogate)");
-    CHECK(parse_error(R"("\ud83dx")").position.column == 2);
-    CHECK(parse_error(R"("\ud83d\u0041")").message.starts_with("unpaired surrogate \\uD83D"));
-    CHECK(parse_error(R"("\ude00")").message ==
-          "unpaired surrogate \\uDE00 in string (a low surrogate must follow a high one)");
-    CHECK(parse_error(R"("\u12G4")").message == "invalid \\u escape: expected 4 hex digits");
-    CHECK(parse_error(R"("\u12)").message == "invalid \\u escape: expected 4 hex digits");
-    CHECK(parse_error(R"("\x")").message.starts_with("invalid escape '\\x' in string"));
-    CHECK(parse_error(R"("\)").message == "unterminated string");
-    CHECK(parse_error("\"a\tb\"").message ==
-          "control character U+0009 must be escaped in a string");
-    CHECK(parse_error("\"a\tb\"").position.column == 3);
-    CHECK(read_json("\"\x7F\"").has_value());  // DEL is not a control character in RFC 8259
-    // Invalid UTF-8: stray continuation, overlong, encoded surrogate, beyond U+10FFFF, cut.
-    for (const char* bad : {"\"\x80\"", "\"\xC0\xAF\"", "\"\xED\xA0\x80\"", "\"\xF4\x90\x80\x80\"",
-                            "\"\xE2\x82\"", "\"\xFF\""}) {
-        CAPTURE(bad);
-        CHECK(parse_error(bad).message == "invalid UTF-8 in string");
-    }
-}
-
-TEST_CASE("json: numbers keep their text and their exact integer") {
-    const auto n = [](std::string_view text) { return *parse_ok(text).number(); };
-    CHECK(n("18446744073709551615").magnitude == std::numeric_limits<std::uint64_t>::max());
-    CHECK(n("18446744073709551615").text == "18446744073709551615");
-    CHECK_FALSE(n("18446744073709551616").magnitude.has_value());
-    CHECK(n("18446744073709551616").integral);
-    CHECK(n("9007199254740993").magnitude == 9007199254740993u);  // not representable as double
-    CHECK(n("-0").negative);
-    CHECK(std::signbit(n("-0").value));
-    CHECK(n("-0").as_uint64() == 0u);
-    CHECK_FALSE(n("-1").as_uint64().has_value());
-    CHECK(n("-1").magnitude == 1u);
-    CHECK(n("1e3").magnitude == 1000u);
-    CHECK(n("1E+3").magnitude == 1000u);
-    CHECK(n("2.50e1").magnitude == 25u);
-    CHECK(n("100e-2").magnitude == 1u);
-    CHECK(n("0.0").magnitude == 0u);
-    CHECK(n("0e999999999999999999999").magnitude == 0u);
-    CHECK_FALSE(n("1.5").integral);
-    CHECK(n("1.5").value == 1.5);
-    CHECK_FALSE(n("1e-1").integral);
-    CHECK(n("1e400").integral);
-    CHECK_FALSE(n("1e400").magnitude.has_value());
-    CHECK(std::isinf(n("1e400").value));
-    CHECK(n("-1e400").value == -std::numeric_limits<double>::infinity());
-    CHECK(n("1e-400").value == 0.0);
-    CHECK_FALSE(n("1e-400").integral);
-    CHECK(std::isinf(n("1e99999999999999999999999999").value));
-    CHECK(n("0.1").value == 0.1);
-    CHECK(n("123456789012345678901234567890").value == 123456789012345678901234567890.0);
-
-    CHECK(parse_error("01").message == "leading zeros are not allowed in JSON numbers");
-    CHECK(parse_error("-").message == "expected a digit after '-', got end of input");
-    CHECK(parse_error("1.").message ==
-          "expected a digit after the decimal point, got end of input");
-    CHECK(parse_error("1.e5").position.column == 3);
-    CHECK(parse_error("1e").message == "expected a digit in the exponent, got end of input");
-    CHECK(parse_error("1e+").message == "expected a digit in the exponent, got end of input");
-    CHECK(parse_error("+1").message.ends_with("got '+'"));
-    CHECK(parse_error(".5").message.ends_with("got '.'"));
-    CHECK(parse_error("0x10").message == "unexpected 'x' after the JSON value");
-    CHECK(parse_error("Infinity").message.ends_with("got 'I'"));
-    CHECK(parse_error("-Infinity").message == "expected a digit after '-', got 'I'");
-}
-
-TEST_CASE("json: duplicate keys, trailing garbage, literals") {
-    const JsonError dup = parse_error("{\"a\": {\"x\": 1, \"y\": 2, \"x\": 3}}");
-    CHECK(dup.kind == JsonErrorKind::duplicate_key);
-    CHECK(dup.path == "a.x");
-    CHECK(dup.position.column == 24);
-    CHECK(dup.message == "duplicate key \"x\" (first at line 1, column 8)");
-    CHECK(parse_ok("{\"a\": {\"x\": 1}, \"b\": {\"x\": 1}}").object()->size() ==
-          2);  // other objects
-
-    CHECK(parse_error("{} {}").message == "unexpected '{' after the JSON value");
-    CHECK(parse_error("[1] ]").position.column == 5);
-    CHECK(parse_error("1 2").message == "unexpected '2' after the JSON value");
-    CHECK(parse_error("nul").message == "invalid literal, expected 'null'");
-    CHECK(parse_error("truex").message == "unexpected 'x' after the JSON value");
-    CHECK(parse_error("[1,]").message == "trailing comma before ']' is not allowed in JSON");
-    CHECK(parse_error("[,1]").message.ends_with("got ','"));
-    CHECK(parse_error("[1 2]").message == "expected ',' or ']' after array element, got '2'");
-    CHECK(parse_error("[1").message ==
-          "expected ',' or ']' after array element, got end of input ('[' at line 1, column 1 is "
-          "not closed)");
-    CHECK(parse_error("{\"a\" 1}").message == "expected ':' after object key \"a\", got '1'");
-    CHECK(parse_error("{1: 2}").message == "expected a string key or '}', got '1'");
-    CHECK(parse_error("\x01").message.ends_with("got byte 0x01"));
-    const JsonError nested = parse_error("{\"a\": [0, {\"b c\": [tru]}]}");
-    CHECK(nested.path == "a[1][\"b c\"][0]");
-}
-
-TEST_CASE("json: depth and size limits") {
-    CHECK(read_json(std::string(64, '[') + std::string(64, ']')).has_value());
-    const JsonError deep = parse_error(std::string(65, '[') + std::string(65, ']'));
-    CHECK(deep.kind == JsonErrorKind::too_deep);
-    CHECK(deep.message == "nesting deeper than 64 levels");
-    CHECK(deep.position.column == 65);
-    // A million open brackets: refused by the depth limit, not by a stack overflow.
-    memscope::detail::JsonReadOptions roomy;
-    roomy.max_size_bytes = 4u << 20;
-    CHECK(parse_error(std::string(1'000'000, '['), roomy).kind == JsonErrorKind::too_deep);
-    roomy.max_depth = std::size_t{1} << 40;  // capped at kMaxJsonDepth
-    CHECK(parse_error(std::string(1'000'000, '['), roomy).message ==
-          "nesting deeper than " + std::to_string(memscope::detail::kMaxJsonDepth) + " levels");
-    std::string nested_objects;
-    for (int i = 0; i < 65; ++i) nested_objects += "{\"k\":";
-    CHECK(parse_error(nested_objects).kind == JsonErrorKind::too_deep);
-
-    memscope::detail::JsonReadOptions small;
-    small.max_size_bytes = 10;
-    CHECK(read_json("[1,2,3,4]", nullptr, small).has_value());
-    const JsonError large = parse_error("[1,2,3,4,5]", small);
-    CHECK(large.kind == JsonErrorKind::too_large);
-    CHECK(large.message == "input is 11 bytes, more than the 10-byte limit");
-    CHECK_FALSE(read_json("[", nullptr).has_value());  // no error wanted: still refused
-}
-
-TEST_CASE("json: messages quote bounded, escaped excerpts") {
-    using memscope::detail::json_path_key;
-    using memscope::detail::json_quote;
-    CHECK(json_quote("a\"b\n\x01") == "\"a\\\"b\\n\\u0001\"");
-    CHECK(json_quote(std::string(100, 'x'), 8) == "\"xxxxxxxx...\"");
-    CHECK(json_quote("ééééé", 3) == "\"éé...\"");  // never cuts a character in half
-    CHECK(json_quote("\xFF") == "\"\\xFF\"");
-    CHECK(json_path_key("", "budgets") == "budgets");
-    CHECK(json_path_key("budgets", "Chunks") == "budgets.Chunks");
-    CHECK(json_path_key("budgets", "my-sub_2") == "budgets.my-sub_2");
-    CHECK(json_path_key("budgets", "a.b") == "budgets[\"a.b\"]");
-    CHECK(json_path_key("budgets", "") == "budgets[\"\"]");
 }

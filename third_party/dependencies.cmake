@@ -9,6 +9,10 @@ endif()
 
 find_package(Threads REQUIRED)
 
+# nlohmann/json (nlohmann-json3-dev): header-only; parses every JSON the library reads
+# (lib/src/json_reader.cpp), so every build needs it, with or without the server.
+find_package(nlohmann_json 3.10 CONFIG REQUIRED)
+
 if(MEMSCOPE_WITH_SERVER)
   # cpp-httplib (libcpp-httplib-dev): Debian builds it as a shared library whose header
   # only declares the classes, and the class layout depends on the macros in its
@@ -28,9 +32,6 @@ if(MEMSCOPE_WITH_SERVER)
       "members). Install Debian 12's libcpp-httplib-dev (0.11.4), or build without the "
       "dashboard: -DMEMSCOPE_WITH_SERVER=OFF.")
   endif()
-  # nlohmann/json (nlohmann-json3-dev): header-only; the dashboard's tests read responses
-  # with it.
-  find_package(nlohmann_json 3.10 CONFIG REQUIRED)
 endif()
 
 if(MEMSCOPE_BUILD_TESTS)

@@ -50,7 +50,8 @@ inline constexpr std::size_t kMaxMarkNameBytes = 128;
 [[nodiscard]] std::optional<BodyError> parse_empty_body(const Request& request,
                                                         std::size_t max_bytes);
 
-/// True when `text` is one valid JSON document (what a VerdictProvider must return).
+/// True when `text` is one JSON document as read_json() reads it, strict (no comments, no
+/// duplicate keys): what a VerdictProvider must return.
 [[nodiscard]] bool is_valid_json(std::string_view text);
 
 }  // namespace memscope::web

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "figures.hpp"
-#include "json_writer.hpp"
+#include "memscope/json.hpp"
 
 namespace memscope {
 class Sampler;

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <exception>
 
-#include "json_writer.hpp"
 #include "memscope/internal.hpp"
+#include "memscope/json.hpp"
 
 namespace memscope::web {
 namespace {

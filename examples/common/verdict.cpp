@@ -7,12 +7,20 @@
 #include <cstdio>
 #include <ctime>
 
-#include "json_writer.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/format.hpp"
+#include "memscope/json.hpp"
 
 namespace memscope_examples {
 namespace {
+
+using memscope::JsonWriter;
+
+// Seconds, milliseconds and ratios to the millionth: the precision the figures have, and
+// a file a person can read ("16.666667", not "16.666666666666668").
+double micro(double x) {
+    return std::isfinite(x) ? std::round(x * 1e6) / 1e6 : x;
+}
 
 // "2026-11-21T07:25:48.123Z"
 std::string iso8601_utc(std::chrono::system_clock::time_point t) {
@@ -46,40 +54,40 @@ std::string seconds_text(double s) {
 
 void write_line(JsonWriter& w, const BudgetLine& line) {
     w.begin_object();
-    w.key("name").string(line.name);
-    w.key("current_bytes").unsigned_integer(line.current_bytes);
-    w.key("current").string(memscope::format_memory(line.current_bytes));
-    w.key("peak_bytes").unsigned_integer(line.peak_bytes);
-    w.key("peak").string(memscope::format_memory(line.peak_bytes));
-    w.key("budget_bytes").unsigned_integer(line.budget_bytes);
-    w.key("budget").string(line.budget_bytes > 0 ? memscope::format_memory(line.budget_bytes)
-                                                 : std::string("N/A"));
-    w.key("peak_usage").number(line.peak_usage);
-    w.key("seconds_over_threshold").number(line.seconds_over_threshold);
-    w.key("seconds_over_budget").number(line.seconds_over_budget);
-    w.key("warning_events").unsigned_integer(line.warning_events);
-    w.key("over_budget_events").unsigned_integer(line.over_budget_events);
-    w.key("leak_suspect_events").unsigned_integer(line.leak_suspect_events);
-    w.key("exceeded").boolean(line.exceeded);
+    w.key("name").value(line.name);
+    w.key("current_bytes").value(line.current_bytes);
+    w.key("current").value(memscope::format_memory(line.current_bytes));
+    w.key("peak_bytes").value(line.peak_bytes);
+    w.key("peak").value(memscope::format_memory(line.peak_bytes));
+    w.key("budget_bytes").value(line.budget_bytes);
+    w.key("budget").value(line.budget_bytes > 0 ? memscope::format_memory(line.budget_bytes)
+                                                : std::string("N/A"));
+    w.key("peak_usage").value(micro(line.peak_usage));
+    w.key("seconds_over_threshold").value(micro(line.seconds_over_threshold));
+    w.key("seconds_over_budget").value(micro(line.seconds_over_budget));
+    w.key("warning_events").value(line.warning_events);
+    w.key("over_budget_events").value(line.over_budget_events);
+    w.key("leak_suspect_events").value(line.leak_suspect_events);
+    w.key("exceeded").value(line.exceeded);
     w.end_object();
 }
 
 void write_frame_times(JsonWriter& w, const FrameTimes::Summary& s) {
     w.begin_object();
-    w.key("frames").unsigned_integer(s.frames);
-    w.key("mean_ms").number(s.mean_ms);
-    w.key("p50_ms").number(s.p50_ms);
-    w.key("p99_ms").number(s.p99_ms);
-    w.key("worst_ms").number(s.worst_ms);
-    w.key("worst_frame").unsigned_integer(s.worst_frame);
-    w.key("budget_ms").number(FrameTimes::kFrameBudgetMs);
-    w.key("over_budget_frames").unsigned_integer(s.over_budget_frames);
+    w.key("frames").value(s.frames);
+    w.key("mean_ms").value(micro(s.mean_ms));
+    w.key("p50_ms").value(micro(s.p50_ms));
+    w.key("p99_ms").value(micro(s.p99_ms));
+    w.key("worst_ms").value(micro(s.worst_ms));
+    w.key("worst_frame").value(s.worst_frame);
+    w.key("budget_ms").value(micro(FrameTimes::kFrameBudgetMs));
+    w.key("over_budget_frames").value(s.over_budget_frames);
     // Per bucket, not cumulative: two readings subtract into the frames between them.
     w.key("histogram").begin_array();
     for (const FrameTimes::Bucket& b : s.histogram) {
         w.begin_object();
-        w.key("le_ms").number(b.le_ms);  // null: the last, unbounded bucket
-        w.key("count").unsigned_integer(b.count);
+        w.key("le_ms").value(micro(b.le_ms));  // null: the last, unbounded bucket
+        w.key("count").value(b.count);
         w.end_object();
     }
     w.end_array();
@@ -198,22 +206,23 @@ Verdict VerdictRecorder::evaluate() {
     v.pass = v.failures.empty();
 
     const float threshold = budget_.warning_threshold();
-    JsonWriter w;
+    std::string json;
+    JsonWriter w(json, 2);
     w.begin_object();
-    w.key("version").integer(1);
-    w.key("program").string(options_.program);
-    w.key("generated_at").string(iso8601_utc(std::chrono::system_clock::now()));
-    w.key("frames").unsigned_integer(frames_);
-    w.key("simulated_seconds").number(simulated_seconds_);
+    w.key("version").value(1);
+    w.key("program").value(options_.program);
+    w.key("generated_at").value(iso8601_utc(std::chrono::system_clock::now()));
+    w.key("frames").value(frames_);
+    w.key("simulated_seconds").value(micro(simulated_seconds_));
     w.key("frame_time");
     write_frame_times(w, frame_times_.summary());
     w.key("frame_time_without_cpu_wait");
     write_frame_times(w, frame_times_without_cpu_wait_.summary());
-    w.key("warning_threshold").number(std::round(static_cast<double>(threshold) * 1e4) / 1e4);
-    w.key("fail_on_leak").boolean(options_.fail_on_leak);
-    w.key("pass").boolean(v.pass);
+    w.key("warning_threshold").value(std::round(static_cast<double>(threshold) * 1e4) / 1e4);
+    w.key("fail_on_leak").value(options_.fail_on_leak);
+    w.key("pass").value(v.pass);
     w.key("failures").begin_array();
-    for (const std::string& f : v.failures) w.string(f);
+    for (const std::string& f : v.failures) w.value(f);
     w.end_array();
     w.key("subsystems").begin_array();
     for (const BudgetLine& line : v.subsystems) write_line(w, line);
@@ -222,28 +231,28 @@ Verdict VerdictRecorder::evaluate() {
     write_line(w, v.total);
     w.key("leak_suspects").begin_array();
     for (const BudgetLine& line : v.subsystems)
-        if (line.leak_suspect_events > 0) w.string(line.name);
+        if (line.leak_suspect_events > 0) w.value(line.name);
     w.end_array();
     // The most recent events the budget kept; the counts above include older ones.
-    w.key("events_missed").unsigned_integer(missed_events_);
+    w.key("events_missed").value(missed_events_);
     w.key("events").begin_array();
     for (const memscope::BudgetEvent& e : budget_.events()) {
         w.begin_object();
-        w.key("sequence").unsigned_integer(e.sequence);
-        w.key("time").string(iso8601_utc(e.time));
-        w.key("kind").string(memscope::to_string(e.kind));
-        w.key("level").string(memscope::to_string(e.level));
-        w.key("subsystem").string(e.subsystem);
-        w.key("current_bytes").unsigned_integer(e.current_bytes);
-        w.key("budget_bytes").unsigned_integer(e.budget_bytes);
+        w.key("sequence").value(e.sequence);
+        w.key("time").value(iso8601_utc(e.time));
+        w.key("kind").value(memscope::to_string(e.kind));
+        w.key("level").value(memscope::to_string(e.level));
+        w.key("subsystem").value(e.subsystem);
+        w.key("current_bytes").value(e.current_bytes);
+        w.key("budget_bytes").value(e.budget_bytes);
         if (e.kind == memscope::EventKind::leak_suspect)
-            w.key("slope_bytes_per_second").number(e.slope_bytes_per_second);
-        w.key("message").string(e.message);
+            w.key("slope_bytes_per_second").value(micro(e.slope_bytes_per_second));
+        w.key("message").value(e.message);
         w.end_object();
     }
     w.end_array();
     w.end_object();
-    v.json = w.take();
+    v.json = std::move(json);
     v.json += '\n';
     return v;
 }

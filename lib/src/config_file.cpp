@@ -35,16 +35,15 @@
 namespace memscope {
 namespace {
 
-using detail::json_quote;
-using detail::json_type_name;
-using detail::JsonPosition;
-using detail::JsonValue;
 
 // Longest subsystem name accepted: names are labels on a dashboard and in Prometheus.
 constexpr std::size_t kMaxNameBytes = 128;
 
 // Same limit as the reader's: a configuration file of more than 1 MiB is not one.
-constexpr std::size_t kMaxFileBytes = detail::JsonReadOptions{}.max_size_bytes;
+constexpr std::size_t kMaxFileBytes = JsonReadOptions{}.max_size_bytes;
+
+// A file people edit: comments are welcome.
+constexpr JsonReadOptions kConfigJson{.allow_comments = true};
 
 constexpr const char* kSizeExpected =
     "expected a size (an integer of bytes, or a string such as \"512 MiB\")";
@@ -77,7 +76,7 @@ class SchemaReader {
             return fail(root.position, "",
                         "expected a JSON object at the top level, got " +
                             std::string(json_type_name(root.type())));
-        for (const detail::JsonMember& m : *members) {
+        for (const JsonMember& m : *members) {
             bool ok = false;
             if (m.key == "warning_threshold")
                 ok = read_threshold(m.value);
@@ -102,7 +101,7 @@ class SchemaReader {
 
     bool read_threshold(const JsonValue& v) {
         constexpr const char* kPath = "warning_threshold";
-        const detail::JsonNumber* n = v.number();
+        const JsonNumber* n = v.number();
         if (n == nullptr) {
             std::string what =
                 "expected a number in (0, 1], got " + std::string(json_type_name(v.type()));
@@ -132,8 +131,8 @@ class SchemaReader {
                         "expected an object mapping subsystem names to sizes, got " +
                             std::string(json_type_name(v.type())));
         changes.budgets.reserve(members->size());
-        for (const detail::JsonMember& m : *members) {
-            const std::string path = detail::json_path_key("budgets", m.key);
+        for (const JsonMember& m : *members) {
+            const std::string path = json_path_key("budgets", m.key);
             if (m.key.empty()) return fail(m.key_position, path, "empty subsystem name");
             if (m.key.size() > kMaxNameBytes)
                 return fail(m.key_position, path,
@@ -153,7 +152,7 @@ class SchemaReader {
     // A size: a JSON integer of bytes, or a string for parse_size().
     bool read_size(const JsonValue& v, const std::string& path, std::size_t& out) {
         std::uint64_t bytes = 0;
-        if (const detail::JsonNumber* n = v.number()) {
+        if (const JsonNumber* n = v.number()) {
             const std::string head = "size " + n->text + ": ";
             if (n->negative && !(n->integral && n->magnitude == 0u))  // "-0" is zero
                 return fail(v.position, path, head + "negative size");
@@ -265,11 +264,11 @@ ConfigResult apply_config_text(MemoryBudget& budget, std::string_view text,
                                std::string_view source_name) {
     ConfigResult result;
     result.path = std::string(source_name);
-    detail::JsonError json_error;
-    const std::optional<JsonValue> root = detail::read_json(text, &json_error);
+    JsonError json_error;
+    const std::optional<JsonValue> root = read_json(text, &json_error, kConfigJson);
     if (!root) {
         Problem p{json_error.position, json_error.path, json_error.message};
-        if (json_error.kind == detail::JsonErrorKind::syntax) p.what = "syntax error: " + p.what;
+        if (json_error.kind == JsonErrorKind::syntax) p.what = "syntax error: " + p.what;
         return refuse(result, format_problem(source_name, p));
     }
     SchemaReader schema;

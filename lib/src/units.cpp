@@ -11,7 +11,7 @@
 #include <limits>
 #include <string>
 
-#include "json_reader.hpp"
+#include "memscope/json.hpp"
 #include "memscope/format.hpp"
 #include "memscope/internal.hpp"
 #include "memscope/units.hpp"
@@ -83,7 +83,6 @@ std::optional<std::uint64_t> failure(std::string* error, std::string why) {
 }  // namespace
 
 std::optional<std::uint64_t> parse_size(std::string_view text, std::string* error) {
-    using detail::json_quote;
     if (text.empty()) return failure(error, "empty size");
     if (text.front() == '-') return failure(error, "negative size");
     if (text.front() == '+') return failure(error, "a leading '+' is not allowed");

@@ -22,6 +22,8 @@
 #include "memscope/build_config.hpp"
 #include "memscope/config_file.hpp"
 #include "memscope/format.hpp"
+#include "memscope/history.hpp"
+#include "memscope/json.hpp"
 #include "memscope/log.hpp"
 #include "memscope/options.hpp"
 #include "memscope/sampler.hpp"

@@ -1,48 +1,24 @@
-// JsonWriter: commas, escaping, numbers.
+// JsonWriter: commas, line breaks, numbers; and the one JSON string escaper.
 
-#include "json_writer.hpp"
+#include "json_reader.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
-namespace memscope::web {
+namespace memscope {
 namespace {
 
-// Length of the valid UTF-8 sequence at the start of `s`, or 0 if it is not one
-// (overlong forms, surrogates and code points past U+10FFFF are invalid).
-std::size_t utf8_sequence_length(std::string_view s) {
-    const auto b0 = static_cast<unsigned char>(s[0]);
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (b0 >= 0xc2 && b0 <= 0xdf)
-        n = 2, cp = b0 & 0x1fu;
-    else if (b0 >= 0xe0 && b0 <= 0xef)
-        n = 3, cp = b0 & 0x0fu;
-    else if (b0 >= 0xf0 && b0 <= 0xf4)
-        n = 4, cp = b0 & 0x07u;
-    else
-        return 0;
-    if (s.size() < n) return 0;
-    for (std::size_t i = 1; i < n; ++i) {
-        const auto b = static_cast<unsigned char>(s[i]);
-        if ((b & 0xc0u) != 0x80u) return 0;
-        cp = (cp << 6) | (b & 0x3fu);
-    }
-    if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) return 0;
-    if (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) return 0;
-    return n;
-}
-
-}  // namespace
-
-// Printable ASCII other than '"' and '\\': copied as is.
+// Printable ASCII other than '"', '\\' and DEL: copied as is.
 constexpr auto kPlain = [] {
     std::array<bool, 256> plain{};
-    for (int c = 0x20; c < 0x80; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+    for (int c = 0x20; c < 0x7F; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
     return plain;
 }();
 
-void append_json_escaped(std::string& out, std::string_view text) {
+}  // namespace
+
+void append_json_escaped(std::string& out, std::string_view text, InvalidUtf8 invalid) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::size_t i = 0;
     while (i < text.size()) {
@@ -72,35 +48,70 @@ void append_json_escaped(std::string& out, std::string_view text) {
                 out += "\\t";
                 break;
             default:
-                if (c < 0x20) {
+                if (c < 0x80) {  // the other control characters, and DEL
                     out += "\\u00";
                     out += kHex[c >> 4];
                     out += kHex[c & 0xf];
-                } else if (const std::size_t n = utf8_sequence_length(text.substr(i)); n > 0) {
+                } else if (const std::size_t n = detail::utf8_sequence_length(text, i); n > 0) {
                     out.append(text.data() + i, n);
                     i += n;
                     continue;
-                } else {
+                } else if (invalid == InvalidUtf8::replace) {
                     out += "\xef\xbf\xbd";  // U+FFFD REPLACEMENT CHARACTER
+                } else {
+                    static constexpr char kUpperHex[] = "0123456789ABCDEF";
+                    out += "\\x";
+                    out += kUpperHex[c >> 4];
+                    out += kUpperHex[c & 0xf];
                 }
         }
         ++i;
     }
 }
 
+std::string json_quote(std::string_view text, std::size_t max_bytes) {
+    // Cut at the first character boundary at or after max_bytes, never inside a character.
+    std::size_t cut = 0;
+    while (cut < text.size() && cut < max_bytes)
+        cut += std::max<std::size_t>(detail::utf8_sequence_length(text, cut), 1);
+    std::string out = "\"";
+    append_json_escaped(out, text.substr(0, cut), InvalidUtf8::show_byte);
+    if (cut < text.size()) out += "...";
+    out += '"';
+    return out;
+}
+
+void JsonWriter::new_line() {
+    out_ += '\n';
+    out_.append(static_cast<std::size_t>(depth_) * static_cast<std::size_t>(indent_spaces_), ' ');
+}
+
+void JsonWriter::break_line() {
+    if (after_key_) {
+        after_key_ = false;  // the value goes on its key's line
+        return;
+    }
+    if (depth_ > 0) new_line();  // a top-level value starts where the caller is
+}
+
 void JsonWriter::separate() {
     if (need_comma_) out_ += ',';
     need_comma_ = true;
+    if (indent_spaces_ != 0) break_line();
 }
 
 JsonWriter& JsonWriter::begin_object() {
     separate();
     out_ += '{';
+    ++depth_;
     need_comma_ = false;
     return *this;
 }
 
 JsonWriter& JsonWriter::end_object() {
+    --depth_;
+    // need_comma_ is set exactly when the object got a member: an empty one stays "{}".
+    if (indent_spaces_ != 0 && need_comma_) new_line();
     out_ += '}';
     need_comma_ = true;
     return *this;
@@ -109,11 +120,14 @@ JsonWriter& JsonWriter::end_object() {
 JsonWriter& JsonWriter::begin_array() {
     separate();
     out_ += '[';
+    ++depth_;
     need_comma_ = false;
     return *this;
 }
 
 JsonWriter& JsonWriter::end_array() {
+    --depth_;
+    if (indent_spaces_ != 0 && need_comma_) new_line();
     out_ += ']';
     need_comma_ = true;
     return *this;
@@ -124,6 +138,10 @@ JsonWriter& JsonWriter::key(JsonKey name) {
     out_ += '"';
     out_ += name.text();
     out_ += "\":";
+    if (indent_spaces_ != 0) {
+        out_ += ' ';
+        after_key_ = true;
+    }
     need_comma_ = false;  // the value follows the colon directly
     return *this;
 }
@@ -133,6 +151,10 @@ JsonWriter& JsonWriter::dynamic_key(std::string_view name) {
     out_ += '"';
     append_json_escaped(out_, name);
     out_ += "\":";
+    if (indent_spaces_ != 0) {
+        out_ += ' ';
+        after_key_ = true;
+    }
     need_comma_ = false;
     return *this;
 }
@@ -181,4 +203,4 @@ JsonWriter& JsonWriter::raw(std::string_view json) {
     return *this;
 }
 
-}  // namespace memscope::web
+}  // namespace memscope
