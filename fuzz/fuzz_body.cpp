@@ -133,7 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                     *name->string() == out.name,
                                 "name misread");
             MEMSCOPE_FUZZ_CHECK(
-                !out.name.empty() && out.name.size() <= memscope::web::kMaxMarkNameBytes &&
+                !out.name.empty() && out.name.size() <= memscope::kMaxNameBytes &&
                     std::none_of(
                         out.name.begin(), out.name.end(),
                         [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }) &&

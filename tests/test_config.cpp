@@ -468,7 +468,7 @@ TEST_CASE("wrong types are refused") {
 
 TEST_CASE("bad subsystem names are refused") {
     check_refused("{\"budgets\": {\"\": 1024}}",
-                  "memscope.json:1:14: budgets[\"\"]: empty subsystem name");
+                  "memscope.json:1:14: budgets[\"\"]: subsystem name is empty");
     const std::string long_name(129, 'x');
     check_refused("{\"budgets\": {\"" + long_name + "\": 1024}}",
                   "memscope.json:1:14: budgets[\"" + std::string(40, 'x') +

@@ -145,12 +145,8 @@ std::optional<BodyError> parse_mark_body(const Request& request, std::size_t max
     const std::string* name = value != nullptr ? value->string() : nullptr;
     if (name == nullptr)
         return error(400, "name must be a string, e.g. {\"name\": \"level2-loaded\"}", "name");
-    if (name->empty() || name->size() > kMaxMarkNameBytes)
-        return error(400, "name must be 1 to " + std::to_string(kMaxMarkNameBytes) + " bytes long",
-                     "name");
-    if (std::any_of(name->begin(), name->end(),
-                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
-        return error(400, "name must not contain control characters", "name");
+    if (const std::string why = name_problem(*name); !why.empty())
+        return error(400, "name " + why, "name");
     out.name = *name;
     return std::nullopt;
 }

@@ -37,12 +37,10 @@ struct PressureBody {
                                                            std::size_t max_bytes,
                                                            PressureBody& out);
 
-/// POST /api/v1/marks: `{"name": "level2-loaded"}`.
+/// POST /api/v1/marks: `{"name": "level2-loaded"}`; the name as name_problem() allows.
 struct MarkBody {
     std::string name;
 };
-/// Longest mark name accepted, in bytes.
-inline constexpr std::size_t kMaxMarkNameBytes = 128;
 [[nodiscard]] std::optional<BodyError> parse_mark_body(const Request& request,
                                                        std::size_t max_bytes, MarkBody& out);
 

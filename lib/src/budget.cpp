@@ -304,6 +304,17 @@ std::string_view to_string(MemoryStatus status) noexcept {
     return "unknown";
 }
 
+std::string name_problem(std::string_view name) {
+    if (name.empty()) return "is empty";
+    if (name.size() > kMaxNameBytes)
+        return "is " + std::to_string(name.size()) + " bytes long, more than " +
+               std::to_string(kMaxNameBytes);
+    for (char c : name)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+            return "contains a control character";
+    return {};
+}
+
 std::string_view to_string(EventKind kind) noexcept {
     switch (kind) {
         case EventKind::warning: return "warning";

@@ -36,9 +36,6 @@ namespace memscope {
 namespace {
 
 
-// Longest subsystem name accepted: names are labels on a dashboard and in Prometheus.
-constexpr std::size_t kMaxNameBytes = 128;
-
 // Same limit as the reader's: a configuration file of more than 1 MiB is not one.
 constexpr std::size_t kMaxFileBytes = JsonReadOptions{}.max_size_bytes;
 
@@ -133,15 +130,8 @@ class SchemaReader {
         changes.budgets.reserve(members->size());
         for (const JsonMember& m : *members) {
             const std::string path = json_path_key("budgets", m.key);
-            if (m.key.empty()) return fail(m.key_position, path, "empty subsystem name");
-            if (m.key.size() > kMaxNameBytes)
-                return fail(m.key_position, path,
-                            "subsystem name is " + std::to_string(m.key.size()) +
-                                " bytes long, more than " + std::to_string(kMaxNameBytes));
-            for (char c : m.key)
-                if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
-                    return fail(m.key_position, path,
-                                "subsystem name contains a control character");
+            if (const std::string why = name_problem(m.key); !why.empty())
+                return fail(m.key_position, path, "subsystem name " + why);
             std::size_t bytes = 0;
             if (!read_size(m.value, path, bytes)) return false;
             changes.budgets.emplace_back(m.key, bytes);

@@ -145,6 +145,15 @@ enum class EventKind : std::uint8_t {
 /// The name events use for the total budget, in place of a subsystem name.
 inline constexpr std::string_view kTotalName = "(total)";
 
+/// Longest subsystem or mark name the config file and the dashboard accept, in bytes: names
+/// are labels on the page and in Prometheus.
+inline constexpr std::size_t kMaxNameBytes = 128;
+
+/// Why `name` cannot name a subsystem or a mark, as a phrase that follows the word "name":
+/// "is empty", "is 129 bytes long, more than 128", "contains a control character"; ""
+/// when it can.
+[[nodiscard]] std::string name_problem(std::string_view name);
+
 /// One entry of the event list: what the log received, kept for the dashboard.
 struct BudgetEvent {
     std::uint64_t sequence = 0;  ///< 1, 2, 3... in the order the events fired
