@@ -100,37 +100,37 @@ void JsonWriter::separate() {
     if (indent_spaces_ != 0) break_line();
 }
 
-JsonWriter& JsonWriter::begin_object() {
+JsonWriter& JsonWriter::open(char bracket) {
     separate();
-    out_ += '{';
+    out_ += bracket;
     ++depth_;
     need_comma_ = false;
     return *this;
+}
+
+JsonWriter& JsonWriter::close(char bracket) {
+    --depth_;
+    // need_comma_ is set exactly when the container got an element: an empty one stays "{}".
+    if (indent_spaces_ != 0 && need_comma_) new_line();
+    out_ += bracket;
+    need_comma_ = true;
+    return *this;
+}
+
+JsonWriter& JsonWriter::begin_object() {
+    return open('{');
 }
 
 JsonWriter& JsonWriter::end_object() {
-    --depth_;
-    // need_comma_ is set exactly when the object got a member: an empty one stays "{}".
-    if (indent_spaces_ != 0 && need_comma_) new_line();
-    out_ += '}';
-    need_comma_ = true;
-    return *this;
+    return close('}');
 }
 
 JsonWriter& JsonWriter::begin_array() {
-    separate();
-    out_ += '[';
-    ++depth_;
-    need_comma_ = false;
-    return *this;
+    return open('[');
 }
 
 JsonWriter& JsonWriter::end_array() {
-    --depth_;
-    if (indent_spaces_ != 0 && need_comma_) new_line();
-    out_ += ']';
-    need_comma_ = true;
-    return *this;
+    return close(']');
 }
 
 JsonWriter& JsonWriter::key(JsonKey name) {
