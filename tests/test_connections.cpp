@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "connections.hpp"
-#include "server_test_util.hpp"
+#include "test_support.hpp"
 
 using memscope::MemoryBudget;
 using memscope::Server;

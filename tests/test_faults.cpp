@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "server_test_util.hpp"
+#include "test_support.hpp"
 
 #if MEMSCOPE_WITH_SERVER
 #include <arpa/inet.h>

@@ -26,7 +26,7 @@
 
 #include "control.hpp"
 #include "router.hpp"
-#include "server_test_util.hpp"
+#include "test_support.hpp"
 
 using memscope::MemoryBudget;
 using memscope::Server;

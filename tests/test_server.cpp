@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "router.hpp"
-#include "server_test_util.hpp"
+#include "test_support.hpp"
 
 using memscope::MemoryBudget;
 using memscope::Server;
