@@ -1,47 +1,43 @@
 #pragma once
-// Helpers shared by the server suites: waiting for a condition without timed assertions,
-// setting environment variables for the length of a test, and talking raw HTTP (bytes no
-// HTTP client library would send).
+// What the suites share, in one place (as spdlog's tests share test_sink.h): waiting for
+// a condition without timed assertions, an environment variable or a scratch directory for
+// the length of a test, the log captured; and for the suites that link the dashboard of a
+// build with the server, a running test server (Running) and raw HTTP over sockets (bytes
+// no HTTP client library would send).
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
+#include <doctest/doctest.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <cstdint>
+#include <cstddef>
 #include <cstdlib>
-#include <map>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
+#include <utility>
+#include <vector>
 
-#include <memscope/server.hpp>
+#include <memscope/build_config.hpp>
+#include <memscope/log.hpp>
 
 namespace memscope_test {
 
-// Options of a test server: any free port, the environment ignored (the tests that read
-// it turn it on), a sample every 50 ms so that tests need not wait long for one.
-inline memscope::ServerOptions test_options() {
-    memscope::ServerOptions o;
-    o.port = 0;
-    o.read_environment = false;
-    o.sample_interval = std::chrono::milliseconds(50);
-    return o;
-}
+inline constexpr std::size_t kMiB = std::size_t{1} << 20;
 
-// Polls `condition` until it holds or `limit` passes (generous: CI machines are slow and
-// sanitizers slower). Returns whether it held.
+// Polls `condition` every `poll` until it holds or `limit` passes (generous: CI machines
+// are slow and sanitizers slower). Returns whether it held.
 template <class F>
-bool wait_until(F condition, std::chrono::seconds limit = std::chrono::seconds(30)) {
+bool wait_until(F condition, std::chrono::seconds limit = std::chrono::seconds(30),
+                std::chrono::milliseconds poll = std::chrono::milliseconds(5)) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (!condition()) {
         if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        std::this_thread::sleep_for(poll);
     }
     return true;
 }
@@ -70,29 +66,163 @@ class ScopedEnv {
     std::optional<std::string> old_;
 };
 
+// A new directory under the system's temporary directory, removed with all it holds when
+// the object goes.
+class TempDir {
+  public:
+    explicit TempDir(const std::string& prefix) {
+        std::string name = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+        REQUIRE(::mkdtemp(name.data()) != nullptr);
+        path_ = name;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+    // Writes `text` to the file `name` (a path inside the directory), replacing it.
+    void write(const std::string& name, const std::string& text) const {
+        std::ofstream out(path_ / name, std::ios::binary | std::ios::trunc);
+        REQUIRE(out.is_open());
+        out << text;
+    }
+
+  private:
+    std::filesystem::path path_;
+};
+
+// Every log line, of every level, for the lifetime of the object (then the default sink).
+class LogCapture {
+  public:
+    using Line = std::pair<memscope::LogLevel, std::string>;
+
+    LogCapture() {
+        memscope::set_log_sink([this](memscope::LogLevel level, std::string_view message) {
+            std::lock_guard lock(mutex_);
+            lines_.emplace_back(level, std::string(message));
+        });
+    }
+    ~LogCapture() { memscope::set_log_sink({}); }
+    LogCapture(const LogCapture&) = delete;
+    LogCapture& operator=(const LogCapture&) = delete;
+
+    [[nodiscard]] std::vector<Line> lines() const {
+        std::lock_guard lock(mutex_);
+        return lines_;
+    }
+    [[nodiscard]] std::vector<std::string> warnings() const {
+        std::vector<std::string> out;
+        for (const auto& [level, text] : lines())
+            if (level == memscope::LogLevel::warning) out.push_back(text);
+        return out;
+    }
+    // The lines that contain `text` (an empty text: every line).
+    [[nodiscard]] std::size_t count(std::string_view text) const {
+        std::lock_guard lock(mutex_);
+        std::size_t n = 0;
+        for (const auto& [level, line] : lines_) n += line.find(text) != std::string::npos;
+        return n;
+    }
+    // The lines of `level` that contain `text`.
+    [[nodiscard]] std::size_t count(std::string_view text, memscope::LogLevel level) const {
+        std::lock_guard lock(mutex_);
+        std::size_t n = 0;
+        for (const auto& [l, line] : lines_)
+            n += l == level && line.find(text) != std::string::npos;
+        return n;
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::vector<Line> lines_;
+};
+
+}  // namespace memscope_test
+
+// The server's part needs the dashboard layer, which the suites of the core alone
+// (test_budget, test_history) do not link, and a build with the server.
+#if MEMSCOPE_WITH_SERVER && __has_include(<memscope/server.hpp>)
+
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include <memscope/budget.hpp>
+#include <memscope/server.hpp>
+
+namespace memscope_test {
+
+// Options of a test server: any free port, the environment ignored (the tests that read
+// it turn it on), a sample every 50 ms so that tests need not wait long for one.
+inline memscope::ServerOptions test_options() {
+    memscope::ServerOptions o;
+    o.port = 0;
+    o.read_environment = false;
+    o.sample_interval = std::chrono::milliseconds(50);
+    return o;
+}
+
+// A game's budget and its dashboard, running: the six default budgets, Chunks at 300 MiB
+// in 1200 blocks and Meshes at 100 MiB in 40 (400 MiB reported), served on a free port
+// with `options`. The server stops when the fixture goes.
+struct Running {
+    memscope::MemoryBudget budget;
+    std::unique_ptr<memscope::Server> server;
+    int port = 0;
+
+    explicit Running(memscope::ServerOptions options = test_options()) {
+        budget.configure_default_budgets();
+        budget.report("Chunks", 300 * kMiB, 1200);
+        budget.report("Meshes", 100 * kMiB, 40);
+        server = std::make_unique<memscope::Server>(budget, options);
+        const memscope::StartResult started = server->start();
+        REQUIRE_MESSAGE(started.started, started.error);
+        port = started.port;
+    }
+
+    // A client of this server, with time limits that sanitizer builds stay within.
+    [[nodiscard]] httplib::Client client() const {
+        httplib::Client c("127.0.0.1", port);
+        c.set_read_timeout(std::chrono::seconds(30));
+        c.set_connection_timeout(std::chrono::seconds(10));
+        return c;
+    }
+};
+
 // A TCP connection to 127.0.0.1:port (closed by the destructor); fd() < 0 if refused.
+// Every wait on it is bounded: reads take a time limit, and a send blocked for 10 s fails.
 class RawSocket {
   public:
     explicit RawSocket(int port) {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (fd_ < 0) return;
+        const timeval send_limit{10, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof send_limit);
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_port = htons(static_cast<std::uint16_t>(port));
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-            ::close(fd_);
-            fd_ = -1;
-        }
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) close();
     }
-    ~RawSocket() {
-        if (fd_ >= 0) ::close(fd_);
-    }
+    ~RawSocket() { close(); }
     RawSocket(const RawSocket&) = delete;
     RawSocket& operator=(const RawSocket&) = delete;
     RawSocket(RawSocket&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
 
     [[nodiscard]] int fd() const { return fd_; }
-    // Sends everything (false if the server closed first).
+    // Sends everything (false if the server closed first, or never accepted).
     bool send(std::string_view bytes) {
         while (!bytes.empty()) {
             const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -101,8 +231,8 @@ class RawSocket {
         }
         return true;
     }
-    // What arrives within `limit` (less if the server closes first); `closed` says whether
-    // it did.
+    // What arrives within `limit`, `enough` bytes at most (less if the server closes
+    // first); `closed` says whether it did.
     std::string receive(std::chrono::milliseconds limit, bool* closed = nullptr,
                         std::size_t enough = SIZE_MAX) {
         std::string out;
@@ -115,7 +245,7 @@ class RawSocket {
             if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count()))) <= 0)
                 break;
             char buf[16384];
-            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+            const ssize_t n = ::recv(fd_, buf, std::min(sizeof buf, enough - out.size()), 0);
             if (n <= 0) {
                 if (closed != nullptr) *closed = true;
                 break;
@@ -124,10 +254,50 @@ class RawSocket {
         }
         return out;
     }
+    // Reads until `text` arrived; false if the server closed or `limit` passed first.
+    bool receive_until(std::string_view text,
+                       std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        std::string seen;
+        bool closed = false;
+        while (seen.find(text) == std::string::npos) {
+            if (closed || std::chrono::steady_clock::now() > deadline) return false;
+            seen += receive(std::chrono::milliseconds(10), &closed);
+        }
+        return true;
+    }
+    // Ends both directions without closing the descriptor: wakes a thread in receive().
+    void shutdown() { ::shutdown(fd_, SHUT_RDWR); }
+    // Closes with a reset (SO_LINGER 0) instead of an orderly FIN: the abrupt end of a
+    // crashed or killed client.
+    void reset() {
+        const linger hard{1, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        close();
+    }
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
 
   private:
     int fd_ = -1;
 };
+
+// The text of a GET of `target` that asks the server to close once it answered (so that a
+// refusal ends with the connection instead of holding it open until a time limit).
+inline std::string get(const std::string& target, const std::string& extra_headers = "") {
+    return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
+           "Connection: close\r\n\r\n";
+}
+
+// The same for a request with a JSON body.
+inline std::string with_body(const std::string& method, const std::string& target,
+                             const std::string& body, const std::string& extra_headers = "") {
+    return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
+           "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: close\r\n\r\n" + body;
+}
 
 // One HTTP response as received: status 0 when none arrived.
 struct RawResponse {
@@ -188,3 +358,5 @@ inline RawResponse raw_request(int port, std::string_view bytes,
 }
 
 }  // namespace memscope_test
+
+#endif  // the server's part
