@@ -70,7 +70,7 @@ class ScopedEnv {
 // the object goes.
 class TempDir {
   public:
-    explicit TempDir(const std::string& prefix) {
+    explicit TempDir(const std::string& prefix = "memscope_test") {
         std::string name = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
         REQUIRE(::mkdtemp(name.data()) != nullptr);
         path_ = name;
@@ -83,11 +83,14 @@ class TempDir {
     TempDir& operator=(const TempDir&) = delete;
 
     [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-    // Writes `text` to the file `name` (a path inside the directory), replacing it.
-    void write(const std::string& name, const std::string& text) const {
-        std::ofstream out(path_ / name, std::ios::binary | std::ios::trunc);
+    // Writes `text` to the file `name` (a path inside the directory), replacing it;
+    // returns the file's path.
+    std::filesystem::path write(const std::string& name, const std::string& text) const {
+        const std::filesystem::path file = path_ / name;
+        std::ofstream out(file, std::ios::binary | std::ios::trunc);
         REQUIRE(out.is_open());
         out << text;
+        return file;
     }
 
   private:
