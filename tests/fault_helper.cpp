@@ -695,8 +695,7 @@ void check_server_recovered(int port, std::size_t fds_before) {
 // Room for about two more threads, not the ten a server wants: it starts with the workers
 // that fit (how many depends on the stacks glibc kept from threads that ended), or says
 // why it cannot, and serves if it started. `limit` is restored after.
-void check_server_with_room_for_two_threads(memscope::MemoryBudget& budget,
-                                            const rlimit& limit) {
+void check_server_with_room_for_two_threads(memscope::MemoryBudget& budget, const rlimit& limit) {
     const rlimit tight{static_cast<rlim_t>(address_space_bytes() + 18 * kMiB), limit.rlim_max};
     ::setrlimit(RLIMIT_AS, &tight);
     const std::size_t threads = proc_entries("/proc/self/task");

@@ -102,7 +102,7 @@ void write_in_place(const std::filesystem::path& path, const std::string& text) 
 // The game under a config watcher: a frame loop on its own thread that polls the watcher
 // and reports, with an allocation per frame, until stop().
 class WatchedGame {
-  public:
+public:
     MemoryBudget budget;
     memscope::ConfigWatcher watcher;
 
@@ -128,7 +128,7 @@ class WatchedGame {
         return wait_until([&] { return frames_.load() > f + 20; });
     }
 
-  private:
+private:
     void run() {
         while (!quit_.load()) {
             watcher.poll();

@@ -396,9 +396,8 @@ TEST_CASE("rule: control endpoints are refused without the token, and change not
                               "Authorization: bEaReR " + t + "\r\n"));
         CHECK(ok.status == 200);
         CHECK(calls == 1);
-        ok = raw_request(s.port,
-                         with_body("PUT", "/api/v1/budgets/Chunks", R"({"budget_bytes": 1})",
-                                   bearer(t)));
+        ok = raw_request(s.port, with_body("PUT", "/api/v1/budgets/Chunks",
+                                           R"({"budget_bytes": 1})", bearer(t)));
         CHECK(ok.status == 200);
         CHECK(s.budget.subsystem("Chunks")->budget_bytes == 1);
     }
