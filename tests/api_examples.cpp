@@ -37,47 +37,19 @@ void print(const std::string& what, const httplib::Result& r, bool show_headers 
         std::printf("%s\n\n", r->body.c_str());
 }
 
-}  // namespace
+// The specification's six subsystems as a game's first level loads them.
+void report_level1(memscope::MemoryBudget& budget) {
+    budget.report("Chunks", 610 * kMiB, 18000);
+    budget.report("Meshes", 240 * kMiB, 5200);
+    budget.report("Textures", 402 * kMiB, 310);
+    budget.report("Entities", 96 * kMiB, 42000);
+    budget.report("Audio", 70 * kMiB, 48);
+    budget.report("Physics", 64 * kMiB, 9100);
+}
 
-int main() {
-    memscope::set_log_level(memscope::LogLevel::error);
-    memscope::MemoryBudget budget;
-    budget.configure_default_budgets();
-    memscope::SamplerOptions so;
-    so.interval = std::chrono::hours(1);  // samples are taken by hand below
-    memscope::Sampler sampler(budget, so);
-
-    auto report_level1 = [&] {
-        budget.report("Chunks", 610 * kMiB, 18000);
-        budget.report("Meshes", 240 * kMiB, 5200);
-        budget.report("Textures", 402 * kMiB, 310);
-        budget.report("Entities", 96 * kMiB, 42000);
-        budget.report("Audio", 70 * kMiB, 48);
-        budget.report("Physics", 64 * kMiB, 9100);
-    };
-    report_level1();
-    sampler.sample_now();
-
-    memscope::ServerOptions options;
-    options.port = 0;
-    options.read_environment = false;
-    options.token = kToken;
-    options.sampler = &sampler;
-    memscope::Server server(budget, options);
-    const auto started = server.start();
-    if (!started) {
-        std::fprintf(stderr, "%s\n", started.error.c_str());
-        return 1;
-    }
-    server.set_verdict_provider([] {
-        return std::string(
-            R"J({"pass": false, "failures": ["Audio went over its budget (131.0 MB / 128.0 MB)"]})J");
-    });
-    budget.on_pressure("Chunks",
-                       [](const memscope::PressureEvent&) { /* the game would shed load */ });
-    httplib::Client c("127.0.0.1", started.port);
-    const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
-
+// Two marks, with the second level's figures (a warning and an over-budget) and samples
+// between them.
+void load_level2(httplib::Client& c, memscope::MemoryBudget& budget, memscope::Sampler& sampler) {
     print("POST /api/v1/marks {\"name\":\"level1-loaded\"}",
           c.Post("/api/v1/marks", R"({"name":"level1-loaded"})", "application/json"));
     budget.report("Chunks", 880 * kMiB, 26000);  // warning
@@ -86,7 +58,10 @@ int main() {
     sampler.sample_now();
     c.Post("/api/v1/marks", R"({"name":"level2-loaded"})", "application/json");
     sampler.sample_now();
+}
 
+// Every reading endpoint.
+void print_reads(httplib::Client& c) {
     print("GET /healthz", c.Get("/healthz"), true);
     for (const char* path :
          {"/api/v1/allocator", "/api/v1/process", "/api/v1/subsystems", "/api/v1/totals",
@@ -95,15 +70,21 @@ int main() {
           "/api/v1/diff?from=level1-loaded&to=level2-loaded", "/api/v1/verdict"})
         print(std::string("GET ") + path, c.Get(path));
     print("GET /metrics", c.Get("/metrics"), true);
+}
 
+// Every control endpoint, with the token.
+void print_controls(httplib::Client& c, const httplib::Headers& auth) {
     print("PUT /api/v1/budgets/Audio {\"budget\":\"192 MiB\"} (with the token)",
           c.Put("/api/v1/budgets/Audio", auth, R"({"budget":"192 MiB"})", "application/json"));
     print("POST /api/v1/peaks/reset (with the token)",
           c.Post("/api/v1/peaks/reset", auth, "", "application/json"));
     print("POST /api/v1/pressure/Chunks {\"status\":\"warning\"} (with the token)",
           c.Post("/api/v1/pressure/Chunks", auth, R"({"status":"warning"})", "application/json"));
+}
 
-    // Errors.
+// The errors: no token, a bad body, a bad type, a bad parameter, no such path or method,
+// and a control endpoint of a server that has no token.
+void print_errors(httplib::Client& c, const httplib::Headers& auth) {
     print("PUT /api/v1/budgets/Audio without a token header",
           c.Put("/api/v1/budgets/Audio", R"({"budget_bytes":1})", "application/json"), true);
     print("PUT /api/v1/budgets/Audio {\"budget_bytes\":-1}",
@@ -113,22 +94,24 @@ int main() {
     print("GET /api/v1/events?since=abc", c.Get("/api/v1/events?since=abc"));
     print("GET /api/v1/nope", c.Get("/api/v1/nope"));
     print("DELETE /api/v1/snapshot", c.Delete("/api/v1/snapshot"), true);
-    {
-        memscope::MemoryBudget other;
-        memscope::ServerOptions o;
-        o.port = 0;
-        o.read_environment = false;
-        memscope::Server no_token(other, o);
-        const auto s = no_token.start();
-        httplib::Client nc("127.0.0.1", s.port);
-        print("POST /api/v1/peaks/reset on a server without a token",
-              nc.Post("/api/v1/peaks/reset", auth, "", "application/json"));
-    }
+    memscope::MemoryBudget other;
+    memscope::ServerOptions o;
+    o.port = 0;
+    o.read_environment = false;
+    memscope::Server no_token(other, o);
+    const auto s = no_token.start();
+    httplib::Client nc("127.0.0.1", s.port);
+    print("POST /api/v1/peaks/reset on a server without a token",
+          nc.Post("/api/v1/peaks/reset", auth, "", "application/json"));
+}
 
-    // The live stream: the first snapshot, an event fired after connecting, a sample.
+// The live stream: the first snapshot, an event fired after connecting, a sample, and the
+// end when the server stops.
+void print_stream(memscope::Server& server, memscope::MemoryBudget& budget,
+                  memscope::Sampler& sampler) {
     std::string stream;
-    std::thread reader([&] {
-        httplib::Client sc("127.0.0.1", started.port);
+    std::thread reader([&, port = server.port()] {
+        httplib::Client sc("127.0.0.1", port);
         sc.Get("/api/v1/stream", [&](const char* data, std::size_t n) {
             stream.append(data, n);
             return stream.find("event: end") == std::string::npos;
@@ -151,5 +134,44 @@ int main() {
                     line.size() > 160 ? (line.substr(0, 160) + "...").c_str() : line.c_str());
         at = end + 1;
     }
+}
+
+}  // namespace
+
+int main() {
+    memscope::set_log_level(memscope::LogLevel::error);
+    memscope::MemoryBudget budget;
+    budget.configure_default_budgets();
+    memscope::SamplerOptions so;
+    so.interval = std::chrono::hours(1);  // samples are taken by hand below
+    memscope::Sampler sampler(budget, so);
+    report_level1(budget);
+    sampler.sample_now();
+
+    memscope::ServerOptions options;
+    options.port = 0;
+    options.read_environment = false;
+    options.token = kToken;
+    options.sampler = &sampler;
+    memscope::Server server(budget, options);
+    const auto started = server.start();
+    if (!started) {
+        std::fprintf(stderr, "%s\n", started.error.c_str());
+        return 1;
+    }
+    server.set_verdict_provider([] {
+        return std::string(
+            R"J({"pass": false, "failures": ["Audio went over its budget (131.0 MB / 128.0 MB)"]})J");
+    });
+    budget.on_pressure("Chunks",
+                       [](const memscope::PressureEvent&) { /* the game would shed load */ });
+    httplib::Client c("127.0.0.1", started.port);
+    const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
+
+    load_level2(c, budget, sampler);
+    print_reads(c);
+    print_controls(c, auth);
+    print_errors(c, auth);
+    print_stream(server, budget, sampler);
     return 0;
 }

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,34 +12,18 @@
 #include <memscope/format.hpp>
 #include <memscope/log.hpp>
 
+#include "test_support.hpp"
+
 using memscope::BudgetEvent;
 using memscope::EventKind;
 using memscope::MemoryBudget;
 using memscope::MemoryStatus;
 using memscope::PressureEvent;
+using memscope_test::LogCapture;
 
 namespace {
 
 constexpr std::size_t kMB = 1024 * 1024;
-
-// Captures every log line for the lifetime of the object.
-struct LogCapture {
-    std::mutex mutex;
-    std::vector<std::pair<memscope::LogLevel, std::string>> lines;
-    LogCapture() {
-        memscope::set_log_sink([this](memscope::LogLevel level, std::string_view msg) {
-            std::lock_guard lock(mutex);
-            lines.emplace_back(level, std::string(msg));
-        });
-    }
-    ~LogCapture() { memscope::set_log_sink({}); }
-    std::size_t count_containing(std::string_view text) {
-        std::lock_guard lock(mutex);
-        std::size_t n = 0;
-        for (const auto& [level, line] : lines) n += line.find(text) != std::string::npos;
-        return n;
-    }
-};
 
 // A clock the test moves by hand.
 struct ManualClock {
@@ -174,7 +157,7 @@ TEST_CASE("the warning event carries the specification's message") {
     CHECK(warnings[0].message == "Subsystem 'Chunks' at 87% of memory budget (890 MB / 1024 MB)");
     CHECK(warnings[0].level == memscope::LogLevel::warning);
     CHECK(warnings[0].subsystem == "Chunks");
-    CHECK(log.count_containing("Subsystem 'Chunks' at 87% of memory budget (890 MB / 1024 MB)") == 1);
+    CHECK(log.count("Subsystem 'Chunks' at 87% of memory budget (890 MB / 1024 MB)") == 1);
 }
 
 TEST_CASE("events fire once per crossing, not once per frame, and re-arm below the hysteresis") {
@@ -193,7 +176,7 @@ TEST_CASE("events fire once per crossing, not once per frame, and re-arm below t
     CHECK(events_of(budget, EventKind::recovered).size() == 1);
     budget.report("Chunks", 860 * kMB, 1);
     CHECK(events_of(budget, EventKind::warning).size() == 2);
-    CHECK(log.count_containing("at 86% of memory budget") == 1);
+    CHECK(log.count("at 86% of memory budget") == 1);
 }
 
 TEST_CASE("passing 100% fires one error saying by how much") {
@@ -356,7 +339,7 @@ TEST_CASE("catch-all callbacks, unregistering, and a throwing callback") {
     budget.report("B", 90, 1);
     CHECK(any_calls == 2);
     CHECK(good_calls == 1);  // still called after the throwing one
-    CHECK(log.count_containing("pressure callback for 'A' threw: boom") == 1);
+    CHECK(log.count("pressure callback for 'A' threw: boom") == 1);
     CHECK(budget.remove_pressure_callback(any));
     CHECK_FALSE(budget.remove_pressure_callback(any));
     budget.report("B", 10, 1);
@@ -442,9 +425,9 @@ TEST_CASE("the peak summary names every subsystem against its budget") {
     budget.report("Chunks", 900 * kMB, 1);
     budget.report("Chunks", 100 * kMB, 1);
     budget.log_peak_summary();
-    CHECK(log.count_containing("Peak memory of Chunks: 900.0 MB of 1.00 GB (88%)") == 1);
-    CHECK(log.count_containing("Peak memory of Audio: 0 B of 128.0 MB (0%)") == 1);
-    CHECK(log.count_containing("Peak memory of all subsystems: 900.0 MB of 4.00 GB") == 1);
+    CHECK(log.count("Peak memory of Chunks: 900.0 MB of 1.00 GB (88%)") == 1);
+    CHECK(log.count("Peak memory of Audio: 0 B of 128.0 MB (0%)") == 1);
+    CHECK(log.count("Peak memory of all subsystems: 900.0 MB of 4.00 GB") == 1);
 }
 
 // ---- Threads -------------------------------------------------------------------------

@@ -15,38 +15,21 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "connections.hpp"
-#include "server_test_util.hpp"
+#include "test_support.hpp"
 
-using memscope::MemoryBudget;
-using memscope::Server;
 using memscope::ServerOptions;
 using memscope_test::raw_request;
 using memscope_test::RawResponse;
 using memscope_test::RawSocket;
+using memscope_test::Running;
+using memscope_test::test_options;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-using memscope_test::test_options;
-
-struct Running {
-    MemoryBudget budget;
-    std::unique_ptr<Server> server;
-    int port = 0;
-
-    explicit Running(ServerOptions options = test_options()) {
-        budget.configure_default_budgets();
-        server = std::make_unique<Server>(budget, options);
-        const memscope::StartResult started = server->start();
-        REQUIRE_MESSAGE(started.started, started.error);
-        port = started.port;
-    }
-};
 
 const std::string kHealthz = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 

@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "server_test_util.hpp"
+#include "test_support.hpp"
 
 #if MEMSCOPE_WITH_SERVER
 #include <arpa/inet.h>
@@ -48,12 +48,14 @@ using memscope::ConfigChange;
 using memscope::MemoryBudget;
 using memscope::MemoryStatus;
 using memscope::PressureEvent;
+using memscope_test::kMiB;
+using memscope_test::LogCapture;
+using memscope_test::TempDir;
 using memscope_test::wait_until;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t kMiB = std::size_t{1} << 20;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kSanitized = true;
@@ -62,32 +64,6 @@ constexpr bool kSanitized = false;
 #endif
 // Sanitizer builds are unoptimised and many times slower: the server tests repeat less.
 constexpr int kRepeat = kSanitized ? 1 : 3;
-
-struct LogCapture {
-    std::mutex mutex;
-    std::vector<std::pair<memscope::LogLevel, std::string>> lines;
-    LogCapture() {
-        memscope::set_log_sink([this](memscope::LogLevel level, std::string_view msg) {
-            std::lock_guard lock(mutex);
-            lines.emplace_back(level, std::string(msg));
-        });
-    }
-    ~LogCapture() { memscope::set_log_sink({}); }
-    LogCapture(const LogCapture&) = delete;
-    LogCapture& operator=(const LogCapture&) = delete;
-    std::size_t count(std::string_view text, memscope::LogLevel level) {
-        std::lock_guard lock(mutex);
-        std::size_t n = 0;
-        for (const auto& [l, line] : lines) n += l == level && line.find(text) != std::string::npos;
-        return n;
-    }
-    std::size_t count(std::string_view text) {
-        std::lock_guard lock(mutex);
-        std::size_t n = 0;
-        for (const auto& [l, line] : lines) n += line.find(text) != std::string::npos;
-        return n;
-    }
-};
 
 // Drops memscope's log lines for the length of a test (without allocating per line, so
 // that the books of the test are its own).
@@ -107,14 +83,6 @@ struct QuietLog {
 
 namespace {
 
-std::filesystem::path scratch_dir(const char* name) {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("memscope_faults_" + std::to_string(::getpid()) + "_" + name);
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    return dir;
-}
-
 // Replaces the file the way editors save: a new file renamed over the old one.
 void write_atomically(const std::filesystem::path& path, const std::string& text) {
     const auto tmp = path.string() + ".tmp";
@@ -131,86 +99,106 @@ void write_in_place(const std::filesystem::path& path, const std::string& text) 
     out << text;
 }
 
+// The game under a config watcher: a frame loop on its own thread that polls the watcher
+// and reports, with an allocation per frame, until stop().
+class WatchedGame {
+public:
+    MemoryBudget budget;
+    memscope::ConfigWatcher watcher;
+
+    explicit WatchedGame(const std::filesystem::path& file)
+        : watcher(budget, file.string(), std::chrono::milliseconds(5)),
+          thread_([this] { run(); }) {}
+    ~WatchedGame() { stop(); }
+    WatchedGame(const WatchedGame&) = delete;
+    WatchedGame& operator=(const WatchedGame&) = delete;
+
+    void stop() {
+        quit_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    // The budget of `name`, 0 while it has none.
+    [[nodiscard]] std::size_t budget_of(const char* name) const {
+        const auto m = budget.subsystem(name);
+        return m ? m->budget_bytes : 0;
+    }
+    // Whether the game goes on: twenty more frames within the wait.
+    [[nodiscard]] bool frames_go_on() const {
+        const std::uint64_t f = frames_.load();
+        return wait_until([&] { return frames_.load() > f + 20; });
+    }
+
+private:
+    void run() {
+        while (!quit_.load()) {
+            watcher.poll();
+            std::vector<char> frame_data(4096);
+            budget.report("Chunks", 50 * kMiB, frame_data.size());
+            frames_.fetch_add(1);
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+
+    std::atomic<bool> quit_{false};
+    std::atomic<std::uint64_t> frames_{0};
+    std::thread thread_;  // last: it starts once the rest is in place
+};
+
 }  // namespace
 
 TEST_CASE("config file edited, broken, deleted and restored under a running game") {
     LogCapture log;
-    const auto dir = scratch_dir("config");
-    const auto file = dir / "memscope.json";
+    const TempDir dir("memscope_faults_config");
+    const auto file = dir.path() / "memscope.json";
     write_atomically(file, R"({"budgets": {"Chunks": "100 MiB"}})");
+    WatchedGame game(file);
 
-    MemoryBudget budget;
-    memscope::ConfigWatcher watcher(budget, file.string(), std::chrono::milliseconds(5));
-
-    // The game: a frame loop on its own thread that polls the watcher and reports, with
-    // an allocation per frame, until told to stop.
-    std::atomic<bool> quit{false};
-    std::atomic<std::uint64_t> frames{0};
-    std::thread game([&] {
-        while (!quit.load()) {
-            watcher.poll();
-            std::vector<char> frame_data(4096);
-            budget.report("Chunks", 50 * kMiB, frame_data.size());
-            frames.fetch_add(1);
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-    });
-    auto budget_of = [&](const char* name) {
-        const auto m = budget.subsystem(name);
-        return m ? m->budget_bytes : 0;
-    };
-    auto frames_go_on = [&] {
-        const std::uint64_t f = frames.load();
-        return wait_until([&] { return frames.load() > f + 20; });
-    };
-
-    REQUIRE(wait_until([&] { return budget_of("Chunks") == 100 * kMiB; }));
+    REQUIRE(wait_until([&] { return game.budget_of("Chunks") == 100 * kMiB; }));
     // The budget changes inside the apply, the count just after it: wait for both.
-    CHECK(wait_until([&] { return watcher.applied_count() == 1; }));
+    CHECK(wait_until([&] { return game.watcher.applied_count() == 1; }));
 
     // An invalid edit: refused whole, budgets untouched, one error for it however many polls.
     write_atomically(file, R"({"budgets": {"Chunks": "200 MiB", "Meshes": "12 XB"}})");
     REQUIRE(wait_until(
         [&] { return log.count("unknown unit \"XB\"", memscope::LogLevel::error) > 0; }));
-    REQUIRE(frames_go_on());
-    REQUIRE(frames_go_on());
+    REQUIRE(game.frames_go_on());
+    REQUIRE(game.frames_go_on());
     CHECK(log.count("unknown unit \"XB\"") == 1);
-    CHECK(budget_of("Chunks") == 100 * kMiB);
-    CHECK_FALSE(budget.subsystem("Meshes"));
-    CHECK_FALSE(watcher.last_result().loaded);
+    CHECK(game.budget_of("Chunks") == 100 * kMiB);
+    CHECK_FALSE(game.budget.subsystem("Meshes"));
+    CHECK_FALSE(game.watcher.last_result().loaded);
 
     // Half-written (truncated) in place: also refused once, budgets untouched.
     write_in_place(file, R"({"budgets": {"Chunks": )");
     REQUIRE(wait_until([&] { return log.count("end of input", memscope::LogLevel::error) == 1; }));
-    REQUIRE(frames_go_on());
+    REQUIRE(game.frames_go_on());
     CHECK(log.count("end of input") == 1);
-    CHECK(budget_of("Chunks") == 100 * kMiB);
+    CHECK(game.budget_of("Chunks") == 100 * kMiB);
 
     // Deleted: one warning, the budgets stay.
     std::filesystem::remove(file);
     REQUIRE(wait_until([&] { return log.count("is gone", memscope::LogLevel::warning) == 1; }));
-    REQUIRE(frames_go_on());
-    REQUIRE(frames_go_on());
+    REQUIRE(game.frames_go_on());
+    REQUIRE(game.frames_go_on());
     CHECK(log.count("is gone") == 1);
-    CHECK(budget_of("Chunks") == 100 * kMiB);
+    CHECK(game.budget_of("Chunks") == 100 * kMiB);
 
     // A valid file again: applied.
     write_in_place(file, R"({"budgets": {"Chunks": "300 MiB"}, "warning_threshold": 0.5})");
-    REQUIRE(wait_until([&] { return budget_of("Chunks") == 300 * kMiB; }));
-    CHECK(wait_until([&] { return watcher.applied_count() == 2; }));
+    REQUIRE(wait_until([&] { return game.budget_of("Chunks") == 300 * kMiB; }));
+    CHECK(wait_until([&] { return game.watcher.applied_count() == 2; }));
     // 50 MiB of 300 MiB is 17%: a threshold of 0.5 is no warning.
-    CHECK(budget.status("Chunks").status == MemoryStatus::ok);
-    CHECK(budget.warning_threshold() == doctest::Approx(0.5));
+    CHECK(game.budget.status("Chunks").status == MemoryStatus::ok);
+    CHECK(game.budget.warning_threshold() == doctest::Approx(0.5));
 
     // The directory itself goes away: still just one warning, and the game goes on.
-    std::filesystem::remove_all(dir);
+    std::filesystem::remove_all(dir.path());
     REQUIRE(wait_until([&] { return log.count("is gone") == 2; }));
-    REQUIRE(frames_go_on());
+    REQUIRE(game.frames_go_on());
     CHECK(log.count("is gone") == 2);
-    CHECK(budget_of("Chunks") == 300 * kMiB);
+    CHECK(game.budget_of("Chunks") == 300 * kMiB);
 
-    quit = true;
-    game.join();
+    game.stop();
     // No error but the refused versions (and, on a slow machine, an empty file caught
     // between the truncation and the write of an in-place save).
     CHECK(log.count("", memscope::LogLevel::error) ==
@@ -219,8 +207,8 @@ TEST_CASE("config file edited, broken, deleted and restored under a running game
 
 TEST_CASE("config watcher: what each check finds, and a change acts on the second check") {
     LogCapture log;
-    const auto dir = scratch_dir("checks");
-    const auto file = dir / "memscope.json";
+    const TempDir dir("memscope_faults_checks");
+    const auto file = dir.path() / "memscope.json";
     MemoryBudget budget;
     memscope::ConfigWatcher watcher(budget, file.string());
     auto check_twice = [&] {
@@ -254,7 +242,6 @@ TEST_CASE("config watcher: what each check finds, and a change acts on the secon
     CHECK(check_twice() == ConfigChange::applied);
     CHECK(watcher.applied_count() == 3);
     CHECK(watcher.last_result().loaded);
-    std::filesystem::remove_all(dir);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -315,6 +302,9 @@ namespace {
 using memscope::Server;
 using memscope::ServerOptions;
 
+using memscope_test::get;
+using memscope_test::RawSocket;
+using memscope_test::Running;
 using memscope_test::test_options;
 
 // Threads of this process (/proc/self/task), to prove none is left behind.
@@ -342,88 +332,17 @@ std::ostream& operator<<(std::ostream& out, const Books& b) {
     return out << b.bytes << " bytes in " << b.net << " blocks";
 }
 
-// A blocking TCP connection to the server, with timeouts so that no test can hang on it.
-class RawClient {
-public:
-    explicit RawClient(int port) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        REQUIRE(fd_ >= 0);
-        const timeval timeout{10, 0};
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(static_cast<std::uint16_t>(port));
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    }
-    ~RawClient() { close(); }
-    RawClient(const RawClient&) = delete;
-    RawClient& operator=(const RawClient&) = delete;
-
-    void send_text(std::string_view text) {
-        REQUIRE(::send(fd_, text.data(), text.size(), MSG_NOSIGNAL) ==
-                static_cast<ssize_t>(text.size()));
-    }
-    // Connection: close, so that a refusal (a 503 for a stream) ends with the connection
-    // instead of holding it open until the read timeout.
-    void get(std::string_view path) {
-        send_text("GET " + std::string(path) +
-                  " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    }
-    // Reads until `n` bytes arrived (or the peer closed, or the timeout); returns them.
-    std::string read_some(std::size_t n) {
-        std::string out;
-        char buf[4096];
-        while (out.size() < n) {
-            const ssize_t got = ::recv(fd_, buf, std::min(sizeof buf, n - out.size()), 0);
-            if (got <= 0) break;
-            out.append(buf, static_cast<std::size_t>(got));
-        }
-        return out;
-    }
-    // Reads until `text` arrived; false on close or timeout.
-    bool read_until(std::string_view text) {
-        std::string seen;
-        char buf[4096];
-        while (seen.find(text) == std::string::npos) {
-            const ssize_t got = ::recv(fd_, buf, sizeof buf, 0);
-            if (got <= 0) return false;
-            seen.append(buf, static_cast<std::size_t>(got));
-        }
-        return true;
-    }
-    ssize_t receive(char* buf, std::size_t n) { return ::recv(fd_, buf, n, 0); }
-    // Ends both directions without closing the descriptor (wakes a thread in receive()).
-    void shutdown() { ::shutdown(fd_, SHUT_RDWR); }
-    // Closes with a reset (SO_LINGER 0) instead of an orderly FIN: the abrupt end of a
-    // crashed or killed client.
-    void reset() {
-        const linger hard{1, 0};
-        ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
-        close();
-    }
-    void close() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-};
-
 // A live-stream client on its own thread that reads everything until the server closes.
 class StreamClient {
 public:
     explicit StreamClient(int port) : client_(port) {
-        client_.get("/api/v1/stream");
+        REQUIRE(client_.send(get("/api/v1/stream")));
         thread_ = std::thread([this] {
-            char buf[65536];
-            while (true) {
-                const ssize_t got = client_.receive(buf, sizeof buf);
-                if (got <= 0) break;
+            bool closed = false;
+            while (!closed) {
+                const std::string got = client_.receive(std::chrono::milliseconds(100), &closed);
                 std::lock_guard lock(mutex_);
-                text_.append(buf, static_cast<std::size_t>(got));
+                text_ += got;
                 if (text_.size() > (std::size_t{64} << 20)) text_.erase(0, text_.size() / 2);
             }
             finished_ = true;
@@ -442,7 +361,7 @@ public:
     bool finished() const { return finished_.load(); }
 
 private:
-    RawClient client_;
+    RawSocket client_;
     std::thread thread_;
     std::mutex mutex_;
     std::string text_;
@@ -560,10 +479,10 @@ TEST_CASE(
         std::vector<std::unique_ptr<StreamClient>> streams;
         for (int i = 0; i < 4; ++i) streams.push_back(std::make_unique<StreamClient>(started.port));
         for (auto& s : streams) REQUIRE(wait_until([&] { return s->contains("event: snapshot"); }));
-        RawClient stuck(started.port);  // asks for megabytes and reads none of them
-        stuck.get("/metrics");
-        RawClient half(started.port);
-        half.send_text("GET /api/v1/sna");
+        RawSocket stuck(started.port);  // asks for megabytes and reads none of them
+        REQUIRE(stuck.send(get("/metrics")));
+        RawSocket half(started.port);
+        REQUIRE(half.send("GET /api/v1/sna"));
         std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the writer blocks
 
         const auto t0 = Clock::now();
@@ -592,6 +511,88 @@ TEST_CASE(
     CHECK(streams_ended);
     CHECK(streams_told);
 }
+
+namespace {
+
+// The game during the test: a thread allocating and reporting throughout, a hundred
+// blocks a frame, until the object goes.
+class AllocatingGame {
+public:
+    explicit AllocatingGame(MemoryBudget& budget)
+        : thread_([this, &budget] {
+              std::vector<std::unique_ptr<char[]>> held(64);
+              std::size_t i = 0;
+              while (!quit_.load()) {
+                  for (int k = 0; k < 100; ++k, ++i)
+                      held[i % held.size()] = std::make_unique<char[]>(16 + (i * 97) % 8192);
+                  // Unbudgeted and flat: no budget event nor leak suspicion, which would stay.
+                  budget.report("Game", (1 + i % 2) * kMiB, i);
+                  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+              }
+          }) {}
+    ~AllocatingGame() {
+        quit_ = true;
+        thread_.join();
+    }
+    AllocatingGame(const AllocatingGame&) = delete;
+    AllocatingGame& operator=(const AllocatingGame&) = delete;
+
+private:
+    std::atomic<bool> quit_{false};
+    std::thread thread_;  // last: it starts once quit_ is in place
+};
+
+// Large responses abandoned after a few bytes, or before the first: half of them with a
+// reset, half with an orderly close.
+void abandon_responses(int port) {
+    for (int i = 0; i < 20 * kRepeat; ++i) {
+        RawSocket c(port);
+        REQUIRE(c.send(get(i % 2 == 0 ? "/api/v1/snapshot" : "/metrics")));
+        if (i % 3 != 0)
+            CHECK(c.receive(std::chrono::seconds(10), nullptr, 64).starts_with("HTTP/1.1 200"));
+        if (i % 4 < 2)
+            c.reset();
+        else
+            c.close();
+    }
+}
+
+// Live streams whose client vanishes after the first message, twice as many as the two
+// slots of a pool of four workers: each new one is accepted only once the server noticed
+// the previous ones.
+void abandon_streams(int port) {
+    for (int round = 0; round < 1 + kRepeat; ++round) {
+        for (int k = 0; k < 2; ++k) {
+            REQUIRE(wait_until([&] {
+                RawSocket s(port);
+                REQUIRE(s.send(get("/api/v1/stream")));
+                const bool accepted = s.receive_until("event: snapshot");
+                if (accepted) s.reset();
+                return accepted;
+            }));
+        }
+    }
+}
+
+// Eight clients at once, twice a pool of four workers: how many got their response in
+// full (more than half the size these responses had before).
+int served_in_full(int port, std::size_t snapshot_bytes, std::size_t metrics_bytes) {
+    std::atomic<int> full{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 8; ++i)
+        clients.emplace_back([&, i] {
+            httplib::Client c("127.0.0.1", port);
+            c.set_read_timeout(std::chrono::seconds(30));
+            auto r = c.Get(i % 2 == 0 ? "/api/v1/snapshot" : "/metrics");
+            if (r && r->status == 200 &&
+                r->body.size() > (i % 2 == 0 ? snapshot_bytes : metrics_bytes) / 2)
+                ++full;
+        });
+    for (auto& t : clients) t.join();
+    return full.load();
+}
+
+}  // namespace
 
 TEST_CASE(
     "clients that vanish mid-response: the server keeps serving, and leaks no worker, "
@@ -622,62 +623,13 @@ TEST_CASE(
             REQUIRE(r);
             metrics_bytes = r->body.size();
         }
-
-        // A game thread allocating and reporting throughout, a hundred blocks a frame.
-        std::atomic<bool> quit{false};
-        std::thread game([&] {
-            std::vector<std::unique_ptr<char[]>> held(64);
-            std::size_t i = 0;
-            while (!quit.load()) {
-                for (int k = 0; k < 100; ++k, ++i)
-                    held[i % held.size()] = std::make_unique<char[]>(16 + (i * 97) % 8192);
-                // Unbudgeted and flat: no budget event nor leak suspicion, which would stay.
-                budget.report("Game", (1 + i % 2) * kMiB, i);
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
-            }
-        });
-
-        // Large responses abandoned after a few bytes, or before the first: half of them
-        // with a reset, half with an orderly close.
-        for (int i = 0; i < 20 * kRepeat; ++i) {
-            RawClient c(port);
-            c.get(i % 2 == 0 ? "/api/v1/snapshot" : "/metrics");
-            if (i % 3 != 0) CHECK(c.read_some(64).starts_with("HTTP/1.1 200"));
-            if (i % 4 < 2)
-                c.reset();
-            else
-                c.close();
+        {
+            AllocatingGame game(budget);
+            abandon_responses(port);
+            abandon_streams(port);
+            // Every worker is free: all eight served in full.
+            CHECK(served_in_full(port, snapshot_bytes, metrics_bytes) == 8);
         }
-        // Live streams whose client vanishes after the first message, twice as many as the
-        // slots: each new one is accepted only once the server noticed the previous ones.
-        for (int round = 0; round < 1 + kRepeat; ++round) {
-            for (int k = 0; k < 2; ++k) {
-                bool accepted = false;
-                REQUIRE(wait_until([&] {
-                    RawClient s(port);
-                    s.get("/api/v1/stream");
-                    accepted = s.read_until("event: snapshot");
-                    if (accepted) s.reset();
-                    return accepted;
-                }));
-            }
-        }
-        // Every worker is free: eight clients at once, twice the pool, all served in full.
-        std::atomic<int> full{0};
-        std::vector<std::thread> clients;
-        for (int i = 0; i < 8; ++i)
-            clients.emplace_back([&, i] {
-                httplib::Client c("127.0.0.1", port);
-                c.set_read_timeout(std::chrono::seconds(30));
-                auto r = c.Get(i % 2 == 0 ? "/api/v1/snapshot" : "/metrics");
-                if (r && r->status == 200 &&
-                    r->body.size() > (i % 2 == 0 ? snapshot_bytes : metrics_bytes) / 2)
-                    ++full;
-            });
-        for (auto& t : clients) t.join();
-        CHECK(full == 8);
-        quit = true;
-        game.join();
         server.stop();
     }
     wait_until([&] { return thread_count() == threads && Books::now() == before; });
@@ -691,20 +643,16 @@ TEST_CASE(
 
 TEST_CASE("throwing pressure callbacks called from the server's simulate-pressure endpoint") {
     LogCapture log;
-    MemoryBudget budget;
-    budget.configure_default_budgets();
     std::atomic<int> good{0};
-    budget.on_pressure("Chunks", [](const PressureEvent&) { throw std::runtime_error("boom"); });
-    budget.on_pressure("Chunks", [&](const PressureEvent&) { ++good; });
-    budget.on_pressure("Meshes", [](const PressureEvent&) { throw 7; });
-    budget.on_pressure("Meshes", [&](const PressureEvent&) { ++good; });
-    budget.on_any_pressure([](const PressureEvent&) { throw std::runtime_error("any boom"); });
     ServerOptions o = test_options();
     o.token = "t0ken";
-    Server server(budget, o);
-    const auto started = server.start();
-    REQUIRE(started);
-    httplib::Client c("127.0.0.1", started.port);
+    Running s(o);
+    s.budget.on_pressure("Chunks", [](const PressureEvent&) { throw std::runtime_error("boom"); });
+    s.budget.on_pressure("Chunks", [&](const PressureEvent&) { ++good; });
+    s.budget.on_pressure("Meshes", [](const PressureEvent&) { throw 7; });
+    s.budget.on_pressure("Meshes", [&](const PressureEvent&) { ++good; });
+    s.budget.on_any_pressure([](const PressureEvent&) { throw std::runtime_error("any boom"); });
+    auto c = s.client();
     const httplib::Headers auth{{"Authorization", "Bearer t0ken"}};
     for (const char* name : {"Chunks", "Meshes", "Chunks"}) {
         auto r = c.Post(std::string("/api/v1/pressure/") + name, auth,

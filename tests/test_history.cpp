@@ -16,14 +16,17 @@
 #include <memscope/budget.hpp>
 #include <memscope/sampler.hpp>
 
+#include "test_support.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
 using memscope::History;
 using memscope::Trend;
+using memscope_test::kMiB;
+using memscope_test::wait_until;
 
 constexpr std::size_t kKiB = 1024;
-constexpr std::size_t kMiB = 1024 * kKiB;
 
 using Subsystems = std::vector<std::pair<std::string, std::size_t>>;
 
@@ -59,18 +62,6 @@ std::vector<std::size_t> sawtooth(std::size_t n, std::size_t base, std::size_t s
 
 std::vector<double> as_doubles(const std::vector<std::size_t>& v) {
     return std::vector<double>(v.begin(), v.end());
-}
-
-// Polls `done` until it holds or a generous timeout passes: for conditions that depend on
-// another thread, without asserting how long they take.
-template <typename Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds timeout = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
 }
 
 // A budget that keeps its events but does not print them.
@@ -388,7 +379,7 @@ TEST_CASE("sampler: update() does not sample before the interval") {
     memscope::SamplerOptions fast;
     fast.interval = 5ms;
     memscope::Sampler quick(budget, fast);
-    CHECK(eventually([&] { return quick.update(); }));
+    CHECK(wait_until([&] { return quick.update(); }));
     CHECK(quick.history().size() == 1);
 }
 
@@ -484,7 +475,7 @@ TEST_CASE("sampler: the background thread samples and stops on request") {
     sampler.start();
     sampler.start();  // no-op while running
     CHECK(sampler.running());
-    CHECK(eventually([&] { return sampler.history().size() >= 3; }));
+    CHECK(wait_until([&] { return sampler.history().size() >= 3; }));
     sampler.stop();
     CHECK_FALSE(sampler.running());
     sampler.stop();  // no-op when stopped
@@ -496,7 +487,7 @@ TEST_CASE("sampler: the background thread samples and stops on request") {
 
     // It can start again.
     sampler.start();
-    CHECK(eventually([&] { return sampler.history().size() > taken; }));
+    CHECK(wait_until([&] { return sampler.history().size() > taken; }));
     sampler.stop();
 }
 
@@ -569,12 +560,14 @@ TEST_CASE("sampler: one thread samples while others report and read") {
     });
 
     sampler.start();
-    // The game's own update() runs beside the background thread.
-    CHECK(eventually([&] {
-        (void)sampler.update();
-        const auto newest = history.latest();
-        return newest && newest->sequence >= 200;
-    }));
+    // The game's own update() runs beside the background thread, a thousand times a second.
+    CHECK(wait_until(
+        [&] {
+            (void)sampler.update();
+            const auto newest = history.latest();
+            return newest && newest->sequence >= 200;
+        },
+        30s, 1ms));
     sampler.stop();
     done.store(true);
     reporter.join();

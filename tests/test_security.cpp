@@ -18,86 +18,34 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <cstdio>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "control.hpp"
 #include "router.hpp"
-#include "server_test_util.hpp"
+#include "test_support.hpp"
 
 using memscope::MemoryBudget;
 using memscope::Server;
 using memscope::ServerOptions;
+using memscope_test::get;
+using memscope_test::kMiB;
+using memscope_test::LogCapture;
 using memscope_test::raw_request;
 using memscope_test::RawResponse;
 using memscope_test::RawSocket;
+using memscope_test::Running;
 using memscope_test::ScopedEnv;
+using memscope_test::TempDir;
+using memscope_test::test_options;
 using memscope_test::wait_until;
+using memscope_test::with_body;
 
 using namespace std::string_literals;
 
 namespace {
 
 constexpr const char* kToken = "Tq9-security-test-token-7f3a";
-constexpr std::size_t kMiB = std::size_t{1} << 20;
-
-using memscope_test::test_options;
-
-struct Running {
-    MemoryBudget budget;
-    std::unique_ptr<Server> server;
-    int port = 0;
-
-    explicit Running(ServerOptions options = test_options()) {
-        budget.configure_default_budgets();
-        budget.report("Chunks", 300 * kMiB, 1200);
-        server = std::make_unique<Server>(budget, options);
-        const memscope::StartResult started = server->start();
-        REQUIRE_MESSAGE(started.started, started.error);
-        port = started.port;
-    }
-};
-
-// Every log line of every level, for the length of a test.
-class LogCapture {
-  public:
-    LogCapture() {
-        memscope::set_log_sink([this](memscope::LogLevel level, std::string_view message) {
-            std::lock_guard lock(mutex_);
-            lines_.emplace_back(level, std::string(message));
-        });
-    }
-    ~LogCapture() { memscope::set_log_sink({}); }
-    std::vector<std::pair<memscope::LogLevel, std::string>> lines() const {
-        std::lock_guard lock(mutex_);
-        return lines_;
-    }
-    std::vector<std::string> warnings() const {
-        std::vector<std::string> out;
-        for (const auto& [level, text] : lines())
-            if (level == memscope::LogLevel::warning) out.push_back(text);
-        return out;
-    }
-
-  private:
-    mutable std::mutex mutex_;
-    std::vector<std::pair<memscope::LogLevel, std::string>> lines_;
-};
-
-std::string get(const std::string& target, const std::string& extra_headers = "") {
-    return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
-           "Connection: close\r\n\r\n";
-}
-
-std::string with_body(const std::string& method, const std::string& target, const std::string& body,
-                      const std::string& extra_headers = "") {
-    return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
-           "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\nConnection: close\r\n\r\n" + body;
-}
 
 std::string bearer(const std::string& token) {
     return "Authorization: Bearer " + token + "\r\n";
@@ -348,27 +296,60 @@ TEST_CASE("rule: the token is never logged and never written to a response") {
     CHECK(refused.error.find(kToken) == std::string::npos);
 }
 
-TEST_CASE("rule: control endpoints are refused without the token, and change nothing") {
+namespace {
+
+// Each control endpoint, with a body it would accept.
+struct Control {
+    std::string method, target, body;
+};
+
+std::vector<Control> controls() {
     const std::string budget_edit = R"({"budget_bytes": 1})";
-    const struct {
-        std::string method, target, body;
-    } controls[] = {
+    return {
         {"PUT", "/api/v1/budgets/Chunks", budget_edit},
         {"PUT", "/api/v1/budgets/(total)", budget_edit},
         {"POST", "/api/v1/peaks/reset", "{}"},
         {"POST", "/api/v1/pressure/Chunks", R"({"status": "over_budget"})"},
     };
-    const auto unchanged = [](const Running& s, int pressure_calls, const std::atomic<int>& calls) {
-        CHECK(s.budget.subsystem("Chunks")->budget_bytes == 1024 * kMiB);
-        CHECK(s.budget.total_budget_bytes() == 4096 * kMiB);
-        CHECK(calls == pressure_calls);
-    };
+}
 
+// Authorization that is not the right Bearer header for the token `t`, in every way a
+// client could get it wrong.
+std::vector<std::string> wrong_authorizations(const std::string& t) {
+    return {
+        "",  // none
+        "Authorization: Bearer\r\n",
+        "Authorization: Bearer \r\n",
+        bearer("wrong"),
+        bearer(t.substr(0, t.size() - 1)),                                     // a prefix
+        bearer(t + "x"),                                                       // longer
+        bearer(t + t),                                                         // repeated
+        bearer(std::string(1, static_cast<char>(t[0] ^ 0x20)) + t.substr(1)),  // case
+        "Authorization: Basic " + t + "\r\n",                                  // another scheme
+        "Authorization: " + t + "\r\n",                                        // no scheme
+        "Authorization: Bearer  x" + t + "\r\n",
+        "Cookie: token=" + t + "\r\n",                  // not a cookie
+        "X-Memscope-Token: " + t + "\r\n",              // not another header
+        "Authorization: Bearer wrong\r\n" + bearer(t),  // the first one counts
+    };
+}
+
+// What refused control requests leave as it was: the default budgets, and the pressure
+// callback (which counts in `calls`) never called.
+void check_unchanged(const Running& s, const std::atomic<int>& calls) {
+    CHECK(s.budget.subsystem("Chunks")->budget_bytes == 1024 * kMiB);
+    CHECK(s.budget.total_budget_bytes() == 4096 * kMiB);
+    CHECK(calls == 0);
+}
+
+}  // namespace
+
+TEST_CASE("rule: control endpoints are refused without the token, and change nothing") {
     SUBCASE("no token configured: 403, whatever the request carries") {
         Running s;
         std::atomic<int> calls{0};
         s.budget.on_pressure("Chunks", [&](const memscope::PressureEvent&) { ++calls; });
-        for (const auto& c : controls)
+        for (const Control& c : controls())
             for (const std::string& auth :
                  {std::string(), bearer(""), bearer("anything"), bearer(kToken)}) {
                 CAPTURE(c.target);
@@ -377,7 +358,7 @@ TEST_CASE("rule: control endpoints are refused without the token, and change not
                     raw_request(s.port, with_body(c.method, c.target, c.body, auth));
                 CHECK(r.status == 403);
             }
-        unchanged(s, 0, calls);
+        check_unchanged(s, calls);
     }
     SUBCASE("token configured: 401 for anything but the right Bearer header") {
         ServerOptions o = test_options();
@@ -386,24 +367,8 @@ TEST_CASE("rule: control endpoints are refused without the token, and change not
         std::atomic<int> calls{0};
         s.budget.on_pressure("Chunks", [&](const memscope::PressureEvent&) { ++calls; });
         const std::string t = kToken;
-        const std::vector<std::string> refused_auth = {
-            "",  // none
-            "Authorization: Bearer\r\n",
-            "Authorization: Bearer \r\n",
-            bearer("wrong"),
-            bearer(t.substr(0, t.size() - 1)),                                     // a prefix
-            bearer(t + "x"),                                                       // longer
-            bearer(t + t),                                                         // repeated
-            bearer(std::string(1, static_cast<char>(t[0] ^ 0x20)) + t.substr(1)),  // case
-            "Authorization: Basic " + t + "\r\n",                                  // another scheme
-            "Authorization: " + t + "\r\n",                                        // no scheme
-            "Authorization: Bearer  x" + t + "\r\n",
-            "Cookie: token=" + t + "\r\n",                  // not a cookie
-            "X-Memscope-Token: " + t + "\r\n",              // not another header
-            "Authorization: Bearer wrong\r\n" + bearer(t),  // the first one counts
-        };
-        for (const auto& c : controls) {
-            for (const std::string& auth : refused_auth) {
+        for (const Control& c : controls()) {
+            for (const std::string& auth : wrong_authorizations(t)) {
                 CAPTURE(c.target);
                 CAPTURE(auth);
                 const RawResponse r =
@@ -424,15 +389,15 @@ TEST_CASE("rule: control endpoints are refused without the token, and change not
                 CHECK(m.status == 405);
             }
         }
-        unchanged(s, 0, calls);
+        check_unchanged(s, calls);
         // The right token, with the scheme in any case, is accepted.
         RawResponse ok = raw_request(
             s.port, with_body("POST", "/api/v1/pressure/Chunks", R"({"status": "warning"})",
                               "Authorization: bEaReR " + t + "\r\n"));
         CHECK(ok.status == 200);
         CHECK(calls == 1);
-        ok =
-            raw_request(s.port, with_body("PUT", "/api/v1/budgets/Chunks", budget_edit, bearer(t)));
+        ok = raw_request(s.port, with_body("PUT", "/api/v1/budgets/Chunks",
+                                           R"({"budget_bytes": 1})", bearer(t)));
         CHECK(ok.status == 200);
         CHECK(s.budget.subsystem("Chunks")->budget_bytes == 1);
     }
@@ -477,25 +442,13 @@ TEST_CASE("rule: no CORS: other origins get no Access-Control-* header, prefligh
     }
 }
 
-TEST_CASE("rule: static files come only from the embedded table, whatever the path") {
-    char dir_template[] = "/tmp/memscope-security-XXXXXX";
-    const char* dir = mkdtemp(dir_template);
-    REQUIRE(dir != nullptr);
-    const std::string base = dir;
-    const std::string root = base + "/root";
-    REQUIRE(mkdir(root.c_str(), 0700) == 0);
-    const auto write = [](const std::string& path, const std::string& text) {
-        FILE* f = std::fopen(path.c_str(), "wb");
-        REQUIRE(f != nullptr);
-        std::fputs(text.c_str(), f);
-        std::fclose(f);
-    };
-    write(root + "/app.js", "// the developer's app.js\n");
-    write(root + "/notes.txt", "NOT-IN-THE-TABLE\n");
-    write(base + "/secret.txt", "OUTSIDE-THE-ROOT\n");
-    write(base + "/style.css", "OUTSIDE-THE-ROOT-CSS\n");
+namespace {
 
-    const std::vector<std::string> attacks = {
+// Targets that try to reach a file outside the embedded table: traversal, plain and
+// encoded once, twice or three times, backslashes, NUL bytes, overlong UTF-8, files beside
+// the table's, absolute paths and the absolute form.
+std::vector<std::string> escape_attempts() {
+    return {
         "/../../etc/passwd",
         "/static/../../../etc/passwd",
         "/static/../secret.txt",
@@ -522,34 +475,50 @@ TEST_CASE("rule: static files come only from the embedded table, whatever the pa
         "/etc/passwd",
         "http://127.0.0.1/../../etc/passwd",  // absolute form
     };
-    const auto check_all = [&](int port) {
-        for (const std::string& target : attacks) {
-            CAPTURE(target);
-            const RawResponse r = raw_request(port, get(target));
-            CHECK((r.status == 404 || r.status == 400));
-            CHECK(r.raw.find("root:") == std::string::npos);  // /etc/passwd
-            CHECK(r.raw.find("OUTSIDE-THE-ROOT") == std::string::npos);
-            CHECK(r.raw.find("NOT-IN-THE-TABLE") == std::string::npos);
-            check_security_headers(r, target);
-        }
-        // A raw NUL byte in the request line.
-        static constexpr char kNul[] =
-            "GET /static/app.js\0/../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: "
-            "close\r\n\r\n";
-        const RawResponse nul = raw_request(port, std::string(kNul, sizeof kNul - 1));
-        CHECK(nul.status != 200);
-        CHECK(nul.raw.find("root:") == std::string::npos);
-    };
+}
+
+// Every escape attempt on the server at `port` is refused (404 or 400) with the security
+// headers, and nothing of /etc/passwd or of the files around the web root is served.
+void check_no_escape(int port) {
+    for (const std::string& target : escape_attempts()) {
+        CAPTURE(target);
+        const RawResponse r = raw_request(port, get(target));
+        CHECK((r.status == 404 || r.status == 400));
+        CHECK(r.raw.find("root:") == std::string::npos);  // /etc/passwd
+        CHECK(r.raw.find("OUTSIDE-THE-ROOT") == std::string::npos);
+        CHECK(r.raw.find("NOT-IN-THE-TABLE") == std::string::npos);
+        check_security_headers(r, target);
+    }
+    // A raw NUL byte in the request line.
+    static constexpr char kNul[] =
+        "GET /static/app.js\0/../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: "
+        "close\r\n\r\n";
+    const RawResponse nul = raw_request(port, std::string(kNul, sizeof kNul - 1));
+    CHECK(nul.status != 200);
+    CHECK(nul.raw.find("root:") == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("rule: static files come only from the embedded table, whatever the path") {
+    // A web root, with a file of the table and one that is not, and files beside the root.
+    const TempDir base("memscope-security");
+    const std::string root = (base.path() / "root").string();
+    REQUIRE(mkdir(root.c_str(), 0700) == 0);
+    base.write("root/app.js", "// the developer's app.js\n");
+    base.write("root/notes.txt", "NOT-IN-THE-TABLE\n");
+    base.write("secret.txt", "OUTSIDE-THE-ROOT\n");
+    base.write("style.css", "OUTSIDE-THE-ROOT-CSS\n");
 
     SUBCASE("embedded files only") {
         ScopedEnv env("MEMSCOPE_WEB_ROOT", nullptr);
         Running s;
-        check_all(s.port);
+        check_no_escape(s.port);
     }
     SUBCASE("MEMSCOPE_WEB_ROOT cannot escape its directory") {
         ScopedEnv env("MEMSCOPE_WEB_ROOT", root.c_str());
         Running s;
-        check_all(s.port);
+        check_no_escape(s.port);
         // The table's names are read from the root, and only they.
         RawResponse r = raw_request(s.port, get("/static/app.js"));
         CHECK(r.status == 200);
@@ -558,10 +527,6 @@ TEST_CASE("rule: static files come only from the embedded table, whatever the pa
         CHECK(r.status == 200);
         CHECK(r.body.find("OUTSIDE-THE-ROOT") == std::string::npos);
     }
-    for (const char* name : {"/root/app.js", "/root/notes.txt", "/secret.txt", "/style.css"})
-        std::remove((base + name).c_str());
-    rmdir(root.c_str());
-    rmdir(base.c_str());
 }
 
 TEST_CASE("rule: every response carries the anti-framing and anti-sniffing headers") {

@@ -9,17 +9,12 @@
 
 #if MEMSCOPE_WITH_SERVER
 
-#include <arpa/inet.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -28,45 +23,24 @@
 #include <vector>
 
 #include "router.hpp"
-#include "server_test_util.hpp"
+#include "test_support.hpp"
 
 using memscope::MemoryBudget;
 using memscope::Server;
 using memscope::ServerOptions;
+using memscope_test::kMiB;
+using memscope_test::LogCapture;
+using memscope_test::RawSocket;
+using memscope_test::Running;
 using memscope_test::ScopedEnv;
+using memscope_test::TempDir;
+using memscope_test::test_options;
 using memscope_test::wait_until;
 using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kMiB = std::size_t{1} << 20;
 constexpr const char* kToken = "s3cret-T0ken";
-
-using memscope_test::test_options;
-
-// A budget with the specification's six budgets, some figures, and a running server.
-struct Running {
-    MemoryBudget budget;
-    std::unique_ptr<Server> server;
-    int port = 0;
-
-    explicit Running(ServerOptions options = test_options()) {
-        budget.configure_default_budgets();
-        budget.report("Chunks", 300 * kMiB, 1200);
-        budget.report("Meshes", 100 * kMiB, 40);
-        server = std::make_unique<Server>(budget, options);
-        const memscope::StartResult started = server->start();
-        REQUIRE_MESSAGE(started.started, started.error);
-        port = started.port;
-    }
-
-    httplib::Client client() const {
-        httplib::Client c("127.0.0.1", port);
-        c.set_read_timeout(std::chrono::seconds(30));
-        c.set_connection_timeout(std::chrono::seconds(10));
-        return c;
-    }
-};
 
 httplib::Headers bearer(const std::string& token) {
     return {{"Authorization", "Bearer " + token}};
@@ -542,19 +516,10 @@ TEST_CASE("the page: only the embedded files exist, whatever the path") {
 }
 
 TEST_CASE("the page: MEMSCOPE_WEB_ROOT serves the table's files from disk, nothing else") {
-    char dir_template[] = "/tmp/memscope-webroot-XXXXXX";
-    const char* dir = mkdtemp(dir_template);
-    REQUIRE(dir != nullptr);
-    const std::string root = dir;
-    const auto write = [&](const std::string& name, const std::string& text) {
-        FILE* f = std::fopen((root + "/" + name).c_str(), "wb");
-        REQUIRE(f != nullptr);
-        std::fputs(text.c_str(), f);
-        std::fclose(f);
-    };
-    write("app.js", "// the developer's copy\n");
-    write("secret.txt", "not served\n");
-    ScopedEnv env("MEMSCOPE_WEB_ROOT", root.c_str());
+    const TempDir root("memscope-webroot");
+    root.write("app.js", "// the developer's copy\n");
+    root.write("secret.txt", "not served\n");
+    ScopedEnv env("MEMSCOPE_WEB_ROOT", root.path().c_str());
 
     Running s;
     auto c = s.client();
@@ -575,10 +540,6 @@ TEST_CASE("the page: MEMSCOPE_WEB_ROOT serves the table's files from disk, nothi
     CHECK(r->status == 200);
     CHECK(r->body.rfind("/*!\n * Chart.js v3.", 0) == 0);
     CHECK(r->get_header_value("Cache-Control") == "no-cache");
-
-    std::remove((root + "/app.js").c_str());
-    std::remove((root + "/secret.txt").c_str());
-    rmdir(root.c_str());
 }
 
 TEST_CASE("control endpoints: 403 without a configured token") {
@@ -896,17 +857,11 @@ TEST_CASE("stop() returns with an idle connection and a half-sent request open")
     keep.set_keep_alive(true);
     auto r = keep.Get("/healthz");  // leaves a keep-alive connection open
     REQUIRE(r);
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(s.port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::send(fd, "GET /heal", 9, 0) == 9);
+    RawSocket half(s.port);
+    REQUIRE(half.fd() >= 0);
+    REQUIRE(half.send("GET /heal"));
     s.server->stop();
     CHECK_FALSE(s.server->running());
-    ::close(fd);
 }
 
 TEST_CASE("live streams beyond half the workers get 503, and JSON is still served") {
@@ -1144,12 +1099,7 @@ TEST_CASE("a given sampler is used and left running; the server's own footprint 
 }
 
 TEST_CASE("a warning is logged when bound beyond loopback without a token") {
-    std::mutex m;
-    std::vector<std::string> lines;
-    memscope::set_log_sink([&](memscope::LogLevel level, std::string_view msg) {
-        std::lock_guard lock(m);
-        if (level == memscope::LogLevel::warning) lines.emplace_back(msg);
-    });
+    LogCapture log;
     {
         MemoryBudget budget;
         ServerOptions o = test_options();
@@ -1158,17 +1108,13 @@ TEST_CASE("a warning is logged when bound beyond loopback without a token") {
         Server with_token(budget, o);
         REQUIRE(with_token.start());
         with_token.stop();
-        {
-            std::lock_guard lock(m);
-            CHECK(lines.empty());
-        }
+        CHECK(log.warnings().empty());
         o.token.clear();
         Server without(budget, o);
         REQUIRE(without.start());
         without.stop();
     }
-    memscope::set_log_sink({});
-    std::lock_guard lock(m);
+    const std::vector<std::string> lines = log.warnings();
     REQUIRE(lines.size() == 1);
     CHECK(lines[0].find("without a token") != std::string::npos);
     for (const auto& line : lines) CHECK(line.find(kToken) == std::string::npos);

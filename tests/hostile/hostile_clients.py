@@ -756,7 +756,7 @@ def fmt_bytes(n):
     return f"{n / MB:.1f} MB" if n >= MB else f"{n / 1024:.0f} KB"
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("demo", help="the voxel_demo binary")
     parser.add_argument("--long", action="store_true", help="the full forms of the attacks")
@@ -768,101 +768,117 @@ def main():
     args = parser.parse_args()
     if args.seconds is None:
         args.seconds = 30.0 if args.long else 2.0
+    return args
 
-    started = time.monotonic()
-    workdir = tempfile.mkdtemp(prefix="memscope-hostile-")
-    demo = Demo(args.demo, workdir)
-    port = demo.port
-    failures = []
-    rows = []
+
+def quiet_baseline(port):
+    """Lets the first frames and the loading settle, then measures a quiet stretch; returns
+    its worst frame work, with and without the waits for a CPU."""
+    time.sleep(1.0)
+    quiet_before = readings(port)
+    time.sleep(2.0)
+    quiet_after = readings(port)
+    q_frames, q_worst, _ = frames_between(quiet_before["frames"], quiet_after["frames"])
+    _, q_own, _ = frames_between(quiet_before["own"], quiet_after["own"])
+    print(f"hostile: voxel_demo on port {port}; quiet baseline: {q_frames} frames, worst "
+          f"frame work {q_worst:.2f} ms ({q_own:.2f} ms less waits for a CPU), memscope {fmt_bytes(quiet_after['memscope'])}, "
+          f"resident {fmt_bytes(quiet_after['resident'])}", flush=True)
+    return q_worst, q_own
+
+
+def recover(port, checks):
+    """A normal request right after the attack, which must be served within 1 s; returns
+    how long it took, and what to add to the attack's detail if it failed."""
+    note = ""
     try:
-        # Let the first frames and the loading settle, then measure a quiet stretch.
-        time.sleep(1.0)
-        quiet_before = readings(port)
-        time.sleep(2.0)
-        quiet_after = readings(port)
-        q_frames, q_worst, _ = frames_between(quiet_before["frames"], quiet_after["frames"])
-        _, q_own, _ = frames_between(quiet_before["own"], quiet_after["own"])
-        print(f"hostile: voxel_demo on port {port}; quiet baseline: {q_frames} frames, worst "
-              f"frame work {q_worst:.2f} ms ({q_own:.2f} ms less waits for a CPU), memscope {fmt_bytes(quiet_after['memscope'])}, "
-              f"resident {fmt_bytes(quiet_after['resident'])}", flush=True)
+        status, _, recovery = http_get(port, "/healthz", timeout=30)
+    except OSError as e:
+        status, recovery = 0, float("inf")
+        note = f"; recovery GET failed: {e}"
+    checks.expect("served right after (200 within 1 s)",
+                  status == 200 and recovery < 1.0,
+                  f"HTTP {status} in {recovery * 1000:.1f} ms")
+    return recovery, note
 
-        for name, attack, may_fail_short, may_fail_long in ATTACKS:
-            if args.only and args.only not in name:
-                continue
-            may_fail = may_fail_long if args.long else may_fail_short
-            before = readings(port)
-            fds_before = open_fds(demo.proc.pid)
-            monitor = Monitor(port, demo.proc.pid)
-            monitor.start()
-            t0 = time.monotonic()
-            checks = Checks()
-            try:
-                what, detail = attack(port, checks, args.seconds, args.long, demo.proc.pid)
-            except Exception as e:  # an attack that could not even run is a failure
-                what, detail = "the attack itself failed", ""
-                checks.expect("attack ran", False, f"{type(e).__name__}: {e}")
-            took = time.monotonic() - t0
-            monitor.finish()
-            # Recovery: a normal request right after the attack.
-            try:
-                status, _, recovery = http_get(port, "/healthz", timeout=30)
-            except OSError as e:
-                status, recovery = 0, float("inf")
-                detail += f"; recovery GET failed: {e}"
-            checks.expect("served right after (200 within 1 s)",
-                          status == 200 and recovery < 1.0,
-                          f"HTTP {status} in {recovery * 1000:.1f} ms")
-            attempts = monitor.polls + len(monitor.failures)
-            checks.expect("others served during the attack" +
-                          (f" (at least {1 - may_fail:.0%})" if may_fail else ""),
-                          monitor.polls > 0 and len(monitor.failures) <= may_fail * attempts,
-                          f"{monitor.polls} of {attempts} answered; failures "
-                          f"{monitor.failures[:5]}")
-            after = readings(port)
-            fds = (fds_before, open_fds(demo.proc.pid), monitor.peak_fds)
-            # Its 64 connections, as many sockets accepted but not yet taken by the poller
-            # (connections.hpp), and the one being accepted, beyond what it had before.
-            checks.expect("the demo's descriptors bounded (peak <= 2 x 64 + 1 more)",
-                          fds[2] - fds[0] <= 2 * 64 + 1, f"{fds[0]} -> {fds[1]}, peak {fds[2]}")
-            frames, worst, over = frames_between(before["frames"], after["frames"])
-            _, own_worst, _ = frames_between(before["own"], after["own"])
-            checks.expect(f"worst frame work, less waits for a CPU, under "
-                          f"{args.max_frame_ms:.0f} ms", own_worst < args.max_frame_ms,
-                          f"{own_worst:.2f} ms over {frames} frames ({worst:.2f} ms with them)")
-            growth = after["memscope"] - before["memscope"]
-            peak = max(monitor.peak_memscope, after["memscope"])
-            checks.expect("memscope's footprint bounded (< 2 MB more, peak < 8 MB)",
-                          growth < 2 * MB and peak < 8 * MB,
-                          f"{before['memscope']} -> {after['memscope']} bytes, peak {peak}")
-            failed = checks.failed()
-            passed = not failed
-            print(f"hostile: {'PASS' if passed else 'FAIL'} {name} ({took:.1f} s): {detail}",
-                  flush=True)
-            for check, info in failed:
-                failures.append(f"{name}: {check}: {info}")
-                print(f"    FAILED {check}: {info}", flush=True)
-            rows.append({
-                "name": name, "what": what, "detail": detail, "took": took,
-                "memscope": (before["memscope"], after["memscope"],
-                             max(monitor.peak_memscope, after["memscope"])),
-                "resident": (before["resident"], after["resident"],
-                             max(monitor.peak_resident, after["resident"])),
-                "fds": fds, "frames": frames, "worst": worst, "own_worst": own_worst,
-                "over": over,
-                "slowest": monitor.slowest, "answered": (monitor.polls, attempts),
-                "recovery": recovery, "passed": passed,
-            })
-    finally:
-        status = demo.stop()
-        log = demo.text()
+
+def check_effects(checks, monitor, before, after, fds, may_fail, max_frame_ms):
+    """What the attack did to the demo: others still served, descriptors and footprint
+    bounded, frames on time. Returns the frame figures and answers for the table."""
+    attempts = monitor.polls + len(monitor.failures)
+    checks.expect("others served during the attack" +
+                  (f" (at least {1 - may_fail:.0%})" if may_fail else ""),
+                  monitor.polls > 0 and len(monitor.failures) <= may_fail * attempts,
+                  f"{monitor.polls} of {attempts} answered; failures "
+                  f"{monitor.failures[:5]}")
+    # Its 64 connections, as many sockets accepted but not yet taken by the poller
+    # (connections.hpp), and the one being accepted, beyond what it had before.
+    checks.expect("the demo's descriptors bounded (peak <= 2 x 64 + 1 more)",
+                  fds[2] - fds[0] <= 2 * 64 + 1, f"{fds[0]} -> {fds[1]}, peak {fds[2]}")
+    frames, worst, over = frames_between(before["frames"], after["frames"])
+    _, own_worst, _ = frames_between(before["own"], after["own"])
+    checks.expect(f"worst frame work, less waits for a CPU, under "
+                  f"{max_frame_ms:.0f} ms", own_worst < max_frame_ms,
+                  f"{own_worst:.2f} ms over {frames} frames ({worst:.2f} ms with them)")
+    growth = after["memscope"] - before["memscope"]
+    peak = max(monitor.peak_memscope, after["memscope"])
+    checks.expect("memscope's footprint bounded (< 2 MB more, peak < 8 MB)",
+                  growth < 2 * MB and peak < 8 * MB,
+                  f"{before['memscope']} -> {after['memscope']} bytes, peak {peak}")
+    return {"frames": frames, "worst": worst, "own_worst": own_worst, "over": over,
+            "answered": (monitor.polls, attempts)}
+
+
+def run_attack(name, attack, may_fail, port, pid, args):
+    """Runs one attack with the monitor watching, then checks the demo; returns the
+    attack's row of the table and its failures."""
+    before = readings(port)
+    fds_before = open_fds(pid)
+    monitor = Monitor(port, pid)
+    monitor.start()
+    t0 = time.monotonic()
+    checks = Checks()
+    try:
+        what, detail = attack(port, checks, args.seconds, args.long, pid)
+    except Exception as e:  # an attack that could not even run is a failure
+        what, detail = "the attack itself failed", ""
+        checks.expect("attack ran", False, f"{type(e).__name__}: {e}")
+    took = time.monotonic() - t0
+    monitor.finish()
+    recovery, note = recover(port, checks)
+    detail += note
+    after = readings(port)
+    fds = (fds_before, open_fds(pid), monitor.peak_fds)
+    figures = check_effects(checks, monitor, before, after, fds, may_fail, args.max_frame_ms)
+    failed = checks.failed()
+    passed = not failed
+    print(f"hostile: {'PASS' if passed else 'FAIL'} {name} ({took:.1f} s): {detail}",
+          flush=True)
+    for check, info in failed:
+        print(f"    FAILED {check}: {info}", flush=True)
+    row = {
+        "name": name, "what": what, "detail": detail, "took": took,
+        "memscope": (before["memscope"], after["memscope"],
+                     max(monitor.peak_memscope, after["memscope"])),
+        "resident": (before["resident"], after["resident"],
+                     max(monitor.peak_resident, after["resident"])),
+        "fds": fds, "slowest": monitor.slowest, "recovery": recovery, "passed": passed,
+        **figures,
+    }
+    return row, [f"{name}: {check}: {info}" for check, info in failed]
+
+
+def demo_failures(status, log):
+    """What the demo's exit status and log say went wrong."""
+    failures = []
     if status != 0:
         failures.append(f"voxel_demo exited with status {status}")
     for bad in ("Sanitizer", "terminate called", "Segmentation fault", "Aborted"):
         if bad in log:
             failures.append(f"voxel_demo's log has '{bad}'")
-    frame_line = re.search(r"frame work time over .*", log)
+    return failures
 
+
+def markdown_table(rows):
     table = ["| attack | what happens | memscope footprint before → after (peak) | "
              "resident before → after (peak) | open descriptors before → after (peak) | "
              "worst frame work during it (less waits for a CPU) | slowest other request during "
@@ -878,7 +894,33 @@ def main():
             f"{r['over']} over 16.7 ms) | {r['slowest'] * 1000:.1f} ms ({r['answered'][0]} of "
             f"{r['answered'][1]} answered) | "
             f"{r['recovery'] * 1000:.1f} ms |")
-    text = "\n".join(table)
+    return "\n".join(table)
+
+
+def main():
+    args = parse_args()
+    started = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix="memscope-hostile-")
+    demo = Demo(args.demo, workdir)
+    port = demo.port
+    failures = []
+    rows = []
+    try:
+        q_worst, q_own = quiet_baseline(port)
+        for name, attack, may_fail_short, may_fail_long in ATTACKS:
+            if args.only and args.only not in name:
+                continue
+            may_fail = may_fail_long if args.long else may_fail_short
+            row, failed = run_attack(name, attack, may_fail, port, demo.proc.pid, args)
+            rows.append(row)
+            failures += failed
+    finally:
+        status = demo.stop()
+        log = demo.text()
+    failures += demo_failures(status, log)
+    frame_line = re.search(r"frame work time over .*", log)
+
+    text = markdown_table(rows)
     print()
     print(text)
     print()
