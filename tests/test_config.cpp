@@ -21,6 +21,8 @@
 #include <memscope/config_file.hpp>
 #include <memscope/log.hpp>
 
+#include "test_support.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -28,26 +30,13 @@ using memscope::apply_config_text;
 using memscope::ConfigResult;
 using memscope::LogLevel;
 using memscope::MemoryBudget;
+using memscope_test::kMiB;
+using memscope_test::LogCapture;
+using memscope_test::ScopedEnv;
+using memscope_test::TempDir;
 
-constexpr std::size_t kMiB = std::size_t{1} << 20;
 constexpr std::size_t kGiB = std::size_t{1} << 30;
 
-// Captures what memscope logs while alive, and restores the default sink after.
-struct LogCapture {
-    struct Line {
-        LogLevel level;
-        std::string text;
-    };
-    std::vector<Line> lines;
-    LogCapture() {
-        memscope::set_log_sink([this](LogLevel level, std::string_view text) {
-            lines.push_back({level, std::string(text)});
-        });
-    }
-    ~LogCapture() { memscope::set_log_sink({}); }
-    LogCapture(const LogCapture&) = delete;
-    LogCapture& operator=(const LogCapture&) = delete;
-};
 
 // A budget in a known, non-default state, with a clock that never moves so that its
 // time-over-budget figures are deterministic too.
@@ -96,47 +85,7 @@ std::string state_of(const MemoryBudget& b) {
 }
 
 // A directory of its own under the system's temporary directory, removed at the end.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() / ("memscope_test_config_" + std::to_string(::getpid()) +
-                                            "_" + std::to_string(++counter));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    fs::path write(const std::string& name, const std::string& text) const {
-        const fs::path p = path / name;
-        std::ofstream(p, std::ios::binary) << text;
-        return p;
-    }
-};
 
-// Sets or unsets MEMSCOPE_CONFIG for one test and restores it after.
-struct EnvVar {
-    std::string name;
-    std::optional<std::string> saved;
-    EnvVar(std::string n, const char* value) : name(std::move(n)) {
-        if (const char* old = std::getenv(name.c_str())) saved = old;
-        if (value != nullptr)
-            ::setenv(name.c_str(), value, 1);
-        else
-            ::unsetenv(name.c_str());
-    }
-    ~EnvVar() {
-        if (saved)
-            ::setenv(name.c_str(), saved->c_str(), 1);
-        else
-            ::unsetenv(name.c_str());
-    }
-    EnvVar(const EnvVar&) = delete;
-    EnvVar& operator=(const EnvVar&) = delete;
-};
 
 // Changes the working directory for one test.
 struct WorkingDir {
@@ -160,9 +109,9 @@ void check_refused(const std::string& text, const std::string& expected) {
     CHECK(r.path == "memscope.json");
     CHECK(r.error == expected);
     CHECK(r.error.find('\n') == std::string::npos);
-    REQUIRE(log.lines.size() == 1);
-    CHECK(log.lines[0].level == LogLevel::error);
-    CHECK(log.lines[0].text == r.error);
+    REQUIRE(log.lines().size() == 1);
+    CHECK(log.lines()[0].first == LogLevel::error);
+    CHECK(log.lines()[0].second == r.error);
     CHECK(state_of(f.budget) == before);
 }
 
@@ -201,9 +150,9 @@ TEST_CASE("a valid file applies budgets, total budget and threshold together") {
     CHECK(f.budget.subsystem("Textures")->budget_bytes == 512 * kMiB);
     CHECK(f.budget.subsystem("Chunks")->current_bytes == 900 * kMiB);
     CHECK(f.budget.subsystem("Chunks")->allocation_count == 12);
-    REQUIRE(log.lines.size() == 1);
-    CHECK(log.lines[0].level == LogLevel::info);
-    CHECK(log.lines[0].text ==
+    REQUIRE(log.lines().size() == 1);
+    CHECK(log.lines()[0].first == LogLevel::info);
+    CHECK(log.lines()[0].second ==
           "memscope.json: applied warning threshold 0.8, total budget 6.00 GB, 4 subsystem "
           "budgets (Chunks 1.50 GB, Meshes 256.0 MB, Audio unbudgeted, Weather 300.0 MB)");
 }
@@ -219,8 +168,8 @@ TEST_CASE("a file may set only some keys, or none") {
     LogCapture log;
     CHECK(apply_config_text(f.budget, " { } \n", "b.json"));
     CHECK(state_of(f.budget) == before);
-    REQUIRE(log.lines.size() == 1);
-    CHECK(log.lines[0].text == "b.json: applied nothing (the file sets no key)");
+    REQUIRE(log.lines().size() == 1);
+    CHECK(log.lines()[0].second == "b.json: applied nothing (the file sets no key)");
 }
 
 TEST_CASE("the specification's defaults as a file") {
@@ -519,16 +468,16 @@ TEST_CASE("load_config reads a file, and refuses a missing one or a directory") 
 
     const std::string before = state_of(f.budget);
     LogCapture log;
-    const std::string missing = (dir.path / "nope.json").string();
+    const std::string missing = (dir.path() / "nope.json").string();
     const ConfigResult m = memscope::load_config(f.budget, missing);
     CHECK_FALSE(m.loaded);
     CHECK(m.path == missing);
     CHECK(m.error == missing + ": cannot read: No such file or directory");
     CHECK(state_of(f.budget) == before);
 
-    const ConfigResult d = memscope::load_config(f.budget, dir.path.string());
+    const ConfigResult d = memscope::load_config(f.budget, dir.path().string());
     CHECK_FALSE(d.loaded);
-    CHECK(d.error == dir.path.string() + ": cannot read: Is a directory");
+    CHECK(d.error == dir.path().string() + ": cannot read: Is a directory");
     CHECK(state_of(f.budget) == before);
 
     const fs::path bad = dir.write("bad.json", "{\n  \"budgets\": {\"Chunks\": 1.5}\n}\n");
@@ -543,8 +492,8 @@ TEST_CASE("load_config reads a file, and refuses a missing one or a directory") 
     CHECK(h.error == huge.string() + ": cannot read: the file is larger than 1048576 bytes");
     CHECK(state_of(f.budget) == before);
 
-    CHECK(log.lines.size() == 4);
-    for (const auto& line : log.lines) CHECK(line.level == LogLevel::error);
+    CHECK(log.lines().size() == 4);
+    for (const auto& [level, text] : log.lines()) CHECK(level == LogLevel::error);
 }
 
 TEST_CASE("load_default_config follows MEMSCOPE_CONFIG") {
@@ -552,7 +501,7 @@ TEST_CASE("load_default_config follows MEMSCOPE_CONFIG") {
     Fixture f;
     const fs::path file = dir.write("game-budgets.json", kValid);
     {
-        EnvVar env("MEMSCOPE_CONFIG", file.c_str());
+        ScopedEnv env("MEMSCOPE_CONFIG", file.c_str());
         const ConfigResult r = memscope::load_default_config(f.budget);
         REQUIRE_MESSAGE(r.loaded, r.error);
         CHECK(r.path == file.string());
@@ -560,8 +509,8 @@ TEST_CASE("load_default_config follows MEMSCOPE_CONFIG") {
     }
     const std::string before = state_of(f.budget);
     {
-        const std::string nowhere = (dir.path / "missing.json").string();
-        EnvVar env("MEMSCOPE_CONFIG", nowhere.c_str());
+        const std::string nowhere = (dir.path() / "missing.json").string();
+        ScopedEnv env("MEMSCOPE_CONFIG", nowhere.c_str());
         LogCapture log;
         const ConfigResult r = memscope::load_default_config(f.budget);
         CHECK_FALSE(r.loaded);
@@ -569,8 +518,8 @@ TEST_CASE("load_default_config follows MEMSCOPE_CONFIG") {
         CHECK(r.error == nowhere +
                              ": cannot read: No such file or directory (named by "
                              "MEMSCOPE_CONFIG)");
-        REQUIRE(log.lines.size() == 1);
-        CHECK(log.lines[0].level == LogLevel::error);
+        REQUIRE(log.lines().size() == 1);
+        CHECK(log.lines()[0].first == LogLevel::error);
         CHECK(state_of(f.budget) == before);
     }
 }
@@ -579,8 +528,8 @@ TEST_CASE("load_default_config falls back to ./memscope.json, and finding nothin
     TempDir dir;
     Fixture f;
     const std::string before = state_of(f.budget);
-    EnvVar env("MEMSCOPE_CONFIG", nullptr);
-    WorkingDir cwd(dir.path);
+    ScopedEnv env("MEMSCOPE_CONFIG", nullptr);
+    WorkingDir cwd(dir.path());
     {
         LogCapture log;
         const ConfigResult r = memscope::load_default_config(f.budget);
@@ -588,10 +537,10 @@ TEST_CASE("load_default_config falls back to ./memscope.json, and finding nothin
         CHECK(r.error.empty());
         CHECK(r.path.empty());
         CHECK(state_of(f.budget) == before);
-        for (const auto& line : log.lines) CHECK(line.level == LogLevel::debug);
+        for (const auto& [level, text] : log.lines()) CHECK(level == LogLevel::debug);
     }
     {
-        EnvVar empty("MEMSCOPE_CONFIG", "");  // empty counts as unset
+        ScopedEnv empty("MEMSCOPE_CONFIG", "");  // empty counts as unset
         CHECK_FALSE(memscope::load_default_config(f.budget).loaded);
         CHECK(state_of(f.budget) == before);
     }

@@ -16,38 +16,17 @@
 #include <memscope/log.hpp>
 #include <memscope/options.hpp>
 
+#include "test_support.hpp"
+
 namespace {
 
-// Sets (or unsets, with nullptr) a variable for one scope.
-struct Env {
-    std::string name;
-    std::optional<std::string> saved;
-    Env(const char* n, const char* value) : name(n) {
-        if (const char* old = std::getenv(n)) saved = old;
-        if (value) setenv(n, value, 1);
-        else unsetenv(n);
-    }
-    ~Env() {
-        if (saved) setenv(name.c_str(), saved->c_str(), 1);
-        else unsetenv(name.c_str());
-    }
-};
+using Env = memscope_test::ScopedEnv;
 
-// Every line logged while it lives.
-struct Log {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-    Log() {
-        memscope::set_log_sink([this](memscope::LogLevel, std::string_view line) {
-            std::lock_guard lock(mutex);
-            lines.emplace_back(line);
-        });
-    }
-    ~Log() { memscope::set_log_sink({}); }
-    std::string all() {
-        std::lock_guard lock(mutex);
+// Every line logged while it lives, as one text.
+struct Log : memscope_test::LogCapture {
+    std::string all() const {
         std::string text;
-        for (const auto& l : lines) text += l + "\n";
+        for (const auto& [level, line] : lines()) text += line + "\n";
         return text;
     }
 };
@@ -108,7 +87,7 @@ TEST_CASE("a bad value: one warning naming variable and value, and the default k
         Env disable("MEMSCOPE_DISABLE", "maybe");
         (void)memscope::read_environment();
         (void)memscope::read_environment();
-        CHECK(log.lines.size() == 1);
+        CHECK(log.lines().size() == 1);
     }
     SUBCASE("a token is never logged, even a malformed one") {
         Env token("MEMSCOPE_TOKEN", "pass word\x01");
