@@ -278,6 +278,7 @@ TEST_CASE("an idle keep-alive connection is closed after the idle timeout") {
 TEST_CASE("stop() returns promptly with connections in every state, and closes them") {
     ServerOptions o = test_options();
     o.max_connections = 200;
+    o.worker_threads = 8;  // room for the two stuck bodies and the three streams at once
     Running s(o);
     std::vector<RawSocket> held;
     for (int i = 0; i < 100; ++i) held.emplace_back(s.port);  // idle

@@ -43,9 +43,11 @@ struct ServerOptions {
     std::string token;
     /// Apply the MEMSCOPE_* environment variables over these options.
     bool read_environment = true;
-    /// Worker threads answering requests; each live-stream client holds one. Connections
-    /// waiting for a request hold none.
-    std::size_t worker_threads = 8;
+    /// Worker threads answering requests (2 to 256); each live-stream client holds one, and
+    /// at most half of them serve streams. Connections waiting for a request hold none.
+    /// Four serve 24k requests/s on loopback, as many as eight (BENCHMARKS.md section 4),
+    /// and keep two workers for JSON with two pages open.
+    std::size_t worker_threads = 4;
     /// Connections open at once. At the cap, a new connection closes the one that has
     /// waited longest without a complete request; when every connection is being
     /// answered, it gets 503 and is closed.
