@@ -40,8 +40,14 @@ struct Memscope {
     static void release(void* p, std::size_t n) { ::operator delete(p, n); }
 };
 
-[[gnu::noinline]] inline void* wrapped_alloc(std::size_t n) { void* p = mi_malloc(n); if (!p) throw std::bad_alloc(); return p; }
-[[gnu::noinline]] inline void wrapped_free(void* p, std::size_t) { if (p) mi_free(p); }
+[[gnu::noinline]] inline void* wrapped_alloc(std::size_t n) {
+    void* p = mi_malloc(n);
+    if (!p) throw std::bad_alloc();
+    return p;
+}
+[[gnu::noinline]] inline void wrapped_free(void* p, std::size_t) {
+    if (p) mi_free(p);
+}
 // mimalloc behind one out-of-line function call, as any operator new replacement around
 // a shared libmimalloc must be: the floor below which no tracker can go. Not one of the
 // four allocators of the comparison, but it tells the call's cost from the counting's.

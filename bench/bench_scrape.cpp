@@ -33,7 +33,8 @@ struct alignas(64) WorkerCount {
 
 // A game thread: mixed-size allocation churn over a live set, reporting its subsystem's
 // bytes every 1024 operations as a frame would.
-void worker(int index, memscope::MemoryBudget& budget, std::atomic<bool>& stop, WorkerCount& count) {
+void worker(int index, memscope::MemoryBudget& budget, std::atomic<bool>& stop,
+            WorkerCount& count) {
     std::mt19937 rng(static_cast<unsigned>(index) * 7919u + 11u);
     constexpr std::size_t kSlots = 2048;
     std::vector<std::pair<char*, std::size_t>> live(kSlots, {nullptr, 0});
@@ -70,12 +71,18 @@ int main(int argc, char** argv) {
     int phase_ms = 1000;
     int subsystems = 6;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--phase-ms")) phase_ms = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--subsystems")) subsystems = std::atoi(argv[i + 1]);
+        if (!std::strcmp(argv[i], "--threads"))
+            threads = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--rounds"))
+            rounds = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--phase-ms"))
+            phase_ms = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--subsystems"))
+            subsystems = std::atoi(argv[i + 1]);
         else {
-            std::fprintf(stderr, "usage: %s [--threads N] [--rounds R] [--phase-ms MS] [--subsystems S]\n", argv[0]);
+            std::fprintf(stderr,
+                         "usage: %s [--threads N] [--rounds R] [--phase-ms MS] [--subsystems S]\n",
+                         argv[0]);
             return 2;
         }
     }
@@ -98,7 +105,8 @@ int main(int argc, char** argv) {
     std::vector<WorkerCount> counts(static_cast<std::size_t>(threads));
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t)
-        workers.emplace_back(worker, t, std::ref(budget), std::ref(stop), std::ref(counts[static_cast<std::size_t>(t)]));
+        workers.emplace_back(worker, t, std::ref(budget), std::ref(stop),
+                             std::ref(counts[static_cast<std::size_t>(t)]));
 
     // The scraper: a keep-alive client, as Prometheus or a dashboard tab would hold.
     std::atomic<std::uint64_t> scrapes{0};
@@ -157,11 +165,16 @@ int main(int argc, char** argv) {
     for (auto& w : workers) w.join();
     server.stop();
 
-    std::printf("threads %d, subsystems %d, rounds %d x %d ms per phase\n", threads, subsystems, rounds, phase_ms);
+    std::printf("threads %d, subsystems %d, rounds %d x %d ms per phase\n", threads, subsystems,
+                rounds, phase_ms);
     std::printf("allocation ops/s without scrape: %.3g (median)\n", median(off));
-    std::printf("allocation ops/s with 10 Hz scrape of /api/v1/snapshot + /metrics: %.3g (median)\n", median(on));
-    std::printf("scrape cost: %.2f%% (median of per-round ratios; target <= 1%%)\n", 100.0 * median(cost));
-    std::printf("scrapes: %llu, failed requests: %llu\n", static_cast<unsigned long long>(scrapes.load()),
+    std::printf(
+        "allocation ops/s with 10 Hz scrape of /api/v1/snapshot + /metrics: %.3g (median)\n",
+        median(on));
+    std::printf("scrape cost: %.2f%% (median of per-round ratios; target <= 1%%)\n",
+                100.0 * median(cost));
+    std::printf("scrapes: %llu, failed requests: %llu\n",
+                static_cast<unsigned long long>(scrapes.load()),
                 static_cast<unsigned long long>(failures.load()));
     return failures.load() == 0 ? 0 : 1;
 }

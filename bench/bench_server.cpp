@@ -89,7 +89,8 @@ void subsystems_nlohmann(benchmark::State& state) {
 #undef MEMSCOPE_X_
             ordered_json& fm = r["formatted"];
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
-    if (memscope::web::is_byte_field(#field)) fm[#field] = memscope::format_memory(row.memory.field);
+    if (memscope::web::is_byte_field(#field))        \
+        fm[#field] = memscope::format_memory(row.memory.field);
             MEMSCOPE_SUBSYSTEM_MEMORY_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
             fm["window_peak_bytes"] = memscope::format_memory(row.window_peak_bytes);

@@ -18,7 +18,9 @@ namespace bench {
 // only: benchmark::DoNotOptimize's read-write "+m,r" operand, applied to a pointer stored
 // in a vector slot, made GCC 12 drop the store of the new pointer into the slot (the slot
 // then kept a freed pointer and the next round freed it twice).
-inline void escape(void* p) { asm volatile("" : : "r"(p) : "memory"); }
+inline void escape(void* p) {
+    asm volatile("" : : "r"(p) : "memory");
+}
 
 // 1. A tight loop of 64-byte allocate/free pairs: pure allocator-call overhead.
 template <class Alloc>
@@ -45,7 +47,7 @@ struct MixedPlan {
         sizes.resize(kSteps);
         slots.resize(kSteps);
         for (std::size_t i = 0; i < kSteps; ++i) {
-            const std::uint32_t base = 8u << (rng() % 13);  // 8 B .. 32 KiB
+            const std::uint32_t base = 8u << (rng() % 13);               // 8 B .. 32 KiB
             sizes[i] = base + static_cast<std::uint32_t>(rng() % base);  // .. 64 KiB
             slots[i] = static_cast<std::uint16_t>(rng() % kSlots);
         }
@@ -153,13 +155,21 @@ template <class Alloc>
 void register_workloads() {
     const std::string a = Alloc::name;
     benchmark::RegisterBenchmark(("tight_loop_64/" + a).c_str(), tight_loop_64<Alloc>)
-        ->Threads(1)->Threads(2)->UseRealTime();
+        ->Threads(1)
+        ->Threads(2)
+        ->UseRealTime();
     benchmark::RegisterBenchmark(("mixed_sizes/" + a).c_str(), mixed_sizes<Alloc, false>)
-        ->Threads(1)->Threads(2)->UseRealTime();
+        ->Threads(1)
+        ->Threads(2)
+        ->UseRealTime();
     benchmark::RegisterBenchmark(("mixed_touch/" + a).c_str(), mixed_sizes<Alloc, true>)
-        ->Threads(1)->Threads(2)->UseRealTime();
+        ->Threads(1)
+        ->Threads(2)
+        ->UseRealTime();
     benchmark::RegisterBenchmark(("producer_consumer/" + a).c_str(), producer_consumer<Alloc>)
-        ->Threads(1)->Threads(2)->UseRealTime();
+        ->Threads(1)
+        ->Threads(2)
+        ->UseRealTime();
 }
 
 }  // namespace bench

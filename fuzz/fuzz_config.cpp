@@ -31,8 +31,8 @@
 #include "memscope/config_file.hpp"
 #include "memscope/format.hpp"
 #include "memscope/json.hpp"
-#include "memscope/units.hpp"
 #include "memscope/log.hpp"
+#include "memscope/units.hpp"
 
 namespace {
 

@@ -41,8 +41,8 @@
 #include "endpoints.hpp"
 #include "fuzz_check.hpp"
 #include "memscope/budget.hpp"
-#include "memscope/sampler.hpp"
 #include "memscope/log.hpp"
+#include "memscope/sampler.hpp"
 #include "router.hpp"
 
 namespace {

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
         else if (std::strcmp(argv[i], "--workers") == 0)
             options.worker_threads = static_cast<std::size_t>(std::atoi(argv[i + 1]));
         else {
-            std::fprintf(stderr, "usage: %s [--port N] [--seconds S] [--token T] [--workers N]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--port N] [--seconds S] [--token T] [--workers N]\n",
+                         argv[0]);
             return 2;
         }
     }

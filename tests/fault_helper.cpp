@@ -198,8 +198,8 @@ void child_allocates_every_form(const Books& start) {
     char* a = new char[100];
     int* b = new int(7);
     auto* c = new (std::nothrow) char[3000];
-    auto* d = static_cast<char*>(::operator new(5000, std::align_val_t{256}));
-    auto* e = static_cast<char*>(::operator new(70000, std::align_val_t{4096}, std::nothrow));
+    auto* d = static_cast<char*>(::operator new (5000, std::align_val_t{256}));
+    auto* e = static_cast<char*>(::operator new (70000, std::align_val_t{4096}, std::nothrow));
     auto* f = static_cast<char*>(::operator new(200000));
     const std::int64_t expected =
         usable(a) + usable(b) + usable(c) + usable(d) + usable(e) + usable(f);
@@ -207,8 +207,8 @@ void child_allocates_every_form(const Books& start) {
     delete[] a;
     delete b;
     delete[] c;
-    ::operator delete(d, std::align_val_t{256});
-    ::operator delete(e, 70000, std::align_val_t{4096});
+    ::operator delete (d, std::align_val_t{256});
+    ::operator delete (e, 70000, std::align_val_t{4096});
     ::operator delete(f, 200000);
     books_moved(start, 0, 0, "child: and their frees bring the books back exactly");
 }
@@ -236,8 +236,10 @@ void child_starts_a_thread(const Books& start, std::int64_t handoff_bytes) {
         std::vector<int*> mine;
         for (int i = 0; i < 1000; ++i) mine.push_back(new int[1 + i % 50]);
         for (int i = 0; i < 1000; ++i) {
-            if (i % 2 == 0) kept.push_back(mine[static_cast<std::size_t>(i)]);
-            else delete[] mine[static_cast<std::size_t>(i)];
+            if (i % 2 == 0)
+                kept.push_back(mine[static_cast<std::size_t>(i)]);
+            else
+                delete[] mine[static_cast<std::size_t>(i)];
         }
         done = true;
     });
@@ -573,7 +575,7 @@ int run_new_handler() {
             if (s.form == 0) p = new char[kRequest];
             if (s.form == 1) p = new (std::nothrow) char[kRequest];
             if (s.form == 2)
-                p = static_cast<char*>(::operator new(kRequest, std::align_val_t{4096}));
+                p = static_cast<char*>(::operator new (kRequest, std::align_val_t{4096}));
         } catch (const std::bad_alloc&) {
             p = nullptr;
         }
@@ -591,8 +593,10 @@ int run_new_handler() {
         std::snprintf(what, sizeof what, "%s: books exact (reserve out, the new block in)", s.what);
         books_moved(before, usable(p) - g_reserve_bytes, 1 - static_cast<std::int64_t>(s.blocks),
                     what);
-        if (s.form == 2) ::operator delete(p, std::align_val_t{4096});
-        else delete[] p;
+        if (s.form == 2)
+            ::operator delete (p, std::align_val_t{4096});
+        else
+            delete[] p;
     }
 
     check_handler_that_gives_up();
@@ -735,12 +739,12 @@ void check_huge_allocations_fail(const Books& start) {
           "nothrow new char[2 GiB] returns null");
     threw = false;
     try {
-        ::operator delete(::operator new(kHuge, std::align_val_t{4096}), std::align_val_t{4096});
+        ::operator delete (::operator new (kHuge, std::align_val_t{4096}), std::align_val_t{4096});
     } catch (const std::bad_alloc&) {
         threw = true;
     }
     check(threw, "aligned new of 2 GiB throws bad_alloc");
-    check(::operator new(kHuge, std::align_val_t{64}, std::nothrow) == nullptr,
+    check(::operator new (kHuge, std::align_val_t{64}, std::nothrow) == nullptr,
           "aligned nothrow new of 2 GiB returns null");
     threw = false;
     try {

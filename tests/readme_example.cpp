@@ -37,7 +37,6 @@ int main() {
     Running running;
     {
 #include "readme_body.inc"
-    }
-    std::puts("README example ran");
+    } std::puts("README example ran");
     return 0;
 }

@@ -26,7 +26,9 @@ using memscope::allocation_stats;
 using memscope::AllocationStats;
 
 // Both backends export malloc_usable_size (mimalloc's own copy when it is linked).
-std::size_t usable(void* p) { return ::malloc_usable_size(p); }
+std::size_t usable(void* p) {
+    return ::malloc_usable_size(p);
+}
 
 std::int64_t bytes_now() {
     return static_cast<std::int64_t>(allocation_stats().total_allocated_bytes);
@@ -128,14 +130,14 @@ TEST_CASE("every operator new/delete form balances") {
          [](void* p) { ::operator delete(p); }},
         {"nothrow new[] / delete[]", [] { return ::operator new[](200, std::nothrow); },
          [](void* p) { ::operator delete[](p); }},
-        {"aligned new / aligned delete", [] { return ::operator new(200, std::align_val_t{64}); },
-         [](void* p) { ::operator delete(p, std::align_val_t{64}); }},
+        {"aligned new / aligned delete", [] { return ::operator new (200, std::align_val_t{64}); },
+         [](void* p) { ::operator delete (p, std::align_val_t{64}); }},
         {"aligned new / sized aligned delete",
-         [] { return ::operator new(200, std::align_val_t{64}); },
-         [](void* p) { ::operator delete(p, 200, std::align_val_t{64}); }},
+         [] { return ::operator new (200, std::align_val_t{64}); },
+         [](void* p) { ::operator delete (p, 200, std::align_val_t{64}); }},
         {"aligned new / nothrow aligned delete",
-         [] { return ::operator new(200, std::align_val_t{64}); },
-         [](void* p) { ::operator delete(p, std::align_val_t{64}, std::nothrow); }},
+         [] { return ::operator new (200, std::align_val_t{64}); },
+         [](void* p) { ::operator delete (p, std::align_val_t{64}, std::nothrow); }},
         {"aligned new[] / aligned delete[]",
          [] { return ::operator new[](200, std::align_val_t{64}); },
          [](void* p) { ::operator delete[](p, std::align_val_t{64}); }},
@@ -146,8 +148,8 @@ TEST_CASE("every operator new/delete form balances") {
          [] { return ::operator new[](200, std::align_val_t{64}); },
          [](void* p) { ::operator delete[](p, std::align_val_t{64}, std::nothrow); }},
         {"aligned nothrow new / aligned delete",
-         [] { return ::operator new(200, std::align_val_t{64}, std::nothrow); },
-         [](void* p) { ::operator delete(p, std::align_val_t{64}); }},
+         [] { return ::operator new (200, std::align_val_t{64}, std::nothrow); },
+         [](void* p) { ::operator delete (p, std::align_val_t{64}); }},
         {"aligned nothrow new[] / aligned delete[]",
          [] { return ::operator new[](200, std::align_val_t{64}, std::nothrow); },
          [](void* p) { ::operator delete[](p, std::align_val_t{64}); }},
@@ -182,8 +184,10 @@ TEST_CASE("sized and unsized delete count the same bytes for every small and med
             void* p = ::operator new(n);
             const auto during = bytes_now();
             const std::size_t size = usable(p);
-            if (sized) ::operator delete(p, n);
-            else ::operator delete(p);
+            if (sized)
+                ::operator delete(p, n);
+            else
+                ::operator delete(p);
             const auto after = bytes_now();
             if (static_cast<std::size_t>(during - before) != size || after != before)
                 mismatches.push_back(n);
@@ -205,23 +209,24 @@ TEST_CASE("aligned new honours every alignment from 16 B to 8 KiB") {
         for (std::size_t k = 1; k <= 8; ++k) {
             const std::size_t n = al * k;
             for (int rep = 0; rep < 8; ++rep) {
-                void* a = ::operator new(n, std::align_val_t{al});
+                void* a = ::operator new (n, std::align_val_t{al});
                 void* b = ::operator new[](n, std::align_val_t{al});
-                void* c = ::operator new(n, std::align_val_t{al}, std::nothrow);
+                void* c = ::operator new (n, std::align_val_t{al}, std::nothrow);
                 for (void* p : {a, b, c})
                     if (p == nullptr || reinterpret_cast<std::uintptr_t>(p) % al != 0)
                         bad.emplace_back(al, n);
                 keep.push_back(a);
                 ::operator delete[](b, std::align_val_t{al});
-                ::operator delete(c, n, std::align_val_t{al});
+                ::operator delete (c, n, std::align_val_t{al});
             }
         }
-        for (void* p : keep) ::operator delete(p, std::align_val_t{al});
+        for (void* p : keep) ::operator delete (p, std::align_val_t{al});
         keep.clear();
     }
     const auto after = allocation_stats();
     CHECK(bad.empty());
-    if (!bad.empty()) MESSAGE("misaligned: align " << bad.front().first << " size " << bad.front().second);
+    if (!bad.empty())
+        MESSAGE("misaligned: align " << bad.front().first << " size " << bad.front().second);
     CHECK(after.total_allocated_bytes == before.total_allocated_bytes);
 }
 
@@ -245,7 +250,8 @@ TEST_CASE("the C aligned allocation functions are aligned too") {
         }
     }
     CHECK(bad.empty());
-    if (!bad.empty()) MESSAGE("misaligned: align " << bad.front().first << " size " << bad.front().second);
+    if (!bad.empty())
+        MESSAGE("misaligned: align " << bad.front().first << " size " << bad.front().second);
     void* p = reinterpret_cast<void*>(1);
     CHECK(::posix_memalign(&p, 24, 64) != 0);  // not a power of two: EINVAL, p untouched
     CHECK(p == reinterpret_cast<void*>(1));
@@ -281,11 +287,11 @@ TEST_CASE("failed allocations throw bad_alloc or return null, and count nothing"
     const auto before = allocation_stats();
     CHECK_THROWS_AS(static_cast<void>(::operator new(kImpossible)), std::bad_alloc);
     CHECK_THROWS_AS(static_cast<void>(::operator new[](kImpossible)), std::bad_alloc);
-    CHECK_THROWS_AS(static_cast<void>(::operator new(kImpossible, std::align_val_t{64})),
+    CHECK_THROWS_AS(static_cast<void>(::operator new (kImpossible, std::align_val_t{64})),
                     std::bad_alloc);
     CHECK(::operator new(kImpossible, std::nothrow) == nullptr);
     CHECK(::operator new[](kImpossible, std::nothrow) == nullptr);
-    CHECK(::operator new(kImpossible, std::align_val_t{4096}, std::nothrow) == nullptr);
+    CHECK(::operator new (kImpossible, std::align_val_t{4096}, std::nothrow) == nullptr);
     const auto after = allocation_stats();
     CHECK(after.total_allocated_bytes == before.total_allocated_bytes);
     CHECK(after.allocation_count == before.allocation_count);
@@ -372,11 +378,17 @@ TEST_CASE("8 threads with cross-thread frees return the books exactly to the bas
                     }
                     for (const Block& b : mine) {
                         switch (b.form) {
-                            case 0: ::operator delete(b.p); break;
-                            case 1: ::operator delete(b.p, b.size); break;
-                            case 2: ::operator delete[](b.p, b.size); break;
+                            case 0:
+                                ::operator delete(b.p);
+                                break;
+                            case 1:
+                                ::operator delete(b.p, b.size);
+                                break;
+                            case 2:
+                                ::operator delete[](b.p, b.size);
+                                break;
                             default:
-                                ::operator delete(b.p, b.size, std::align_val_t{128});
+                                ::operator delete (b.p, b.size, std::align_val_t{128});
                                 break;
                         }
                     }
@@ -386,7 +398,7 @@ TEST_CASE("8 threads with cross-thread frees return the books exactly to the bas
                     const std::size_t jitter = rng() % size;
                     const int form = static_cast<int>(rng() % 4);
                     Block b{nullptr, size + jitter, form};
-                    b.p = form == 3 ? ::operator new(b.size, std::align_val_t{128})
+                    b.p = form == 3   ? ::operator new (b.size, std::align_val_t{128})
                           : form == 2 ? ::operator new[](b.size)
                                       : ::operator new(b.size);
                     {
@@ -520,7 +532,8 @@ TEST_CASE("the peak catches a concurrent spike within the documented bound") {
     CHECK(tolerance >= kThreads * memscope::kPeakBatchBytes);
     CHECK(after.peak_allocated_bytes + tolerance >= true_peak_at_least);
     CHECK(after.peak_allocated_bytes <= true_peak_at_least + tolerance + kBookkeeping);
-    MESSAGE("spike " << spike << " B, peak seen " << after.peak_allocated_bytes - base.total_allocated_bytes
+    MESSAGE("spike " << spike << " B, peak seen "
+                     << after.peak_allocated_bytes - base.total_allocated_bytes
                      << " B above base, tolerance " << tolerance << " B");
 }
 

@@ -27,8 +27,8 @@ constexpr std::size_t kMB = 1024 * 1024;
 
 // A clock the test moves by hand.
 struct ManualClock {
-    std::chrono::steady_clock::time_point now = std::chrono::steady_clock::time_point{} +
-                                                std::chrono::hours(1);
+    std::chrono::steady_clock::time_point now =
+        std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
     void advance(double seconds) {
         now += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
             std::chrono::duration<double>(seconds));
@@ -189,7 +189,8 @@ TEST_CASE("passing 100% fires one error saying by how much") {
     const auto over = events_of(budget, EventKind::over_budget);
     REQUIRE(over.size() == 1);
     CHECK(over[0].level == memscope::LogLevel::error);
-    CHECK(over[0].message == "Subsystem 'Meshes' over memory budget by 38 MB, 107% (550 MB / 512 MB)");
+    CHECK(over[0].message ==
+          "Subsystem 'Meshes' over memory budget by 38 MB, 107% (550 MB / 512 MB)");
     // Falling to 99% does not re-arm the error (hysteresis), falling to 97% does.
     budget.report("Meshes", static_cast<std::size_t>(0.99 * 512 * kMB), 1);
     budget.report("Meshes", 520 * kMB, 1);
@@ -287,9 +288,9 @@ TEST_CASE("pressure callbacks are called on transitions with the figures") {
     int other_calls = 0;
     budget.on_pressure("Meshes", [&](const PressureEvent&) { ++other_calls; });
 
-    budget.report("Chunks", 500, 1);  // ok: no transition
-    budget.report("Chunks", 900, 1);  // into warning
-    budget.report("Chunks", 950, 1);  // still warning
+    budget.report("Chunks", 500, 1);   // ok: no transition
+    budget.report("Chunks", 900, 1);   // into warning
+    budget.report("Chunks", 950, 1);   // still warning
     budget.report("Chunks", 1100, 1);  // into over budget
     budget.report("Chunks", 100, 1);   // back to ok
     REQUIRE(seen.size() == 3);
@@ -313,7 +314,7 @@ TEST_CASE("a callback may free memory and report again without deadlock") {
     budget.on_pressure("Chunks", [&](const PressureEvent& e) {
         ++calls;
         if (e.status == MemoryStatus::over_budget) {
-            loaded = 400;  // unload distant chunks...
+            loaded = 400;                        // unload distant chunks...
             budget.report("Chunks", loaded, 4);  // ...and say so, from inside the callback
             CHECK(budget.status("Chunks").status == MemoryStatus::ok);
             CHECK(budget.total_current() == 400);
@@ -406,10 +407,10 @@ TEST_CASE("a subsystem that does not return to its baseline after an unload is a
     MemoryBudget budget;
     budget.report("Meshes", 10 * kMB, 1);
     budget.mark_baseline("Meshes");
-    budget.report("Meshes", 50 * kMB, 1);           // level loaded
-    budget.report("Meshes", 10 * kMB + 1000, 1);    // unloaded, within tolerance
+    budget.report("Meshes", 50 * kMB, 1);         // level loaded
+    budget.report("Meshes", 10 * kMB + 1000, 1);  // unloaded, within tolerance
     CHECK_FALSE(budget.report_unload("Meshes"));
-    budget.report("Meshes", 22 * kMB, 1);           // 12 MB never came back
+    budget.report("Meshes", 22 * kMB, 1);  // 12 MB never came back
     CHECK(budget.report_unload("Meshes"));
     const auto leaks = events_of(budget, EventKind::leak_suspect);
     REQUIRE(leaks.size() == 1);
@@ -445,7 +446,8 @@ TEST_CASE("game threads report while another thread reads") {
     for (int t = 0; t < 4; ++t) {
         writers.emplace_back([&, t] {
             const std::string name = "S" + std::to_string(t);
-            for (int i = 0; i < 20000; ++i) budget.report(name, static_cast<std::size_t>(i % 1200), 1);
+            for (int i = 0; i < 20000; ++i)
+                budget.report(name, static_cast<std::size_t>(i % 1200), 1);
         });
     }
     std::thread reader([&] {

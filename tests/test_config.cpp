@@ -37,7 +37,6 @@ using memscope_test::TempDir;
 
 constexpr std::size_t kGiB = std::size_t{1} << 30;
 
-
 // A budget in a known, non-default state, with a clock that never moves so that its
 // time-over-budget figures are deterministic too.
 struct Fixture {
@@ -85,7 +84,6 @@ std::string state_of(const MemoryBudget& b) {
 }
 
 // A directory of its own under the system's temporary directory, removed at the end.
-
 
 // Changes the working directory for one test.
 struct WorkingDir {

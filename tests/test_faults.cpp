@@ -102,7 +102,7 @@ void write_in_place(const std::filesystem::path& path, const std::string& text) 
 // The game under a config watcher: a frame loop on its own thread that polls the watcher
 // and reports, with an allocation per frame, until stop().
 class WatchedGame {
-public:
+  public:
     MemoryBudget budget;
     memscope::ConfigWatcher watcher;
 
@@ -128,7 +128,7 @@ public:
         return wait_until([&] { return frames_.load() > f + 20; });
     }
 
-private:
+  private:
     void run() {
         while (!quit_.load()) {
             watcher.poll();
@@ -334,7 +334,7 @@ std::ostream& operator<<(std::ostream& out, const Books& b) {
 
 // A live-stream client on its own thread that reads everything until the server closes.
 class StreamClient {
-public:
+  public:
     explicit StreamClient(int port) : client_(port) {
         REQUIRE(client_.send(get("/api/v1/stream")));
         thread_ = std::thread([this] {
@@ -360,7 +360,7 @@ public:
     }
     bool finished() const { return finished_.load(); }
 
-private:
+  private:
     RawSocket client_;
     std::thread thread_;
     std::mutex mutex_;
@@ -517,7 +517,7 @@ namespace {
 // The game during the test: a thread allocating and reporting throughout, a hundred
 // blocks a frame, until the object goes.
 class AllocatingGame {
-public:
+  public:
     explicit AllocatingGame(MemoryBudget& budget)
         : thread_([this, &budget] {
               std::vector<std::unique_ptr<char[]>> held(64);
@@ -537,7 +537,7 @@ public:
     AllocatingGame(const AllocatingGame&) = delete;
     AllocatingGame& operator=(const AllocatingGame&) = delete;
 
-private:
+  private:
     std::atomic<bool> quit_{false};
     std::thread thread_;  // last: it starts once quit_ is in place
 };

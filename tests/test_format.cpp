@@ -31,16 +31,21 @@ TEST_CASE("format_memory uses the specification's units and digits") {
 std::string printf_reference(std::size_t bytes) {
     const double b = static_cast<double>(bytes);
     char buf[64];
-    if (b >= 1073741824.0) std::snprintf(buf, sizeof buf, "%.2f GB", b / 1073741824.0);
-    else if (b >= 1048576.0) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1048576.0);
-    else if (b >= 1024.0) std::snprintf(buf, sizeof buf, "%.1f KB", b / 1024.0);
-    else std::snprintf(buf, sizeof buf, "%zu B", bytes);
+    if (b >= 1073741824.0)
+        std::snprintf(buf, sizeof buf, "%.2f GB", b / 1073741824.0);
+    else if (b >= 1048576.0)
+        std::snprintf(buf, sizeof buf, "%.1f MB", b / 1048576.0);
+    else if (b >= 1024.0)
+        std::snprintf(buf, sizeof buf, "%.1f KB", b / 1024.0);
+    else
+        std::snprintf(buf, sizeof buf, "%zu B", bytes);
     return buf;
 }
 
 TEST_CASE("format_memory rounds exactly as printf does, ties included") {
-    std::vector<std::size_t> values = {0, 1, 1023, 1024, 1025, 1048575, 1048576, 1073741823,
-                                       1073741824, std::numeric_limits<std::size_t>::max()};
+    std::vector<std::size_t> values = {
+        0,       1,       1023,       1024,       1025,
+        1048575, 1048576, 1073741823, 1073741824, std::numeric_limits<std::size_t>::max()};
     // Boundaries of every rounding step, and values whose next digit is a 5 (ties).
     for (std::size_t scale : {std::size_t{1024}, std::size_t{1} << 20, std::size_t{1} << 30}) {
         for (std::size_t k = 1; k < 3000; k += 7) {

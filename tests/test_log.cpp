@@ -57,8 +57,9 @@ TEST_CASE("log_periodic_stats prints the specification's line every 300 frames")
     double memory = -1, peak = -1;
     long long net = 0;
     char tail[8] = {};
-    CHECK(std::sscanf(cap.lines[0].second.c_str(), "Frame 300: Memory %lfMB (peak %lfMB), Allocs: %lld %3s",
-                      &memory, &peak, &net, tail) == 4);
+    CHECK(std::sscanf(cap.lines[0].second.c_str(),
+                      "Frame 300: Memory %lfMB (peak %lfMB), Allocs: %lld %3s", &memory, &peak,
+                      &net, tail) == 4);
     CHECK(std::string(tail) == "net");
     CHECK(memory >= 0);
     CHECK(peak >= memory);

@@ -106,8 +106,8 @@ TEST_CASE("is_valid_token: printable ASCII without spaces, not empty") {
 }
 
 TEST_CASE("docs/configuration.md lists every variable of the table, as the table says") {
-    const std::string doc = read_text(std::filesystem::path(MEMSCOPE_SOURCE_DIR) / "docs" /
-                                      "configuration.md");
+    const std::string doc =
+        read_text(std::filesystem::path(MEMSCOPE_SOURCE_DIR) / "docs" / "configuration.md");
     REQUIRE_FALSE(doc.empty());
     for (const memscope::EnvironmentVariable& v : memscope::environment_variables()) {
         std::string row = "| `";

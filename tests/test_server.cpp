@@ -1046,7 +1046,8 @@ TEST_CASE("a bad MEMSCOPE_* value is logged with its name and value; the default
     SUBCASE("MEMSCOPE_DISABLE neither 1 nor 0") {
         ScopedEnv disable("MEMSCOPE_DISABLE", "yes");
         Server server(budget, options);
-        CHECK(logged("MEMSCOPE_DISABLE=\"yes\" is not valid (expected 1 or 0); the default is kept"));
+        CHECK(
+            logged("MEMSCOPE_DISABLE=\"yes\" is not valid (expected 1 or 0); the default is kept"));
         CHECK(server.start().started);
     }
     SUBCASE("MEMSCOPE_BIND not an address") {

@@ -49,12 +49,12 @@ inline constexpr std::size_t kMaxRequestsPerConnection = 100;
 /// The limits of a ConnectionPool. Those a game can set default to ServerOptions' defaults.
 struct ConnectionLimits {
     std::size_t max_connections = ServerOptions{}.max_connections;  ///< open at once
-    std::size_t max_head_bytes = kMaxRequestHeadBytes;        ///< request line and headers
+    std::size_t max_head_bytes = kMaxRequestHeadBytes;              ///< request line and headers
     std::size_t max_body_bytes = ServerOptions{}.max_body_bytes;    ///< the server's body limit
-    std::chrono::milliseconds idle_timeout = kIdleTimeout;    ///< before a request starts
+    std::chrono::milliseconds idle_timeout = kIdleTimeout;          ///< before a request starts
     std::chrono::milliseconds read_timeout = ServerOptions{}.read_timeout;  ///< head, then body
-    std::chrono::milliseconds write_timeout = kWriteTimeout;  ///< per write
-    std::size_t max_requests = kMaxRequestsPerConnection;     ///< per connection
+    std::chrono::milliseconds write_timeout = kWriteTimeout;                ///< per write
+    std::size_t max_requests = kMaxRequestsPerConnection;                   ///< per connection
 };
 
 /// One client socket. Owned by the poller while waiting, by one worker while answered;

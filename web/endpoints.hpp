@@ -20,9 +20,9 @@ namespace memscope::web {
 
 /// Settings of an Api (the part of ServerOptions that concerns requests).
 struct ApiOptions {
-    std::string token;                       ///< empty: control endpoints answer 403
+    std::string token;  ///< empty: control endpoints answer 403
     std::size_t max_body_bytes = ServerOptions{}.max_body_bytes;  ///< larger bodies get 413
-    std::size_t max_stream_clients = 4;      ///< live streams open at once; more get 503
+    std::size_t max_stream_clients = 4;  ///< live streams open at once; more get 503
 };
 
 /// The route table and the state behind it (marks, stream clients, verdict provider).

@@ -6,8 +6,8 @@
 
 #include <chrono>
 
-#include "memscope/internal.hpp"
 #include "memscope/history.hpp"
+#include "memscope/internal.hpp"
 
 namespace memscope::web {
 

@@ -23,12 +23,12 @@
 #include <thread>
 
 #include "connections.hpp"
-#include "memscope/internal.hpp"
 #include "endpoints.hpp"
 #include "memscope/budget.hpp"
-#include "memscope/sampler.hpp"
+#include "memscope/internal.hpp"
 #include "memscope/log.hpp"
 #include "memscope/options.hpp"
+#include "memscope/sampler.hpp"
 #include "memscope/server.hpp"
 #include "sockets.hpp"
 #include "stream.hpp"
@@ -288,7 +288,7 @@ std::string_view reason_of(int status) {
 struct Server::Impl final : detail::ForkHandler {
     MemoryBudget& budget;
     ServerOptions options;
-    bool disabled = false;    // MEMSCOPE_DISABLE=1
+    bool disabled = false;  // MEMSCOPE_DISABLE=1
 
     std::mutex mutex;  // serialises start() and stop()
     std::atomic<bool> running{false};
@@ -300,7 +300,7 @@ struct Server::Impl final : detail::ForkHandler {
     std::thread listener;
     std::atomic<bool> listener_done{false};
     std::atomic<int> listen_fd{-1};  // the listening socket, for the child of a fork
-    bool orphaned = false;  // in the child of a fork: the threads serving `http` are gone
+    bool orphaned = false;           // in the child of a fork: the threads serving `http` are gone
 
     VerdictProvider verdict;  // guarded by `mutex`; kept here so it survives stop() and start()
 

@@ -23,11 +23,19 @@ StartResult Server::start() {
 }
 
 void Server::stop() {}
-bool Server::running() const { return false; }
-int Server::port() const { return 0; }
-const ServerOptions& Server::options() const { return impl_->options; }
+bool Server::running() const {
+    return false;
+}
+int Server::port() const {
+    return 0;
+}
+const ServerOptions& Server::options() const {
+    return impl_->options;
+}
 void Server::set_verdict_provider(VerdictProvider) {}
 
-bool server_available() noexcept { return false; }
+bool server_available() noexcept {
+    return false;
+}
 
 }  // namespace memscope

@@ -72,7 +72,8 @@ Response serve_static_from(std::string_view path, const Request& request,
         // `name` is a name of the table, never the request's text: nothing else is readable.
         std::string body;
         if (detail::read_small_file(std::string(web_root) + "/" + std::string(asset->name),
-                                    kMaxDiskFileBytes, body).ok) {
+                                    kMaxDiskFileBytes, body)
+                .ok) {
             note_web_root(web_root);
             response.body = std::move(body);
             response.set_header("Cache-Control", "no-store");

@@ -39,13 +39,13 @@ struct VerdictOptions {
 
 /// One subsystem's (or the total's) line of the verdict.
 struct BudgetLine {
-    std::string name;                     ///< subsystem name, or "(total)"
-    std::size_t current_bytes = 0;        ///< as last reported
-    std::size_t peak_bytes = 0;           ///< highest ever reported
-    std::size_t budget_bytes = 0;         ///< 0: unbudgeted
-    double peak_usage = 0.0;              ///< peak / budget (0 when unbudgeted)
-    double seconds_over_threshold = 0.0;  ///< time above the warning threshold
-    double seconds_over_budget = 0.0;     ///< time above 100% of the budget
+    std::string name;                       ///< subsystem name, or "(total)"
+    std::size_t current_bytes = 0;          ///< as last reported
+    std::size_t peak_bytes = 0;             ///< highest ever reported
+    std::size_t budget_bytes = 0;           ///< 0: unbudgeted
+    double peak_usage = 0.0;                ///< peak / budget (0 when unbudgeted)
+    double seconds_over_threshold = 0.0;    ///< time above the warning threshold
+    double seconds_over_budget = 0.0;       ///< time above 100% of the budget
     std::uint64_t warning_events = 0;       ///< warning events seen
     std::uint64_t over_budget_events = 0;   ///< over_budget events seen
     std::uint64_t leak_suspect_events = 0;  ///< leak_suspect events seen

@@ -73,7 +73,9 @@ inline std::size_t counted_size(void* p, std::size_t) noexcept {
 inline void note_new(void* p, std::size_t requested) noexcept {
     count_allocation(t_counters, counted_size(p, requested));
 }
-inline void note_delete(void* p) noexcept { count_free(t_counters, backend::usable_size(p)); }
+inline void note_delete(void* p) noexcept {
+    count_free(t_counters, backend::usable_size(p));
+}
 inline void note_delete_sized(void* p, std::size_t requested) noexcept {
     count_free(t_counters, counted_size(p, requested));
 }
@@ -94,8 +96,8 @@ inline void note_new_aligned(void*) noexcept {}
 // throw. Kept out of line so the fast path stays small.
 [[gnu::noinline]] void* allocate_slow(std::size_t size, std::size_t alignment) {
     for (;;) {
-        void* p = alignment == 0 ? backend::allocate(size)
-                                 : backend::allocate_aligned(size, alignment);
+        void* p =
+            alignment == 0 ? backend::allocate(size) : backend::allocate_aligned(size, alignment);
         if (p != nullptr) return p;
         std::new_handler handler = std::get_new_handler();
         if (handler == nullptr) throw std::bad_alloc();
@@ -139,7 +141,7 @@ inline void note_new_aligned(void*) noexcept {}
 }
 
 [[gnu::always_inline]] inline void* new_aligned_impl_nothrow(std::size_t size,
-                                                            std::align_val_t al) noexcept {
+                                                             std::align_val_t al) noexcept {
     const auto alignment = static_cast<std::size_t>(al);
     void* p = backend::allocate_aligned(size, alignment);
     if (p == nullptr) [[unlikely]] {
@@ -181,7 +183,8 @@ void prepare_size_classes() noexcept {
         valid = valid && size % 8 == 0 && size / 8 <= 0xffff && mi_good_size(first) == size;
     };
     fill(0, 0, 0);
-    for (std::size_t words = 1; words <= kSmallMax / 8; ++words) fill(words, words * 8 - 7, words * 8);
+    for (std::size_t words = 1; words <= kSmallMax / 8; ++words)
+        fill(words, words * 8 - 7, words * 8);
     for (std::size_t step = kSmallMax / kMediumStep; step < kMediumMax / kMediumStep; ++step)
         fill(kMediumBase + step, step * kMediumStep + 1, (step + 1) * kMediumStep);
     g_table_limit = valid ? kMediumMax + 1 : 0;
@@ -198,15 +201,21 @@ using memscope::detail::new_impl;
 using memscope::detail::new_impl_nothrow;
 
 // The eight replaceable allocation functions.
-void* operator new(std::size_t size) { return new_impl(size); }
-void* operator new[](std::size_t size) { return new_impl(size); }
+void* operator new(std::size_t size) {
+    return new_impl(size);
+}
+void* operator new[](std::size_t size) {
+    return new_impl(size);
+}
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
     return new_impl_nothrow(size);
 }
 void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
     return new_impl_nothrow(size);
 }
-void* operator new(std::size_t size, std::align_val_t al) { return new_aligned_impl(size, al); }
+void* operator new(std::size_t size, std::align_val_t al) {
+    return new_aligned_impl(size, al);
+}
 void* operator new[](std::size_t size, std::align_val_t al) {
     return new_aligned_impl(size, al);
 }
@@ -219,16 +228,36 @@ void* operator new[](std::size_t size, std::align_val_t al, const std::nothrow_t
 
 // The twelve replaceable deallocation functions. Aligned blocks are always counted by
 // their usable size, so the aligned forms ignore the alignment (mi_free finds the block).
-void operator delete(void* p) noexcept { delete_impl(p); }
-void operator delete[](void* p) noexcept { delete_impl(p); }
-void operator delete(void* p, std::size_t size) noexcept { delete_sized_impl(p, size); }
-void operator delete[](void* p, std::size_t size) noexcept { delete_sized_impl(p, size); }
-void operator delete(void* p, std::align_val_t) noexcept { delete_impl(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { delete_impl(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { delete_impl(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { delete_impl(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { delete_impl(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { delete_impl(p); }
+void operator delete(void* p) noexcept {
+    delete_impl(p);
+}
+void operator delete[](void* p) noexcept {
+    delete_impl(p);
+}
+void operator delete(void* p, std::size_t size) noexcept {
+    delete_sized_impl(p, size);
+}
+void operator delete[](void* p, std::size_t size) noexcept {
+    delete_sized_impl(p, size);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+    delete_impl(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+    delete_impl(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+    delete_impl(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+    delete_impl(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    delete_impl(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    delete_impl(p);
+}
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
     delete_impl(p);
 }

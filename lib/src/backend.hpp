@@ -22,9 +22,15 @@ namespace memscope::detail::backend {
 
 #if MEMSCOPE_BACKEND_MIMALLOC
 
-inline void* allocate(std::size_t size) noexcept { return mi_malloc(size); }
-inline void release(void* p) noexcept { mi_free(p); }
-inline std::size_t usable_size(const void* p) noexcept { return mi_usable_size(p); }
+inline void* allocate(std::size_t size) noexcept {
+    return mi_malloc(size);
+}
+inline void release(void* p) noexcept {
+    mi_free(p);
+}
+inline std::size_t usable_size(const void* p) noexcept {
+    return mi_usable_size(p);
+}
 
 /// mimalloc 2.0.9 (Debian 12) returns blocks aligned to only 128 bytes from
 /// mi_malloc_aligned(size, align) when align is 256, 512 or 1024 and size is a multiple of
@@ -53,8 +59,12 @@ inline void* allocate_aligned(std::size_t size, std::size_t alignment) noexcept 
 
 #else  // system allocator
 
-inline void* allocate(std::size_t size) noexcept { return std::malloc(size); }
-inline void release(void* p) noexcept { std::free(p); }
+inline void* allocate(std::size_t size) noexcept {
+    return std::malloc(size);
+}
+inline void release(void* p) noexcept {
+    std::free(p);
+}
 inline std::size_t usable_size(const void* p) noexcept {
     return ::malloc_usable_size(const_cast<void*>(p));
 }

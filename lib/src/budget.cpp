@@ -6,9 +6,9 @@
 // then logs and calls back. So a callback may call report() (or anything else) again, and
 // a slow log sink never blocks another thread's report().
 
+#include "memscope/budget.hpp"
 #include "name_hash.hpp"
 #include "seed_figures.hpp"
-#include "memscope/budget.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -34,7 +34,7 @@ using SteadyClock = std::chrono::steady_clock;
 enum Alert : int { kNone = 0, kWarning = 1, kOver = 2 };
 
 MemoryStatus alert_status(int alert) {
-    return alert == kOver ? MemoryStatus::over_budget
+    return alert == kOver      ? MemoryStatus::over_budget
            : alert == kWarning ? MemoryStatus::warning
                                : MemoryStatus::ok;
 }
@@ -63,7 +63,8 @@ std::string subject(std::string_view name) {
 
 std::string describe(EventKind kind, std::string_view name, std::size_t current,
                      std::size_t budget) {
-    const std::string pair = "(" + detail::format_budget_figure(current, budget) + " / " + detail::format_budget_figure(budget, budget) + ")";
+    const std::string pair = "(" + detail::format_budget_figure(current, budget) + " / " +
+                             detail::format_budget_figure(budget, budget) + ")";
     const long percent = std::lround(usage_of(current, budget) * 100.0);
     const char* of_what = name == kTotalName ? "total memory budget" : "memory budget";
     char head[64];
@@ -74,12 +75,14 @@ std::string describe(EventKind kind, std::string_view name, std::size_t current,
         case EventKind::over_budget:
             // The overage in its own scale: "by 512 KB" rather than "by 0 MB".
             return subject(name) + " over " + of_what + " by " +
-                   detail::format_budget_figure(current - budget, current - budget) +
-                   ", " + std::to_string(percent) + "% " + pair;
+                   detail::format_budget_figure(current - budget, current - budget) + ", " +
+                   std::to_string(percent) + "% " + pair;
         case EventKind::recovered:
-            std::snprintf(head, sizeof head, " back under the warning threshold at %ld%% of ", percent);
+            std::snprintf(head, sizeof head, " back under the warning threshold at %ld%% of ",
+                          percent);
             return subject(name) + head + of_what + " " + pair;
-        case EventKind::leak_suspect: break;
+        case EventKind::leak_suspect:
+            break;
     }
     return subject(name);
 }
@@ -95,7 +98,6 @@ struct Entry {
     std::uint64_t warnings = 0;
     std::optional<std::size_t> baseline;
 };
-
 
 struct Callback {
     CallbackId id;
@@ -264,9 +266,11 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
             try {
                 (*call.fn)(call.event);
             } catch (const std::exception& ex) {
-                log(LogLevel::error, "pressure callback for '" + call.name + "' threw: " + ex.what());
+                log(LogLevel::error,
+                    "pressure callback for '" + call.name + "' threw: " + ex.what());
             } catch (...) {
-                log(LogLevel::error, "pressure callback for '" + call.name + "' threw a non-exception");
+                log(LogLevel::error,
+                    "pressure callback for '" + call.name + "' threw a non-exception");
             }
         }
     }
@@ -296,10 +300,14 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
 
 std::string_view to_string(MemoryStatus status) noexcept {
     switch (status) {
-        case MemoryStatus::ok: return "ok";
-        case MemoryStatus::warning: return "warning";
-        case MemoryStatus::over_budget: return "over_budget";
-        case MemoryStatus::unbudgeted: return "unbudgeted";
+        case MemoryStatus::ok:
+            return "ok";
+        case MemoryStatus::warning:
+            return "warning";
+        case MemoryStatus::over_budget:
+            return "over_budget";
+        case MemoryStatus::unbudgeted:
+            return "unbudgeted";
     }
     return "unknown";
 }
@@ -317,10 +325,14 @@ std::string name_problem(std::string_view name) {
 
 std::string_view to_string(EventKind kind) noexcept {
     switch (kind) {
-        case EventKind::warning: return "warning";
-        case EventKind::over_budget: return "over_budget";
-        case EventKind::recovered: return "recovered";
-        case EventKind::leak_suspect: return "leak_suspect";
+        case EventKind::warning:
+            return "warning";
+        case EventKind::over_budget:
+            return "over_budget";
+        case EventKind::recovered:
+            return "recovered";
+        case EventKind::leak_suspect:
+            return "leak_suspect";
     }
     return "unknown";
 }
@@ -377,7 +389,8 @@ void MemoryBudget::apply(const BudgetChanges& changes) {
             e.memory.budget_bytes = bytes;
             e.timed_status = classify(e.memory.current_bytes, bytes, impl_->threshold);
         }
-        if (changes.total_budget_bytes) impl_->total.memory.budget_bytes = *changes.total_budget_bytes;
+        if (changes.total_budget_bytes)
+            impl_->total.memory.budget_bytes = *changes.total_budget_bytes;
         // A new budget or threshold can put a subsystem over it at once: say so now,
         // not at its next report.
         if (changes.warning_threshold) {
@@ -441,10 +454,12 @@ std::vector<SubsystemSnapshot> MemoryBudget::snapshot() const {
         std::lock_guard lock(impl_->mutex);
         const auto t = impl_->now();
         rows.reserve(impl_->subsystems.size());
-        for (const auto& [name, e] : impl_->subsystems) rows.push_back(impl_->snapshot_of(name, e, t));
+        for (const auto& [name, e] : impl_->subsystems)
+            rows.push_back(impl_->snapshot_of(name, e, t));
     }
-    std::sort(rows.begin(), rows.end(),
-              [](const SubsystemSnapshot& a, const SubsystemSnapshot& b) { return a.name < b.name; });
+    std::sort(rows.begin(), rows.end(), [](const SubsystemSnapshot& a, const SubsystemSnapshot& b) {
+        return a.name < b.name;
+    });
     return rows;
 }
 
@@ -457,7 +472,8 @@ BudgetTotals MemoryBudget::totals() const {
     t.usage = usage_of(t.current_bytes, t.budget_bytes);
     t.status = classify(t.current_bytes, t.budget_bytes, impl_->threshold);
     t.subsystem_count = impl_->subsystems.size();
-    const SubsystemSnapshot total = impl_->snapshot_of(std::string(kTotalName), impl_->total, impl_->now());
+    const SubsystemSnapshot total =
+        impl_->snapshot_of(std::string(kTotalName), impl_->total, impl_->now());
     t.seconds_over_threshold = total.seconds_over_threshold;
     t.seconds_over_budget = total.seconds_over_budget;
     return t;
@@ -487,9 +503,10 @@ void MemoryBudget::set_warning_threshold(float threshold) {
 
 void MemoryBudget::configure_default_budgets() {
     BudgetChanges changes;
-    changes.budgets = {{"Chunks", DefaultBudgets::chunks},     {"Meshes", DefaultBudgets::meshes},
-                       {"Textures", DefaultBudgets::textures}, {"Entities", DefaultBudgets::entities},
-                       {"Audio", DefaultBudgets::audio},       {"Physics", DefaultBudgets::physics}};
+    changes.budgets = {
+        {"Chunks", DefaultBudgets::chunks},     {"Meshes", DefaultBudgets::meshes},
+        {"Textures", DefaultBudgets::textures}, {"Entities", DefaultBudgets::entities},
+        {"Audio", DefaultBudgets::audio},       {"Physics", DefaultBudgets::physics}};
     changes.total_budget_bytes = DefaultBudgets::total;
     apply(changes);
 }
@@ -520,7 +537,8 @@ bool MemoryBudget::report_unload(std::string_view name, std::size_t tolerance_by
         ev.subsystem = std::string(name);
         ev.current_bytes = current;
         ev.budget_bytes = it->second.memory.budget_bytes;
-        ev.message = subject(name) + " suspected leak: did not return to its baseline after unload, " +
+        ev.message = subject(name) +
+                     " suspected leak: did not return to its baseline after unload, " +
                      format_memory(current - baseline) + " above it (" + format_memory(current) +
                      " now, baseline " + format_memory(baseline) + ")";
     }
@@ -531,8 +549,8 @@ bool MemoryBudget::report_unload(std::string_view name, std::size_t tolerance_by
 CallbackId MemoryBudget::on_pressure(std::string_view name, PressureCallback callback) {
     std::lock_guard lock(impl_->mutex);
     const CallbackId id = impl_->next_callback++;
-    impl_->callbacks.push_back(
-        {id, std::string(name), false, std::make_shared<const PressureCallback>(std::move(callback))});
+    impl_->callbacks.push_back({id, std::string(name), false,
+                                std::make_shared<const PressureCallback>(std::move(callback))});
     return id;
 }
 
@@ -547,7 +565,8 @@ CallbackId MemoryBudget::on_any_pressure(PressureCallback callback) {
 bool MemoryBudget::remove_pressure_callback(CallbackId id) {
     std::lock_guard lock(impl_->mutex);
     auto& cbs = impl_->callbacks;
-    const auto it = std::find_if(cbs.begin(), cbs.end(), [id](const Callback& c) { return c.id == id; });
+    const auto it =
+        std::find_if(cbs.begin(), cbs.end(), [id](const Callback& c) { return c.id == id; });
     if (it == cbs.end()) return false;
     cbs.erase(it);
     return true;
@@ -558,8 +577,10 @@ std::size_t MemoryBudget::simulate_pressure(std::string_view name, MemoryStatus 
     {
         std::lock_guard lock(impl_->mutex);
         const Entry* e = nullptr;
-        if (name == kTotalName) e = &impl_->total;
-        else if (auto it = impl_->subsystems.find(name); it != impl_->subsystems.end()) e = &it->second;
+        if (name == kTotalName)
+            e = &impl_->total;
+        else if (auto it = impl_->subsystems.find(name); it != impl_->subsystems.end())
+            e = &it->second;
         PressureEvent pe;
         pe.status = status;
         pe.previous = e ? alert_status(e->alert) : MemoryStatus::ok;
@@ -577,8 +598,9 @@ std::size_t MemoryBudget::simulate_pressure(std::string_view name, MemoryStatus 
 std::vector<BudgetEvent> MemoryBudget::events(std::uint64_t after_sequence) const {
     std::lock_guard lock(impl_->mutex);
     std::vector<BudgetEvent> out;
-    auto it = std::partition_point(impl_->events.begin(), impl_->events.end(),
-                                   [&](const BudgetEvent& e) { return e.sequence <= after_sequence; });
+    auto it =
+        std::partition_point(impl_->events.begin(), impl_->events.end(),
+                             [&](const BudgetEvent& e) { return e.sequence <= after_sequence; });
     out.assign(it, impl_->events.end());
     return out;
 }

@@ -22,19 +22,18 @@
 #include <string>
 #include <system_error>
 
+#include "due_time.hpp"
 #include "fork_safety.hpp"
 #include "json_reader.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/format.hpp"
-#include "memscope/units.hpp"
-#include "memscope/log.hpp"
-#include "due_time.hpp"
 #include "memscope/internal.hpp"
+#include "memscope/log.hpp"
 #include "memscope/options.hpp"
+#include "memscope/units.hpp"
 
 namespace memscope {
 namespace {
-
 
 // Same limit as the reader's: a configuration file of more than 1 MiB is not one.
 constexpr std::size_t kMaxFileBytes = JsonReadOptions{}.max_size_bytes;
@@ -288,10 +287,14 @@ ConfigResult load_default_config(MemoryBudget& budget) {
 
 std::string_view to_string(ConfigChange change) noexcept {
     switch (change) {
-        case ConfigChange::none: return "none";
-        case ConfigChange::applied: return "applied";
-        case ConfigChange::refused: return "refused";
-        case ConfigChange::missing: return "missing";
+        case ConfigChange::none:
+            return "none";
+        case ConfigChange::applied:
+            return "applied";
+        case ConfigChange::refused:
+            return "refused";
+        case ConfigChange::missing:
+            return "missing";
     }
     return "unknown";
 }

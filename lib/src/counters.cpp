@@ -15,9 +15,9 @@ namespace {
 // Everything here is constant-initialised and trivially destructible, so it works for
 // allocations made before main() and in static destructors, in any order.
 
-std::mutex g_registry_mutex;                   // guards the list, g_live_threads and g_key
-constinit ThreadCounters* g_head = nullptr;    // registered threads, newest first
-constinit std::size_t g_live_threads = 0;      // length of the list
+std::mutex g_registry_mutex;                 // guards the list, g_live_threads and g_key
+constinit ThreadCounters* g_head = nullptr;  // registered threads, newest first
+constinit std::size_t g_live_threads = 0;    // length of the list
 constinit bool g_key_created = false;
 constinit bool g_key_failed = false;
 constinit pthread_key_t g_key{};
@@ -25,12 +25,12 @@ constinit pthread_key_t g_key{};
 // Shared totals, each on its own cache line: written by threads that exited or publish a
 // batch, never on the ordinary allocation path.
 struct alignas(64) SharedTotals {
-    std::atomic<std::int64_t> retired_bytes{0};         // left behind by exited threads
+    std::atomic<std::int64_t> retired_bytes{0};  // left behind by exited threads
     std::atomic<std::uint64_t> retired_allocations{0};
     std::atomic<std::uint64_t> retired_frees{0};
 };
 constinit SharedTotals g_retired;
-constinit std::int64_t g_retired_internal_bytes = 0;  // guarded by g_registry_mutex
+constinit std::int64_t g_retired_internal_bytes = 0;             // guarded by g_registry_mutex
 alignas(64) constinit std::atomic<std::int64_t> g_published{0};  // sum of published bytes
 alignas(64) constinit std::atomic<std::uint64_t> g_peak{0};
 
@@ -57,8 +57,10 @@ void set_bounds(ThreadCounters& t) noexcept {
 }
 
 void unlink(ThreadCounters& t) noexcept {
-    if (t.prev != nullptr) t.prev->next = t.next;
-    else g_head = t.next;
+    if (t.prev != nullptr)
+        t.prev->next = t.next;
+    else
+        g_head = t.next;
     if (t.next != nullptr) t.next->prev = t.prev;
     t.prev = t.next = nullptr;
     --g_live_threads;
@@ -140,8 +142,12 @@ void register_thread(ThreadCounters& t) noexcept {
 // fork(): the registry lock is held across the copy (locked last, after every object of
 // fork_safety.hpp, since they allocate under their own locks), so the child never inherits
 // it locked by a thread that does not exist there.
-void registry_prepare_fork() noexcept { g_registry_mutex.lock(); }
-void registry_after_fork_parent() noexcept { g_registry_mutex.unlock(); }
+void registry_prepare_fork() noexcept {
+    g_registry_mutex.lock();
+}
+void registry_after_fork_parent() noexcept {
+    g_registry_mutex.unlock();
+}
 
 // In the child, only the thread that called fork() exists. The other threads' blocks hold
 // figures that stay right (the memory they counted was copied too), but glibc puts those
@@ -246,7 +252,9 @@ AllocationStats allocation_stats() noexcept {
     return stats;
 }
 
-bool tracking_enabled() noexcept { return MEMSCOPE_TRACKING != 0; }
+bool tracking_enabled() noexcept {
+    return MEMSCOPE_TRACKING != 0;
+}
 
 void reset_peak() noexcept {
     if constexpr (MEMSCOPE_TRACKING) {

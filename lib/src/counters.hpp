@@ -31,7 +31,7 @@ enum class ThreadState : std::uint8_t {
 };
 
 struct alignas(64) ThreadCounters {
-    std::atomic<std::int64_t> bytes{0};        // usable bytes allocated minus freed by this thread
+    std::atomic<std::int64_t> bytes{0};         // usable bytes allocated minus freed by this thread
     std::atomic<std::uint64_t> allocations{0};  // allocations made by this thread
     std::atomic<std::uint64_t> frees{0};        // frees made by this thread
     // Owner-only bounds of the fast path: a byte count at or beyond either one takes the
@@ -41,12 +41,12 @@ struct alignas(64) ThreadCounters {
     // state and peak publication.
     std::int64_t upper = 0;
     std::int64_t lower = 0;
-    std::int64_t published = 0;       // `bytes` when last added to the shared total
-    ThreadCounters* prev = nullptr;   // registry list links, guarded by its mutex
+    std::int64_t published = 0;      // `bytes` when last added to the shared total
+    ThreadCounters* prev = nullptr;  // registry list links, guarded by its mutex
     ThreadCounters* next = nullptr;
-    pthread_t owner{};                // the thread, for the child of a fork (fork_safety.hpp)
+    pthread_t owner{};  // the thread, for the child of a fork (fork_safety.hpp)
     ThreadState state = ThreadState::unregistered;
-    bool internal = false;            // a memscope server thread: see mark_thread_internal
+    bool internal = false;  // a memscope server thread: see mark_thread_internal
 };
 
 inline constexpr std::int64_t kBatch = static_cast<std::int64_t>(kPeakBatchBytes);
@@ -64,8 +64,8 @@ void count_free_slow(ThreadCounters& t, std::size_t size) noexcept;
 // add, one compare, two stores, all on the calling thread's own cache line.
 
 inline void count_allocation(ThreadCounters& t, std::size_t size) noexcept {
-    const std::int64_t bytes = t.bytes.load(std::memory_order_relaxed) +
-                               static_cast<std::int64_t>(size);
+    const std::int64_t bytes =
+        t.bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size);
     if (bytes >= t.upper) [[unlikely]]
         return count_allocation_slow(t, size);
     t.bytes.store(bytes, std::memory_order_relaxed);
@@ -74,8 +74,8 @@ inline void count_allocation(ThreadCounters& t, std::size_t size) noexcept {
 }
 
 inline void count_free(ThreadCounters& t, std::size_t size) noexcept {
-    const std::int64_t bytes = t.bytes.load(std::memory_order_relaxed) -
-                               static_cast<std::int64_t>(size);
+    const std::int64_t bytes =
+        t.bytes.load(std::memory_order_relaxed) - static_cast<std::int64_t>(size);
     if (bytes <= t.lower) [[unlikely]]
         return count_free_slow(t, size);
     t.bytes.store(bytes, std::memory_order_relaxed);

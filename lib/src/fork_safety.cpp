@@ -17,16 +17,22 @@ struct ForkList {
     static void link(ForkHandler& h) noexcept {
         h.prev_ = tail;
         h.next_ = nullptr;
-        if (tail != nullptr) tail->next_ = &h;
-        else head = &h;
+        if (tail != nullptr)
+            tail->next_ = &h;
+        else
+            head = &h;
         tail = &h;
     }
 
     static void unlink(ForkHandler& h) noexcept {
-        if (h.prev_ != nullptr) h.prev_->next_ = h.next_;
-        else head = h.next_;
-        if (h.next_ != nullptr) h.next_->prev_ = h.prev_;
-        else tail = h.prev_;
+        if (h.prev_ != nullptr)
+            h.prev_->next_ = h.next_;
+        else
+            head = h.next_;
+        if (h.next_ != nullptr)
+            h.next_->prev_ = h.prev_;
+        else
+            tail = h.prev_;
         h.prev_ = h.next_ = nullptr;
     }
 
@@ -60,7 +66,9 @@ void install() noexcept {
 
 }  // namespace
 
-void install_fork_handlers() noexcept { pthread_once(&g_install_once, install); }
+void install_fork_handlers() noexcept {
+    pthread_once(&g_install_once, install);
+}
 
 void add_fork_handler(ForkHandler& handler) noexcept {
     install_fork_handlers();

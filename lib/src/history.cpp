@@ -2,8 +2,8 @@
 //
 // Locking: History has one mutex around the ring and the name table.
 
-#include "name_hash.hpp"
 #include "memscope/history.hpp"
+#include "name_hash.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -32,7 +32,6 @@ std::size_t heap_bytes(const std::string& s) {
     static const std::size_t small_capacity = std::string().capacity();
     return s.capacity() > small_capacity ? s.capacity() + 1 : 0;
 }
-
 
 // The trend rule, on the first and last of `n` samples.
 TrendResult make_trend(const Sample& first, const Sample& last, double first_value,

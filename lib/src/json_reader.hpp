@@ -40,5 +40,4 @@ namespace memscope::detail {
     return length;
 }
 
-
 }  // namespace memscope::detail

@@ -43,10 +43,14 @@ SinkForkHandler g_sink_fork_handler;
 
 std::string_view to_string(LogLevel level) noexcept {
     switch (level) {
-        case LogLevel::debug: return "debug";
-        case LogLevel::info: return "info";
-        case LogLevel::warning: return "warning";
-        case LogLevel::error: return "error";
+        case LogLevel::debug:
+            return "debug";
+        case LogLevel::info:
+            return "info";
+        case LogLevel::warning:
+            return "warning";
+        case LogLevel::error:
+            return "error";
     }
     return "unknown";
 }
@@ -57,9 +61,13 @@ void set_log_sink(LogSink sink) {
     g_sink = std::move(next);
 }
 
-void set_log_level(LogLevel minimum) noexcept { g_min_level.store(minimum); }
+void set_log_level(LogLevel minimum) noexcept {
+    g_min_level.store(minimum);
+}
 
-LogLevel log_level() noexcept { return g_min_level.load(); }
+LogLevel log_level() noexcept {
+    return g_min_level.load();
+}
 
 void log(LogLevel level, std::string_view message) {
     if (level < g_min_level.load(std::memory_order_relaxed)) return;
@@ -68,8 +76,10 @@ void log(LogLevel level, std::string_view message) {
         std::lock_guard lock(g_sink_mutex);
         sink = g_sink;
     }
-    if (sink) (*sink)(level, message);
-    else default_sink(level, message);
+    if (sink)
+        (*sink)(level, message);
+    else
+        default_sink(level, message);
 }
 
 bool log_periodic_stats(std::uint64_t frame, std::uint64_t every_frames) {

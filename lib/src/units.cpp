@@ -11,9 +11,9 @@
 #include <limits>
 #include <string>
 
-#include "memscope/json.hpp"
 #include "memscope/format.hpp"
 #include "memscope/internal.hpp"
+#include "memscope/json.hpp"
 #include "memscope/units.hpp"
 
 namespace memscope {

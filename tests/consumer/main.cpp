@@ -12,7 +12,8 @@ int main() {
     const auto during = memscope::allocation_stats();
     delete[] g_block;
     std::printf("memscope %s, backend %s, tracking %d: %zu bytes counted for a 10000-byte block\n",
-                MEMSCOPE_VERSION, memscope::allocator_backend(), memscope::tracking_enabled() ? 1 : 0,
+                MEMSCOPE_VERSION, memscope::allocator_backend(),
+                memscope::tracking_enabled() ? 1 : 0,
                 during.total_allocated_bytes - before.total_allocated_bytes);
     if (memscope::tracking_enabled() &&
         during.total_allocated_bytes - before.total_allocated_bytes < 10000) {

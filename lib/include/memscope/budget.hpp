@@ -31,44 +31,44 @@
 
 /// Figures of one subsystem as reported by the game (struct `memscope::SubsystemMemory`,
 /// the four fields of SubsystemMemory). Prometheus names carry a `subsystem` label.
-#define MEMSCOPE_SUBSYSTEM_MEMORY_FIELDS(X)                                                   \
-    X(std::size_t, current_bytes, gauge, memscope_subsystem_current_bytes,                    \
-      "Bytes the subsystem reported at its last report().")                                   \
-    X(std::size_t, peak_bytes, gauge, memscope_subsystem_peak_bytes,                          \
-      "Highest current_bytes the subsystem ever reported.")                                   \
-    X(std::size_t, budget_bytes, gauge, memscope_subsystem_budget_bytes,                      \
-      "Budget of the subsystem in bytes; 0 means unbudgeted.")                                \
-    X(std::size_t, allocation_count, gauge, memscope_subsystem_allocations,                   \
+#define MEMSCOPE_SUBSYSTEM_MEMORY_FIELDS(X)                                 \
+    X(std::size_t, current_bytes, gauge, memscope_subsystem_current_bytes,  \
+      "Bytes the subsystem reported at its last report().")                 \
+    X(std::size_t, peak_bytes, gauge, memscope_subsystem_peak_bytes,        \
+      "Highest current_bytes the subsystem ever reported.")                 \
+    X(std::size_t, budget_bytes, gauge, memscope_subsystem_budget_bytes,    \
+      "Budget of the subsystem in bytes; 0 means unbudgeted.")              \
+    X(std::size_t, allocation_count, gauge, memscope_subsystem_allocations, \
       "Allocation count the subsystem reported at its last report().")
 
 /// What the dashboard adds to each subsystem row (struct `memscope::SubsystemSnapshot`).
-#define MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(X)                                                    \
-    X(double, usage, gauge, memscope_subsystem_usage_ratio,                                   \
-      "current_bytes / budget_bytes; 0 when unbudgeted.")                                     \
-    X(std::size_t, window_peak_bytes, gauge, memscope_subsystem_window_peak_bytes,            \
-      "Highest current_bytes since the last reset_window_peaks().")                           \
+#define MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(X)                                                      \
+    X(double, usage, gauge, memscope_subsystem_usage_ratio,                                     \
+      "current_bytes / budget_bytes; 0 when unbudgeted.")                                       \
+    X(std::size_t, window_peak_bytes, gauge, memscope_subsystem_window_peak_bytes,              \
+      "Highest current_bytes since the last reset_window_peaks().")                             \
     X(double, seconds_over_threshold, counter, memscope_subsystem_over_threshold_seconds_total, \
-      "Seconds spent above the warning threshold (includes time over budget).")               \
-    X(double, seconds_over_budget, counter, memscope_subsystem_over_budget_seconds_total,     \
-      "Seconds spent above 100% of the budget.")                                              \
-    X(std::uint64_t, warnings, counter, memscope_subsystem_warnings_total,                    \
+      "Seconds spent above the warning threshold (includes time over budget).")                 \
+    X(double, seconds_over_budget, counter, memscope_subsystem_over_budget_seconds_total,       \
+      "Seconds spent above 100% of the budget.")                                                \
+    X(std::uint64_t, warnings, counter, memscope_subsystem_warnings_total,                      \
       "Warning and over-budget events fired for the subsystem.")
 
 /// Totals of all subsystems against the total budget (struct `memscope::BudgetTotals`).
-#define MEMSCOPE_BUDGET_TOTALS_FIELDS(X)                                                      \
-    X(std::size_t, current_bytes, gauge, memscope_reported_bytes,                             \
-      "Sum of the current bytes every subsystem reported.")                                   \
-    X(std::size_t, peak_bytes, gauge, memscope_reported_peak_bytes,                           \
-      "Highest sum of reported current bytes seen.")                                          \
-    X(std::size_t, budget_bytes, gauge, memscope_total_budget_bytes,                          \
-      "Total budget of all subsystems in bytes; 0 means none.")                               \
-    X(double, usage, gauge, memscope_total_usage_ratio,                                       \
-      "Reported bytes / total budget; 0 without a total budget.")                             \
-    X(std::size_t, subsystem_count, gauge, memscope_subsystems,                               \
-      "Subsystems known (reported or budgeted).")                                             \
-    X(double, seconds_over_threshold, counter, memscope_total_over_threshold_seconds_total,   \
-      "Seconds the total spent above the warning threshold of the total budget.")             \
-    X(double, seconds_over_budget, counter, memscope_total_over_budget_seconds_total,         \
+#define MEMSCOPE_BUDGET_TOTALS_FIELDS(X)                                                    \
+    X(std::size_t, current_bytes, gauge, memscope_reported_bytes,                           \
+      "Sum of the current bytes every subsystem reported.")                                 \
+    X(std::size_t, peak_bytes, gauge, memscope_reported_peak_bytes,                         \
+      "Highest sum of reported current bytes seen.")                                        \
+    X(std::size_t, budget_bytes, gauge, memscope_total_budget_bytes,                        \
+      "Total budget of all subsystems in bytes; 0 means none.")                             \
+    X(double, usage, gauge, memscope_total_usage_ratio,                                     \
+      "Reported bytes / total budget; 0 without a total budget.")                           \
+    X(std::size_t, subsystem_count, gauge, memscope_subsystems,                             \
+      "Subsystems known (reported or budgeted).")                                           \
+    X(double, seconds_over_threshold, counter, memscope_total_over_threshold_seconds_total, \
+      "Seconds the total spent above the warning threshold of the total budget.")           \
+    X(double, seconds_over_budget, counter, memscope_total_over_budget_seconds_total,       \
       "Seconds the total spent above the total budget.")
 
 namespace memscope {
@@ -76,13 +76,13 @@ namespace memscope {
 /// The seven default figures: the six subsystem budgets and the total.
 struct DefaultBudgets {
     static constexpr std::size_t kMiB = std::size_t{1} << 20;
-    static constexpr std::size_t chunks = 1024 * kMiB;     ///< voxel palettes and block data
-    static constexpr std::size_t meshes = 512 * kMiB;      ///< vertex and index buffers
-    static constexpr std::size_t textures = 512 * kMiB;    ///< atlas pages, framebuffers
-    static constexpr std::size_t entities = 256 * kMiB;    ///< ECS component storage
-    static constexpr std::size_t audio = 128 * kMiB;       ///< samples, streaming buffers
-    static constexpr std::size_t physics = 256 * kMiB;     ///< colliders, broadphase
-    static constexpr std::size_t total = 4096 * kMiB;      ///< all subsystems together
+    static constexpr std::size_t chunks = 1024 * kMiB;   ///< voxel palettes and block data
+    static constexpr std::size_t meshes = 512 * kMiB;    ///< vertex and index buffers
+    static constexpr std::size_t textures = 512 * kMiB;  ///< atlas pages, framebuffers
+    static constexpr std::size_t entities = 256 * kMiB;  ///< ECS component storage
+    static constexpr std::size_t audio = 128 * kMiB;     ///< samples, streaming buffers
+    static constexpr std::size_t physics = 256 * kMiB;   ///< colliders, broadphase
+    static constexpr std::size_t total = 4096 * kMiB;    ///< all subsystems together
 };
 
 /// Figures of one subsystem (fields listed in MEMSCOPE_SUBSYSTEM_MEMORY_FIELDS).
@@ -114,8 +114,8 @@ struct BudgetStatus {
 
 /// One row of the dashboard's subsystem table.
 struct SubsystemSnapshot {
-    std::string name;                            ///< as passed to report()
-    SubsystemMemory memory;                      ///< the reported figures
+    std::string name;        ///< as passed to report()
+    SubsystemMemory memory;  ///< the reported figures
     MemoryStatus status = MemoryStatus::unbudgeted;
 #define MEMSCOPE_X_(type, field, kind, metric, help) type field = 0;
     MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(MEMSCOPE_X_)
@@ -156,7 +156,7 @@ inline constexpr std::size_t kMaxNameBytes = 128;
 
 /// One entry of the event list: what the log received, kept for the dashboard.
 struct BudgetEvent {
-    std::uint64_t sequence = 0;  ///< 1, 2, 3... in the order the events fired
+    std::uint64_t sequence = 0;                  ///< 1, 2, 3... in the order the events fired
     std::chrono::system_clock::time_point time;  ///< wall-clock time it fired
     EventKind kind = EventKind::warning;
     LogLevel level = LogLevel::warning;
@@ -169,7 +169,7 @@ struct BudgetEvent {
 
 /// Passed to pressure callbacks when a subsystem changes state.
 struct PressureEvent {
-    std::string_view subsystem;  ///< the subsystem (kTotalName for the total budget)
+    std::string_view subsystem;                ///< the subsystem (kTotalName for the total budget)
     MemoryStatus status = MemoryStatus::ok;    ///< the new state: warning, over_budget or ok
     MemoryStatus previous = MemoryStatus::ok;  ///< the state before
     std::size_t current_bytes = 0;
@@ -188,8 +188,8 @@ using CallbackId = std::uint64_t;
 /// Budget changes applied together, under one lock (what a config file produces).
 struct BudgetChanges {
     std::vector<std::pair<std::string, std::size_t>> budgets;  ///< name, bytes (0: none)
-    std::optional<std::size_t> total_budget_bytes;              ///< unchanged when empty
-    std::optional<float> warning_threshold;                     ///< unchanged when empty
+    std::optional<std::size_t> total_budget_bytes;             ///< unchanged when empty
+    std::optional<float> warning_threshold;                    ///< unchanged when empty
 };
 
 /// Settings fixed when a MemoryBudget is made.
@@ -211,7 +211,7 @@ struct BudgetOptions {
 
 /// Per-subsystem memory budgets (see the file comment for an example).
 class MemoryBudget {
-public:
+  public:
     /// An empty budget: no subsystems, no total budget, threshold 85%.
     MemoryBudget();
     /// An empty budget with the given options.
@@ -307,7 +307,7 @@ public:
     [[nodiscard]] std::uint64_t wait_for_event(std::uint64_t after_sequence,
                                                std::chrono::milliseconds timeout) const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

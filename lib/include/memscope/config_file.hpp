@@ -80,7 +80,7 @@ enum class ConfigChange : std::uint8_t {
 /// and the budgets stay. A later valid file applies. Thread-safe: any thread may poll, and
 /// concurrent polls check the file once. docs/configuration.md has the details.
 class ConfigWatcher {
-public:
+  public:
     /// Watches `path` for `budget` (which must outlive the watcher), looking at the file
     /// at most once per `check_interval`. Does not read the file: the first poll() does.
     ConfigWatcher(MemoryBudget& budget, std::string path,
@@ -106,7 +106,7 @@ public:
     /// How many times a file was applied.
     [[nodiscard]] std::uint64_t applied_count() const noexcept;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -20,25 +20,25 @@
 ///     #undef PRINT
 
 /// Global figures of the tracked allocator (struct `memscope::AllocationStats`).
-#define MEMSCOPE_ALLOCATION_STATS_FIELDS(X)                                                   \
-    X(std::size_t, total_allocated_bytes, gauge, memscope_allocated_bytes,                    \
-      "Bytes in use now through the global operator new (mimalloc usable size).")             \
-    X(std::uint64_t, peak_allocated_bytes, gauge, memscope_allocated_peak_bytes,              \
-      "Highest total_allocated_bytes seen since start or the last peak reset.")               \
-    X(std::size_t, allocation_count, counter, memscope_allocations_total,                     \
-      "Allocations made through the global operator new since start.")                        \
-    X(std::size_t, deallocation_count, counter, memscope_deallocations_total,                 \
-      "Frees made through the global operator delete since start.")                           \
-    X(std::int64_t, net_allocations, gauge, memscope_live_allocations,                        \
+#define MEMSCOPE_ALLOCATION_STATS_FIELDS(X)                                       \
+    X(std::size_t, total_allocated_bytes, gauge, memscope_allocated_bytes,        \
+      "Bytes in use now through the global operator new (mimalloc usable size).") \
+    X(std::uint64_t, peak_allocated_bytes, gauge, memscope_allocated_peak_bytes,  \
+      "Highest total_allocated_bytes seen since start or the last peak reset.")   \
+    X(std::size_t, allocation_count, counter, memscope_allocations_total,         \
+      "Allocations made through the global operator new since start.")            \
+    X(std::size_t, deallocation_count, counter, memscope_deallocations_total,     \
+      "Frees made through the global operator delete since start.")               \
+    X(std::int64_t, net_allocations, gauge, memscope_live_allocations,            \
       "Allocations still live: allocation_count minus deallocation_count.")
 
 /// Memory of the whole process (struct `memscope::ProcessMemory`).
-#define MEMSCOPE_PROCESS_MEMORY_FIELDS(X)                                                     \
-    X(std::size_t, resident_bytes, gauge, memscope_process_resident_bytes,                    \
-      "Resident set size of the process (/proc/self/statm).")                                 \
-    X(std::size_t, peak_resident_bytes, gauge, memscope_process_resident_peak_bytes,          \
-      "Highest resident set size of the process since it started.")                           \
-    X(std::size_t, committed_bytes, gauge, memscope_process_committed_bytes,                  \
-      "Memory the allocator has committed from the operating system.")                        \
-    X(std::size_t, peak_committed_bytes, gauge, memscope_process_committed_peak_bytes,        \
+#define MEMSCOPE_PROCESS_MEMORY_FIELDS(X)                                              \
+    X(std::size_t, resident_bytes, gauge, memscope_process_resident_bytes,             \
+      "Resident set size of the process (/proc/self/statm).")                          \
+    X(std::size_t, peak_resident_bytes, gauge, memscope_process_resident_peak_bytes,   \
+      "Highest resident set size of the process since it started.")                    \
+    X(std::size_t, committed_bytes, gauge, memscope_process_committed_bytes,           \
+      "Memory the allocator has committed from the operating system.")                 \
+    X(std::size_t, peak_committed_bytes, gauge, memscope_process_committed_peak_bytes, \
       "Highest committed memory of the allocator since the process started.")

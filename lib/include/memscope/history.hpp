@@ -20,11 +20,11 @@ namespace memscope {
 
 /// One point of history.
 struct Sample {
-    std::uint64_t sequence = 0;    ///< 1, 2, 3... in recording order
-    std::int64_t unix_ms = 0;      ///< wall-clock time, milliseconds since the Unix epoch
-    double seconds = 0.0;          ///< steady time since the sampler was made
-    AllocationStats allocator;     ///< the tracked allocator's figures
-    ProcessMemory process;         ///< resident and committed memory
+    std::uint64_t sequence = 0;      ///< 1, 2, 3... in recording order
+    std::int64_t unix_ms = 0;        ///< wall-clock time, milliseconds since the Unix epoch
+    double seconds = 0.0;            ///< steady time since the sampler was made
+    AllocationStats allocator;       ///< the tracked allocator's figures
+    ProcessMemory process;           ///< resident and committed memory
     std::size_t reported_bytes = 0;  ///< sum of every subsystem's current bytes
     /// Current bytes per subsystem, indexed like History::subsystem_names(); a subsystem
     /// first seen after this sample was taken has no entry (shorter vector).
@@ -52,7 +52,7 @@ struct TrendResult {
 
 /// The bounded ring of samples. Thread-safe: the sampler writes, the server reads.
 class History {
-public:
+  public:
     /// A ring that keeps the last `capacity` samples (at least 2).
     explicit History(std::size_t capacity = 600);
     ~History();
@@ -87,7 +87,7 @@ public:
     /// Bytes of memscope's own buffers (what the ring holds), for the footprint figure.
     [[nodiscard]] std::size_t footprint_bytes() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

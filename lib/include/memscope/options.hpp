@@ -18,19 +18,19 @@ namespace memscope {
 
 /// Every variable: X(member, NAME, accepted values, default, effect). The member is the
 /// field of Environment that holds its value.
-#define MEMSCOPE_ENVIRONMENT_VARIABLES(X)                                                     \
-    X(config, MEMSCOPE_CONFIG, "a file path", "memscope.json",                                \
-      "The budget file that load_default_config() reads; an error if it is missing.")        \
-    X(disable, MEMSCOPE_DISABLE, "1 or 0", "0",                                               \
-      "1: Server::start() serves nothing and says so (a shipped build can keep its calls).") \
-    X(port, MEMSCOPE_PORT, "a port number from 0 to 65535 (0: any free port)", "9090",       \
-      "The dashboard's TCP port, over ServerOptions::port.")                                 \
-    X(bind, MEMSCOPE_BIND, "an IP address: 127.0.0.1, ::1, 0.0.0.0, ...", "127.0.0.1",       \
-      "The address the dashboard listens on, over ServerOptions::bind_address.")             \
+#define MEMSCOPE_ENVIRONMENT_VARIABLES(X)                                                      \
+    X(config, MEMSCOPE_CONFIG, "a file path", "memscope.json",                                 \
+      "The budget file that load_default_config() reads; an error if it is missing.")          \
+    X(disable, MEMSCOPE_DISABLE, "1 or 0", "0",                                                \
+      "1: Server::start() serves nothing and says so (a shipped build can keep its calls).")   \
+    X(port, MEMSCOPE_PORT, "a port number from 0 to 65535 (0: any free port)", "9090",         \
+      "The dashboard's TCP port, over ServerOptions::port.")                                   \
+    X(bind, MEMSCOPE_BIND, "an IP address: 127.0.0.1, ::1, 0.0.0.0, ...", "127.0.0.1",         \
+      "The address the dashboard listens on, over ServerOptions::bind_address.")               \
     X(token, MEMSCOPE_TOKEN, "printable ASCII without spaces", "none (control endpoints off)", \
-      "The secret of the control endpoints, over ServerOptions::token.")                     \
-    X(web_root, MEMSCOPE_WEB_ROOT, "a directory", "none (the embedded page)",                 \
-      "Serves the page's files from this directory instead of the copy compiled in "         \
+      "The secret of the control endpoints, over ServerOptions::token.")                       \
+    X(web_root, MEMSCOPE_WEB_ROOT, "a directory", "none (the embedded page)",                  \
+      "Serves the page's files from this directory instead of the copy compiled in "           \
       "(for working on web/static/).")
 
 /// One row of the table, as docs/configuration.md shows it.

@@ -43,7 +43,7 @@ struct SamplerOptions {
 /// Records samples of a MemoryBudget (and the global allocator) into a History, and
 /// pushes leak_suspect events into the budget's event list.
 class Sampler {
-public:
+  public:
     /// A sampler of `budget`, which must outlive it.
     explicit Sampler(MemoryBudget& budget, SamplerOptions options = {});
     /// Stops the background thread if it runs.
@@ -75,7 +75,7 @@ public:
     /// One subsystem's trend.
     [[nodiscard]] TrendResult analyze_trend(std::string_view subsystem) const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -64,11 +64,11 @@ struct ServerOptions {
 
 /// What start() did.
 struct StartResult {
-    bool started = false;  ///< the server listens
-    bool disabled = false; ///< not an error: MEMSCOPE_DISABLE=1, or built without the server
-    int port = 0;          ///< the port it listens on (the real one when asked for 0)
-    std::string url;       ///< e.g. "http://127.0.0.1:9090/"
-    std::string error;     ///< why it did not start: "port 9090 on 127.0.0.1 is already in use"
+    bool started = false;   ///< the server listens
+    bool disabled = false;  ///< not an error: MEMSCOPE_DISABLE=1, or built without the server
+    int port = 0;           ///< the port it listens on (the real one when asked for 0)
+    std::string url;        ///< e.g. "http://127.0.0.1:9090/"
+    std::string error;      ///< why it did not start: "port 9090 on 127.0.0.1 is already in use"
     /// True when started.
     explicit operator bool() const noexcept { return started; }
 };
@@ -79,7 +79,7 @@ using VerdictProvider = std::function<std::string()>;
 
 /// The dashboard server of one MemoryBudget (see the file comment for an example).
 class Server {
-public:
+  public:
     /// A stopped server for `budget`, which must outlive it.
     explicit Server(MemoryBudget& budget, ServerOptions options = {});
     /// Stops the server (see stop()).
@@ -107,7 +107,7 @@ public:
     /// Serves GET /api/v1/verdict from this provider (404 until one is set).
     void set_verdict_provider(VerdictProvider provider);
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
