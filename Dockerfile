@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # syntax=docker/dockerfile:1
 # memscope's headless server example (examples/headless_server) in a container: JSON and
 # Prometheus metrics on port 9090, served by a non-root user.

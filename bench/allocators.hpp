@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The four allocators the overhead benchmark compares, each as a policy with
 // allocate(size) and release(ptr, size). Workloads are templates over the policy, so every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Overhead of memscope's tracked allocator against raw mimalloc and the specification's
 // design, in one process. glibc malloc is measured by bench_glibc, built from this file
 // with MEMSCOPE_BENCH_GLIBC, because linking mimalloc replaces malloc process-wide.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Cost of the calls a game makes every frame: MemoryBudget::report() and
 // is_over_budget(), with the default 6 subsystems and with 500.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a 10 Hz scrape of the dashboard costs a running game: the allocation throughput of
 // a workload with the server running, in alternating phases without and with a client
 // fetching /api/v1/snapshot and /metrics ten times a second.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Server time of one scrape, without the network: the snapshot JSON and the metrics text
 // for the default 6 subsystems and for 500, answered by the router in-process
 // (reading the figures included). The budget is 1 ms at 500 subsystems.

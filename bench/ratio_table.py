@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Runs the allocator overhead benchmarks and prints the ratio table of BENCHMARKS.md.
 
 bench_allocators (raw mimalloc, memscope, the specification's design) and bench_glibc

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Load figures of the dashboard server for BENCHMARKS.md:
 #  1. wrk (Debian package `wrk`), 10 s on loopback, against /api/v1/snapshot and /metrics
 #     of a running server (tests/memscope_demo_server: the six default subsystems moving);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Soak: an allocation storm on 8 threads with cross-thread frees, reporting to a
 // MemoryBudget that a running memscope::Server serves, for minutes. It checks what the
 // short tests cannot: that after hundreds of millions of operations the books still

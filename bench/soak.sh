@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The soak: bench/soak.cpp's allocation storm (8 threads, cross-thread frees, a
 # MemoryBudget the server serves) for SECONDS, under load from outside the process:
 #  - wrk (Debian package `wrk`) on /api/v1/snapshot and on /metrics, 3 connections each,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The three allocation workloads of the overhead benchmark, templated over an allocator
 // policy (allocators.hpp). Random choices are drawn before timing starts, from a fixed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install rules and the package config, so that a game can use
 #   find_package(memscope CONFIG REQUIRED)
 #   target_link_libraries(game PRIVATE memscope::memscope)
@@ -12,6 +13,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/include/memscope ${PROJECT_SOURCE_DI
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
 install(FILES ${MEMSCOPE_GENERATED_INCLUDE_DIR}/memscope/build_config.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/memscope)
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/THIRD_PARTY_NOTICES.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(EXPORT memscopeTargets NAMESPACE memscope:: DESTINATION ${MEMSCOPE_CONFIG_DIR})
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/memscopeConfig.cmake.in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Compiler warnings and sanitizer flags shared by every memscope target.
 
 add_library(memscope_warnings INTERFACE)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: every request-body parser of web/bodies.* (budget edit, simulated pressure,
 // mark, empty body) and is_valid_json().
 //

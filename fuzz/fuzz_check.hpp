@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // What the fuzz targets share: a check that stops the process with a message (libFuzzer
 // then saves the input as a crash; the replay test fails), and validators for the checks.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: the configuration file, apply_config_text() on a MemoryBudget, and under it
 // the JSON reader (lib/src/json_reader.cpp), with comments as the config file reads it and
 // strict as request bodies are read.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: the HTTP routing layer and every endpoint behind it, web::Api::handle(),
 // without a socket, with a token configured so that the control endpoints are reached.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: parse_size(), the size-unit parser ("512 MiB", "1.5 GB", "300MB").
 //
 // Input: the bytes are the text, as is.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // Checks of the JSON reader (memscope/json.hpp), shared by the fuzz targets that read JSON
 // (config, body). nlohmann/json, read directly, is the oracle for what is JSON; the checks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Replays fuzz inputs without libFuzzer: feeds every file named on the command line, and
 // every file of every directory named (sorted, recursively, dot files skipped), to the
 // target's LLVMFuzzerTestOneInput(). A failed check aborts, which fails the CTest test;

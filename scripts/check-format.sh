@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fails when clang-format (Debian 12's clang-format 14, the version .clang-format is written
 # for) would change any C++ file git tracks, and lists the files. With --fix, formats them.
 # usage: scripts/check-format.sh [--fix]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Every build step of the Docker image (see Dockerfile), in one script that CI also runs
 # natively: the steps the image runs are the steps CI tested.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's first command: installs what is missing, builds memscope and its examples
 # (Release, into build/demo) and runs the voxel demo with its dashboard on
 # http://localhost:9090/. Arguments go to the demo, e.g.:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fuzzing in one command: builds the libFuzzer targets of fuzz/ with clang (ASan + UBSan,
 # system-malloc backend) in build/fuzz, then runs every target for SECONDS, two at a time.
 # Exits non-zero, naming the crash file, if any target crashed, leaked, hung or broke one

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages memscope builds and tests with, if any is missing.
 # usage: scripts/install-deps.sh [build|test|demo]   (default: test)
 set -euo pipefail

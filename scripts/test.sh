@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The test command of README.md: installs what is missing, then configures, builds and
 # runs every test in every configuration CI checks. Stops at the first failure.
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Prints a real response of every endpoint, for docs/api.md: a server on an ephemeral port
 // over a budget with the specification's six subsystems, a few samples, events, marks and
 // a verdict provider. Each response is printed as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A dashboard server over a budget whose figures move, for the promtool check
 // (tests/promtool_check.sh) and for trying the API by hand:
 //

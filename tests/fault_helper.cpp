@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The faults that need a process of their own, run by tests/test_faults.cpp:
 //
 //     memscope_fault_helper fork [FORKS]   the game forks with the server running and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Prints what the C++ byte formatters write for a fixed table of figures, as a JSON array
 // of {"bytes": "<decimal>", "text": format_memory(), "signed": format_signed_memory(),
 // "plus": format_signed_memory(, true)}; "text" is null for a negative figure, "signed"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Scrapes /metrics from a real server (tests/demo_server.cpp) and checks it with
 # `promtool check metrics` (Debian package `prometheus`). Without promtool the test is
 # skipped (exit 77, CTest's SKIP_RETURN_CODE), saying so.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every command of README.md, so the README cannot drift from the project.
 #
 # usage: tests/readme_commands.sh SOURCE_DIR BUILD_DIR

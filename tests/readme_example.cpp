@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // README.md's C++ example, compiled and run as it is written: CMake cuts the example out
 // of the README into readme_includes.inc and readme_body.inc. The stand-ins below play
 // the game's own objects it mentions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The tracked global allocator: every operator form, exact books across threads,
 // alignment, failure behaviour, allocations before main and after it, and the peak bound.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MemoryBudget: the specification's tests, events once per crossing, pressure callbacks,
 // time over budget, baselines, and concurrent use.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The config file: a valid file applies budgets, total and threshold in one step; every
 // bad file is refused whole with a message naming file, position, key and problem, and
 // leaves the budgets exactly as they were. The JSON reader itself: test_json_reader.cpp.

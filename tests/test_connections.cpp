@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The connection layer under the dashboard server (web/connections.hpp) over real sockets:
 // the connection cap, connections that wait without holding a worker, the request head
 // and body limits, framing errors, keep-alive and pipelining, and stop() with connections

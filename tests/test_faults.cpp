@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Faults (issue 7): the port is taken, the server stops under live streams, clients vanish
 // mid-response, pressure callbacks throw, the config file disappears or turns invalid while
 // the game runs, the game forks, a new_handler frees a reserve, allocation fails under a low

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // format_memory(): the specification's digits and unit boundaries.
 
 #include <doctest/doctest.h>

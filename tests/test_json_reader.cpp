@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The JSON reader (memscope/json.hpp): every value with its position, strict JSON and
 // optional comments, duplicate keys, limits, and an exact, positioned sentence for every
 // kind of bad input.

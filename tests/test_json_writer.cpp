@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The JSON writer (memscope/json.hpp) and the one string escaper: whatever the names and
 // strings hold, the output is valid JSON in valid UTF-8, read back by read_json().
 

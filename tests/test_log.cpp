@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The log sink and the periodic statistics line.
 
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // /metrics without a socket: the exposition format's rules (one HELP and TYPE per family,
 // families contiguous, counters named _total, label values escaped) and that every figure
 // of the X-macro lists is exported.

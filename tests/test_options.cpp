@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The MEMSCOPE_* environment variables: the table, the parsers, the policy for a bad value,
 // and that docs/configuration.md and the product's sources agree with the table.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // process_memory(): resident and committed figures of the whole process.
 
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The HTTP layer without a socket: routing, decoding, the 404/405/414 answers, the
 // security headers, request bodies, the token comparison, and the check
 // that every route is documented in docs/api.md.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The dashboard server's security rules (issue 7, item 5), one test case per rule, over
 // real sockets: loopback by default and a warning elsewhere without a token; the token
 // compared in constant time, never logged, never echoed; control endpoints refused

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // What the suites share, in one place (as spdlog's tests share test_sink.h): waiting for
 // a condition without timed assertions, an environment variable or a scratch directory for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // parse_size(): every accepted form gives the exact byte count, and everything else is
 // refused with the reason the config file's messages quote.
 

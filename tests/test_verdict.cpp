@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The budget verdict of examples/common: its document is valid JSON in valid UTF-8 whatever
 // the subsystem names hold, and it says what the budget saw.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # How memscope finds each dependency. All come from Debian 12 packages (see
 # scripts/install-deps.sh for the package names); nothing is downloaded at configure time.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The dashboard page, compiled into the library: every file of web/static/ and Chart.js
 # become byte arrays in one generated source, ${CMAKE_CURRENT_BINARY_DIR}/generated/
 # web_assets.cpp, listed in one table {path, mime type, bytes, size, etag} (assets.hpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The files of the dashboard page compiled into the library: web/static/ and Chart.js,
 // turned into byte arrays at build time by web/embed_assets.cmake (the generated source

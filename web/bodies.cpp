@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Request bodies, read with the core's JSON reader, strict (no comments). Unknown keys are
 // refused: a typo such as "budget_byte" must not silently do nothing.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // Parsing and validation of every request body the API accepts. Each parser either fills
 // its result and returns nullopt, or returns the error to answer: status 400 (malformed),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The connection layer: the poller (waiting connections, request heads, the cap, the
 // timeouts, closing), the workers, and the refusals sent without cpp-httplib.
 

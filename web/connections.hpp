@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The connection layer under cpp-httplib: where accepted sockets wait, how many there may
 // be, and how long each may take. cpp-httplib 0.11 hands every accepted socket to a worker

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Control endpoints: token check first (so nothing about the body is revealed to a client
 // without the token), then the body, then the change.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The guarded control endpoints: budget edits, peak reset, simulated pressure. They answer
 // 403 while no token is configured and 401 to a request without the right

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Build-time script of assets.cmake: writes OUTPUT, a C++ source with one unsigned char
 # array per asset and the table of web/assets.hpp.
 #   cmake -DASSETS="name=path|name=path..." -DOUTPUT=web_assets.cpp -P embed_assets.cmake

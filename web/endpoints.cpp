@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The route table: each read-only endpoint reads its figures once, then writes its
 // document (json_api.cpp); control routes are in control.cpp, the page in static_files.cpp.
 

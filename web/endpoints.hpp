@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The dashboard's HTTP API without the HTTP: every route of docs/api.md, wired to one
 // MemoryBudget and one Sampler. Server (server.cpp) feeds it requests from cpp-httplib;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // read_figures(): one consistent-enough reading of the allocator, the process and the
 // budget. Each source is read under its own lock, one after the other; the game is never
 // held while JSON is written.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The figures one response is built from, read once from the game's objects: every
 // endpoint serialises a Figures (or part of one), so the game's locks are taken briefly

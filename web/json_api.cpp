@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The /api/v1 documents. Every struct is written by expanding its X-macro list twice: once
 // for the integer figures, once for the "formatted" strings of the byte figures.
 

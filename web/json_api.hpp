@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The JSON documents of /api/v1/, written from the X-macro lists of fields.hpp, budget.hpp
 // and figures.hpp, so that a field added to a list appears in the C++ struct, the JSON

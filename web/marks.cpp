@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Marks and diffs. A diff writes, for every figure of the X-macro lists, an object
 // {"from", "to", "delta"} (plus "formatted" strings for byte figures).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // Named marks ("level2-loaded") and the diff between two of them, or a mark and now:
 // what changed per subsystem and globally.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Prometheus exposition. Families are written in the order of the X-macro lists; a
 // list entry with an empty metric name is exported under another family and skipped.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // GET /metrics: the Prometheus text exposition format, version 0.0.4.
 

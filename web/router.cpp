@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Router: target splitting, percent-decoding, route matching, 404/405/414, common headers.
 
 #include "router.hpp"

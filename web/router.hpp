@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The HTTP routing layer, independent of any transport: a Request goes in, a Response
 // comes out. The httplib glue in server.cpp is one caller; the tests and the fuzzer call

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // memscope::Server: options and environment, the cpp-httplib glue, the sampler, start and
 // stop. The only file of the library that includes httplib.h.
 //

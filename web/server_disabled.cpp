@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The dashboard server's API in a build with MEMSCOPE_WITH_SERVER=OFF: every call
 // compiles and links, and does nothing but say that the server is not built in. This keeps
 // `#ifdef`s out of games that ship a headless build.

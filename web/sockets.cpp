@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Address checks and bind diagnosis, with the POSIX socket API.
 
 #include "sockets.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // Socket-level help for the server that cpp-httplib does not give: checking an address
 // and telling the game why a bind failed.

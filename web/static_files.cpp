@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The page's files from the table compiled in by web/assets.cmake, or from
 // MEMSCOPE_WEB_ROOT while developing the page.
 //

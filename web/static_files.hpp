@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The dashboard page and its assets (GET / and GET /static/...): one function, so that
 // the page can be built in, or read from disk during development, without touching the

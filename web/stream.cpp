@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The live stream. Each next() call blocks at most kStreamPoll in
 // MemoryBudget::wait_for_event(), so an event reaches the client within a few
 // milliseconds of firing, and a stop is noticed within kStreamPoll.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // GET /api/v1/stream: Server-Sent Events. A client first receives a full snapshot (with
 // the kept events), then `event: snapshot` after every new sample and `event: budget_event`

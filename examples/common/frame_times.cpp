@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Frame work times: a histogram of quarter-octave buckets, the exact mean and worst; and the
 // scheduler's account of a thread's waits for a CPU.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// Frame work time: how long the game thread worked on each frame (simulation, reports,

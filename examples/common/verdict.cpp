@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The budget verdict: pass/fail of a run against its memory budgets, and its JSON report.
 
 #include "verdict.hpp"

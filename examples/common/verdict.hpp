@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// A budget verdict for CI pipelines: did a run stay within its memory budgets? Reads a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // headless_server: memscope in a dedicated game server. No page is needed: the server
 // serves JSON and Prometheus metrics for scrapers (see prometheus.yml), binds where the
 // MEMSCOPE_BIND and MEMSCOPE_PORT environment variables say (the container image sets

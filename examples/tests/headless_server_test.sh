@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # End-to-end test of examples/headless_server: binds through MEMSCOPE_BIND/MEMSCOPE_PORT,
 # serves /healthz, JSON and Prometheus metrics that promtool accepts, stops on SIGTERM; and
 # the example prometheus.yml is a valid Prometheus configuration.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash disable=SC2034  # variables used by the scripts that source it
 # Helpers for the examples' end-to-end tests (sourced by the *_test.sh scripts).
 # Each test runs in its own scratch directory and kills what it started on exit.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # End-to-end tests of examples/voxel_demo, one case per CTest test.
 # usage: voxel_demo_test.sh CASE VOXEL_DEMO_BINARY
 #   usage         --help, bad flags and an unwritable verdict give the documented statuses

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TextureCache and AudioSystem: the asset-shaped subsystems, streamed per biome.
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ChunkStreamer: sectors of chunk columns streamed in front of the camera and out behind it.
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Engine: the frame of the simulated game, its memscope reports, its pressure response and
 // its leak check around sector transitions.
 

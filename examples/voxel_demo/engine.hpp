@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// The simulated voxel engine: a camera flies over a world of sectors at a steady speed,

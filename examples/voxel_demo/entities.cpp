@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // EntityWorld: component arrays of two archetypes that grow and shrink with the population.
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // voxel_demo: a simulated voxel game that shows memscope at work. See docs/demo.md.
 //
 // The frame: the engine streams, simulates and reports its six subsystems; the verdict

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MeshStore: vertex and index buffers per visible chunk, in reusable slots.
 
 #include "subsystems.hpp"

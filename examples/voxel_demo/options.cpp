@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The voxel demo's command line: flags, validation, help text.
 
 #include "options.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PhysicsWorld: collider boxes per chunk and a broadphase tree sized to them.
 
 #include "subsystems.hpp"

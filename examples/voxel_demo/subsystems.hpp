@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// The six subsystems of the simulated voxel engine (the Nebula specification's Chunks,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The replacement of every global operator new / operator delete (and, with mimalloc, of
 // the aligned C allocation functions). Kept alone in this file so that it is one object
 // the linker pulls in as a whole: lib/CMakeLists.txt makes every program that links the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The allocator behind memscope's operator new, chosen at configure time.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MemoryBudget: subsystem figures, alert state machine with hysteresis, time over budget,
 // pressure callbacks and the bounded event list.
 //

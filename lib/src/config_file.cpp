@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // load_config(): budgets, total budget and threshold from a JSON file.
 //
 // Two phases so that a bad file changes nothing: the whole document is read and checked

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The registry of per-thread counters, the shared totals, and the readers of both.
 
 #include "counters.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // Per-thread allocation counters: the data behind allocation_stats().
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // When a periodic check is next due, asked cheaply and from any thread: the per-frame
 // calls (Sampler::update(), ConfigWatcher::poll()) cost a clock read and a relaxed load

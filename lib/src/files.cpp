@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // read_small_file(): the config file and the page's development copies are read whole.
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The fork list and the one pthread_atfork() registration behind it (see fork_safety.hpp).
 
 #include "fork_safety.hpp"

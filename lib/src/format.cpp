@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // format_memory() and its signed form: 1024-based units with the seed's digits.
 
 #include "memscope/format.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // History (the bounded ring of samples) and the trend and leak tests.
 //
 // Locking: History has one mutex around the ring and the name table.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // read_json(): nlohmann/json decides what is JSON; this file builds the positioned DOM
 // from its SAX events and turns its errors into sentences a person understands.
 //
@@ -9,6 +10,7 @@
 // names the problem and its exact line and column.
 
 #include "json_reader.hpp"
+#include "memscope/internal.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -23,18 +25,9 @@
 namespace memscope {
 namespace {
 
+using detail::hex_value;
+using detail::is_digit;
 using detail::utf8_sequence_length;
-
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';

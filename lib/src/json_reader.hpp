@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The internal side of memscope/json.hpp, for the library's own sources: the one UTF-8
 // validator (the reader's messages and the writer's escaper use it).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // JsonWriter: commas, line breaks, numbers; and the one JSON string escaper.
 
 #include "json_reader.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The process-wide log sink, and the periodic statistics line.
 
 #include "memscope/log.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // Hashing of subsystem names for the tables keyed by them.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The MEMSCOPE_* environment variables: the table and the one reader of them all.
 
 #include "memscope/options.hpp"

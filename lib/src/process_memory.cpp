@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the operating system and the allocator say about the whole process.
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Sampler: when to sample, the background thread, leak suspicion.
 //
 // Locking: a Sampler takes its own sample mutex around a whole sample (record, then leak

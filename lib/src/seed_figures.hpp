@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The byte figures of the seeds' fixed log lines, which are part of the contract and keep
 // the seeds' digits: "Subsystem 'Chunks' at 87% of memory budget (890 MB / 1024 MB)" and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Names for memscope's own threads, so that a debugger or profiler lists them as
 // memscope's (ms-http, ms-poll, ms-sample) instead of as more copies of the game.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // parse_size(): "512 MiB", "1.5 GB", "300MB", "1048576" -> bytes, exactly.
 //
 // Exact decimal arithmetic, no double: "1.5 GB" must be 1610612736 bytes, not one off,
@@ -19,11 +20,10 @@
 namespace memscope {
 namespace {
 
+using detail::is_digit;
+
 constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
 
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
 bool is_letter(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Links the core alone (memscope::core), as a tool without the dashboard would: counting,
 // budgets and formatting work, and no dashboard header or library is needed.
 #include <cstdio>

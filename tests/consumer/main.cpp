@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Links memscope like a game would and checks that its operator new is the one in use.
 #include <cstdio>
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -P script: configure, build and run tests/consumer in MODE (subdirectory|package).
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Fails when tests/e2e/package-lock.json records where packages were downloaded from
 # ("resolved" URLs, registry host names): the lock pins versions and integrity hashes only.
 file(READ "${LOCKFILE}" lock)

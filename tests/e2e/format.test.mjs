@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The page's byte formatter (web/static/format.js) against the C++ ones: every row that
 // tests/format_table.cpp prints must read the same in JavaScript.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Browser test of the dashboard page: headless Debian chromium, driven by playwright-core,
 // against memscope_page_fixture (a real memscope::Server whose figures move).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The game of the browser test (tests/e2e/page.test.mjs): a real memscope::Server over a
 // budget whose figures move like a game's, driven by commands on stdin.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CTest entry of the browser test: checks that node, chromium and playwright-core are
 # there, then runs page.test.mjs against the fixture.
 #   run_e2e.sh <memscope_page_fixture> <screenshot dir>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CTest entry of the formatter test: runs format.test.mjs (node's own test runner, no
 # npm package) against the table the C++ formatters print.
 #   run_format_test.sh <memscope_format_table>

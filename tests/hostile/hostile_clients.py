@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Hostile clients against a running voxel demo (issue 7, item 2).
 
 Starts examples/voxel_demo in real time (60 Hz pacing, so that frame times mean

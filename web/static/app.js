@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // memscope dashboard page: plain JavaScript modules, no framework, no build step. This
 // entry wires them together; each file of web/static/ is one concern:
 //   live.js      the stream, polling and the disconnected banner

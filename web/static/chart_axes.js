@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The charts' axes: bytes at round 1024-based steps, clock times at round seconds. Both
 // are linear Chart.js axes (a time axis would need a date adapter).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A Chart.js plugin that draws vertical lines across the chart area, for events and
 // marks. The lines live on the chart object (chart.$memscopeLines: {x, color, dash,
 // alpha, label, dataset}), not in its options: Chart.js would call functions found there

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Which subsystems get a line of their own on the subsystem chart, and in which colours.
 
 import { compareNames } from './format.js';

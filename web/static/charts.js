@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The two charts (Chart.js 3, the UMD build loaded before the modules as window.Chart):
 // memory over time with the budget lines and event triangles, and the subsystems over
 // time. Both are redrawn at most once per animation frame (updateCharts()).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // DOM helpers. Text goes in through textContent only (subsystem and mark names are the
 // game's strings, never HTML), and styles through the CSSOM: the server's
 // Content-Security-Policy forbids inline scripts and styles.

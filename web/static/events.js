@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The events panel: budget warnings, over-budget errors, recoveries and leak suspects,
 // newest first, each once however often it arrives (stream, snapshot, /events).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // How the page writes figures: bytes with the digits of memscope::format_memory() and
 // format_signed_memory(), and the percentages, durations, rates, clock times and chart
 // labels. tests/e2e/format.test.mjs checks the byte formatter against the C++ one.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Requests to the game's JSON API.
 
 // GET `path` as JSON, never from the browser's cache. Throws on a network error, a

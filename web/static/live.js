@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // How the page stays live: the stream (/api/v1/stream, Server-Sent Events) sends a full
 // snapshot when it opens, then one after every sample and each budget event the moment
 // it fires. A refused stream (503: too many open) makes the page poll /api/v1/snapshot

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Marks (named moments the server records every figure at) and the diff between two of
 // them, or between a mark and now.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What arrives from the game, put on the page: snapshots (from the stream or a poll),
 // the history samples behind the charts, the events, and the table's quick refresh after
 // a budget event.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the page knows, shared by its modules: the last snapshot, the rows, the events,
 // the history samples and marks, and how it is connected.
 

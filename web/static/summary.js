@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The figures above and beside the table: the global cards, the tracked total against
 // its budget, and the reconciliation. Byte figures are the server's `formatted` texts.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The subsystem table: one row per subsystem, kept across updates (only changed texts
 // are written), sorted by a clicked header and filtered by name.
 

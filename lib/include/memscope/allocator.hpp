@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// The tracked global allocator: every replaceable `operator new` / `operator delete` of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// MemoryBudget: per-subsystem memory figures reported by the game, budgets, warnings

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// Budgets, total budget and threshold from a JSON file (docs/configuration.md lists every

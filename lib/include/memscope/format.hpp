@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// Byte figures as people read them: the one formatter behind logs, JSON `formatted`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// History: a bounded ring of samples of the allocator figures and every subsystem's

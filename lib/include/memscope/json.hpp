@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// JSON in and out: the one reader of every JSON memscope reads (the configuration file,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// Where memscope's messages go: one sink for the whole process, replaceable with one call

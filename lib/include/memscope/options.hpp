@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// The `MEMSCOPE_*` environment variables: one table, read in one place, with one policy

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// Sampler: records the allocator figures and every subsystem's bytes into a History at a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// Sizes written by people (config files, request bodies, command lines) read as bytes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 // The core's internal contract with the dashboard layer: the few things a server needs
 // that are not the game's business. Nothing else of lib/src is visible to web/, and this
@@ -31,6 +32,11 @@ namespace memscope::detail {
 /// True when `text` starts with `prefix`, ASCII case aside.
 [[nodiscard]] constexpr bool istarts_with(std::string_view text, std::string_view prefix) noexcept {
     return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
+}
+
+/// '0'..'9' (no locale).
+[[nodiscard]] constexpr bool is_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
 }
 
 /// The value of a hexadecimal digit, or -1.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #pragma once
 /// \file
 /// The optional dashboard server: JSON for scripts, Prometheus metrics for fleets, and the
