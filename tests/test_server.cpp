@@ -795,6 +795,41 @@ TEST_CASE("marks and diffs") {
     CHECK(parse(c.Get("/api/v1/marks"))["marks"].size() == 2);
 }
 
+TEST_CASE("Server::mark(): a mark from code is listed, diffed and announced like the page's") {
+    Running s;
+    auto c = s.client();
+    CHECK(parse(c.Get("/api/v1/snapshot"))["last_mark_id"] == 0);
+    CHECK(s.server->mark("level2-loaded", 1200));
+    s.budget.report("Chunks", 400 * kMiB, 1300);
+    REQUIRE(c.Post("/api/v1/marks", R"({"name": "from-the-page"})", "application/json"));
+    CHECK(s.server->mark("after-load"));
+
+    const json marks = parse(c.Get("/api/v1/marks"))["marks"];
+    REQUIRE(marks.size() == 3);
+    CHECK(marks[0]["name"] == "level2-loaded");
+    CHECK(marks[0]["frame"] == 1200);
+    CHECK(marks[1]["frame"].is_null());
+    CHECK(marks[2]["id"] == 3);
+    CHECK(parse(c.Get("/api/v1/snapshot"))["last_mark_id"] == 3);
+    const json d = parse(c.Get("/api/v1/diff?from=level2-loaded&to=after-load"));
+    CHECK(d["from"]["frame"] == 1200);
+    for (const json& row : d["subsystems"])
+        if (row["name"] == "Chunks") CHECK(row["current_bytes"]["delta"] == 100 * kMiB);
+}
+
+TEST_CASE("Server::mark() refuses bad names, and records nothing while stopped") {
+    Running s;
+    CHECK_FALSE(s.server->mark(""));
+    CHECK_FALSE(s.server->mark(std::string(129, 'x')));
+    CHECK_FALSE(s.server->mark("tab\there"));
+    s.server->stop();
+    CHECK_FALSE(s.server->mark("while-stopped"));
+    const memscope::StartResult again = s.server->start();  // on a new port
+    REQUIRE(again);
+    httplib::Client c("127.0.0.1", again.port);
+    CHECK(parse(c.Get("/api/v1/marks"))["marks"].empty());
+}
+
 TEST_CASE("GET /api/v1/verdict: 404 until a provider is set") {
     Running s;
     auto c = s.client();

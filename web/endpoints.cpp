@@ -37,7 +37,14 @@ std::optional<Response> parse_since(const Call& call, std::uint64_t& since) {
 Api::Api(MemoryBudget& budget, const Sampler& sampler, ApiOptions options)
     : budget_(budget), sampler_(sampler), options_(std::move(options)) {
     hub_->max_clients = options_.max_stream_clients;
+    hub_->marks = marks_;
     add_routes();
+}
+
+Mark Api::add_mark(std::string name, std::optional<std::uint64_t> frame) {
+    Mark mark = make_mark(read_figures(budget_, &sampler_.history()), std::move(name));
+    mark.frame = frame;
+    return marks_->add(std::move(mark));
 }
 
 void Api::set_verdict_provider(VerdictProvider provider) {
@@ -86,8 +93,9 @@ void Api::add_routes() {
     });
     r.add("GET", "/api/v1/snapshot", [this, history](const Call&) {
         const std::vector<BudgetEvent> events = budget_.events(0);
-        return json_response(200,
-                             snapshot_document(sampler_, read_figures(budget_, history), &events));
+        Figures f = read_figures(budget_, history);
+        f.last_mark_id = marks_->last_id();
+        return json_response(200, snapshot_document(sampler_, f, &events));
     });
 
     r.add("GET", "/api/v1/stream", [this](const Call&) {
@@ -105,12 +113,11 @@ void Api::add_routes() {
         return response;
     });
 
-    r.add("POST", "/api/v1/marks", [this, history](const Call& call) {
+    r.add("POST", "/api/v1/marks", [this](const Call& call) {
         MarkBody body;
         if (auto e = parse_mark_body(call.request, options_.max_body_bytes, body))
             return error_response(e->status, e->message, e->field);
-        const Mark mark =
-            marks_.add(make_mark(read_figures(budget_, history), std::move(body.name)));
+        const Mark mark = add_mark(std::move(body.name), std::nullopt);
         std::string out;
         JsonWriter w(out);
         write_mark(w, mark);
@@ -119,8 +126,8 @@ void Api::add_routes() {
     r.add("GET", "/api/v1/marks", [this](const Call&) {
         std::string out;
         JsonWriter w(out);
-        w.begin_object().key("capacity").value(marks_.capacity()).key("marks").begin_array();
-        for (const Mark& m : marks_.list()) write_mark(w, m);
+        w.begin_object().key("capacity").value(marks_->capacity()).key("marks").begin_array();
+        for (const Mark& m : marks_->list()) write_mark(w, m);
         w.end_array().end_object();
         return json_response(200, std::move(out));
     });
@@ -128,13 +135,13 @@ void Api::add_routes() {
         const auto from_name = call.param("from");
         if (!from_name || from_name->empty())
             return error_response(400, "from must name a mark: /api/v1/diff?from=A[&to=B]", "from");
-        const auto from = marks_.find(*from_name);
+        const auto from = marks_->find(*from_name);
         if (!from)
             return error_response(404, "no mark named \"" + std::string(*from_name) + "\"", "from");
         const auto to_name = call.param("to");
         std::optional<Mark> to;
         if (to_name && !to_name->empty()) {
-            to = marks_.find(*to_name);
+            to = marks_->find(*to_name);
             if (!to)
                 return error_response(404, "no mark named \"" + std::string(*to_name) + "\"", "to");
         } else {

@@ -45,6 +45,9 @@ class Api {
     void stop_streams();
     /// Live streams open now.
     [[nodiscard]] std::size_t stream_clients() const { return hub_->clients.load(); }
+    /// Adds a mark of the figures now, as POST /api/v1/marks does; `name` must pass
+    /// name_problem(). Returns the mark (its id, time and figures).
+    Mark add_mark(std::string name, std::optional<std::uint64_t> frame);
 
   private:
     void add_routes();
@@ -53,7 +56,8 @@ class Api {
     const Sampler& sampler_;
     ApiOptions options_;
     Router router_;
-    MarkList marks_;
+    // Shared with the streams, which may outlive the Api by a poll interval.
+    std::shared_ptr<MarkList> marks_ = std::make_shared<MarkList>();
     std::shared_ptr<StreamHub> hub_ = std::make_shared<StreamHub>();
     mutable std::mutex verdict_mutex_;
     std::shared_ptr<const VerdictProvider> verdict_;  // copied out under the mutex, called outside

@@ -314,6 +314,7 @@ std::string snapshot_document(const Sampler& sampler, const Figures& f,
     w.key("last_sequence").value(latest ? latest->sequence : 0);
     w.end_object();
     w.key("last_event_sequence").value(f.last_event_sequence);
+    w.key("last_mark_id").value(f.last_mark_id);
     if (events != nullptr) {
         w.key("events").begin_array();
         for (const BudgetEvent& e : *events) write_event(w, e);

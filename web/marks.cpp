@@ -68,6 +68,11 @@ void write_mark(JsonWriter& w, const Mark& mark) {
     w.begin_object();
     w.key("id").value(mark.id);
     w.key("name").value(mark.name);
+    w.key("frame");
+    if (mark.frame)
+        w.value(*mark.frame);
+    else
+        w.null();
     w.key("unix_ms").value(mark.unix_ms);
     w.key("time").value(iso8601_utc(mark.unix_ms));
     w.key("reported_bytes").value(mark.reported_bytes);

@@ -3,6 +3,7 @@
 // Named marks ("level2-loaded") and the diff between two of them, or a mark and now:
 // what changed per subsystem and globally.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +24,7 @@ namespace memscope::web {
 struct Mark {
     std::uint64_t id = 0;  ///< 1, 2, 3... in the order marks were added; 0 for "now"
     std::string name;      ///< as given; not necessarily unique
+    std::optional<std::uint64_t> frame;  ///< the game's frame number, when it gave one
     std::int64_t unix_ms = 0;
     std::chrono::steady_clock::time_point taken;  ///< for the seconds between two marks
     AllocationStats allocator;
@@ -50,11 +52,14 @@ class MarkList {
     [[nodiscard]] std::optional<Mark> find(std::string_view name) const;
     /// At most this many marks are kept.
     [[nodiscard]] std::size_t capacity() const { return capacity_; }
+    /// The id of the newest mark, 0 before the first: a page that saw a smaller one
+    /// reloads the list.
+    [[nodiscard]] std::uint64_t last_id() const { return next_id_.load() - 1; }
 
   private:
     mutable std::mutex mutex_;
     std::deque<Mark> marks_;
-    std::uint64_t next_id_ = 1;
+    std::atomic<std::uint64_t> next_id_{1};  // written under mutex_, read without
     std::size_t capacity_;
 };
 

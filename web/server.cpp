@@ -614,6 +614,14 @@ void Server::set_verdict_provider(VerdictProvider provider) {
     if (impl_->serving) impl_->serving->api->set_verdict_provider(std::move(provider));
 }
 
+bool Server::mark(std::string_view name, std::optional<std::uint64_t> frame) {
+    if (!name_problem(name).empty()) return false;
+    std::lock_guard lock(impl_->mutex);  // api exists only between start() and stop()
+    if (!impl_->serving) return false;
+    impl_->serving->api->add_mark(std::string(name), frame);
+    return true;
+}
+
 bool server_available() noexcept {
     return true;
 }

@@ -34,6 +34,9 @@ const ServerOptions& Server::options() const {
     return impl_->options;
 }
 void Server::set_verdict_provider(VerdictProvider) {}
+bool Server::mark(std::string_view, std::optional<std::uint64_t>) {
+    return false;
+}
 
 bool server_available() noexcept {
     return false;

@@ -11,6 +11,7 @@
 
 #include "figures.hpp"
 #include "json_api.hpp"
+#include "marks.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/sampler.hpp"
 
@@ -72,7 +73,8 @@ class SnapshotStream final : public EventSource {
     }
 
     void send_snapshot(std::string& out, const std::vector<BudgetEvent>* events) {
-        const Figures f = read_figures(budget_, &sampler_.history());
+        Figures f = read_figures(budget_, &sampler_.history());
+        if (hub_->marks != nullptr) f.last_mark_id = hub_->marks->last_id();
         send(out, "snapshot", snapshot_document(sampler_, f, events));
     }
 

@@ -198,6 +198,10 @@ api | api-leak)
     curl -fsS "$base/api/v1/subsystems" >"$scratch/subsystems.json" || fail "GET /api/v1/subsystems"
     curl -fsS "$base/api/v1/events" >"$scratch/events.json" || fail "GET /api/v1/events"
     curl -fsS "$base/api/v1/verdict" >"$scratch/verdict-live.json" || fail "GET /api/v1/verdict"
+    curl -fsS "$base/api/v1/marks" >"$scratch/marks.json" || fail "GET /api/v1/marks"
+    jq_true "$scratch/marks.json" \
+        '.marks | any(.name | test("^sector-[0-9]+-(plains|forest|mountains)-loaded$")) and all(.frame > 0)' \
+        "the demo's sector loads as marks with their frames on /api/v1/marks"
     curl -fsS "$base/metrics" >"$scratch/metrics.txt" || fail "GET /metrics"
     rows='.subsystems'  # GET /api/v1/subsystems: {"warning_threshold": ..., "subsystems": [...]}
     for name in "${SUBSYSTEMS[@]}"; do

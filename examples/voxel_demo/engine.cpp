@@ -59,6 +59,9 @@ void Engine::step(std::uint64_t frame) {
         budget_.mark_baseline("Meshes");
         attached_at_baseline_ = attached_last_report_;
         baseline_marked_ = true;
+        milestone("sector-" + std::to_string(streamed.sector_created) + "-" + to_string(biome) +
+                      "-loaded",
+                  frame);
     }
     // While Chunks is under pressure, keep evicting what falls far behind the camera;
     // an eviction requested from another thread (a simulated pressure) runs here too.
@@ -72,6 +75,7 @@ void Engine::step(std::uint64_t frame) {
             audio_->unload_ambience(biome);
         }
         check_unload_ = baseline_marked_;
+        milestone("sector-" + std::to_string(streamed.sector_unloaded) + "-unloaded", frame);
     }
     physics_->step();
     entities_->step(seconds);
@@ -88,6 +92,10 @@ void Engine::step(std::uint64_t frame) {
                                        : 0;
         if (budget_.report_unload("Meshes", growth + 64 * 1024)) ++unload_leaks_;
     }
+}
+
+void Engine::milestone(const std::string& name, std::uint64_t frame) {
+    if (milestone_) milestone_(name, frame);
 }
 
 void Engine::report() {

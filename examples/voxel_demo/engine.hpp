@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -53,6 +55,12 @@ class Engine {
     /// Camera position along the flight path at `frame`, in chunk columns.
     [[nodiscard]] static double camera_x(std::uint64_t frame);
 
+    /// Called at the game's milestones with a name such as "sector-3-forest-loaded" and the
+    /// frame: the demo turns them into dashboard marks (Server::mark).
+    using Milestone = std::function<void(std::string_view name, std::uint64_t frame)>;
+    /// Sets the milestone callback (empty: none).
+    void on_milestone(Milestone callback) { milestone_ = std::move(callback); }
+
     /// How many leak checks around sector transitions fired (report_unload()).
     [[nodiscard]] std::size_t unload_leaks() const { return unload_leaks_; }
 
@@ -68,6 +76,7 @@ class Engine {
     std::vector<Truth> destroy_and_measure();
 
   private:
+    void milestone(const std::string& name, std::uint64_t frame);
     void on_chunk_pressure(const memscope::PressureEvent& event);
 
     memscope::MemoryBudget& budget_;
@@ -93,6 +102,7 @@ class Engine {
     std::size_t attached_last_report_ = 0;
     bool check_unload_ = false;
     std::size_t unload_leaks_ = 0;
+    Milestone milestone_;  // the game's milestones (sector loads and unloads)
 };
 
 }  // namespace voxel

@@ -29,7 +29,7 @@ function markItem(m) {
   li.dataset.name = m.name;
   const name = el('span', 'mark-name', m.name);
   name.title = m.name;
-  const time = el('time', 'muted', clock(m.unix_ms));
+  const time = el('time', 'muted', m.frame === null ? clock(m.unix_ms) : `${clock(m.unix_ms)} · frame ${m.frame}`);
   time.dateTime = m.time;
   li.append(name, time, el('span', 'muted', `${m.formatted.reported_bytes} reported · ${m.formatted.tracked_bytes} allocated`));
   return li;

@@ -6,7 +6,7 @@
 import { updateCharts } from './charts.js';
 import { clearEvents, mergeEvents } from './events.js';
 import { getJson } from './http.js';
-import { diffToNow, refreshDiffSoon } from './marks.js';
+import { diffToNow, loadMarks, refreshDiffSoon } from './marks.js';
 import { state } from './state.js';
 import { renderGlobal, renderReconciliation, renderTotals } from './summary.js';
 import { renderTable } from './table.js';
@@ -28,6 +28,11 @@ export function applySnapshot(s) {
   renderReconciliation(s.reconciliation);
   if (s.events) mergeEvents(s.events, false);
   if (s.last_event_sequence > state.lastEventSeq) fetchEvents();
+  // A mark set by the game (Server::mark) or another page: the list is loaded again.
+  if (s.last_mark_id !== state.lastMarkId) {
+    state.lastMarkId = s.last_mark_id;
+    loadMarks();
+  }
   if (s.history.last_sequence > state.lastSampleSeq) fetchHistory();
   else updateCharts();
   if (diffToNow()) refreshDiffSoon();

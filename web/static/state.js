@@ -16,6 +16,7 @@ export const state = {
   capacity: 600,            // samples the server's history ring keeps
   intervalMs: 1000,         // between samples
   marks: [],
+  lastMarkId: 0,            // the snapshot's last_mark_id when the marks were last loaded
   connected: false,
   mode: 'stream',           // 'stream' or 'poll'
   downSince: 0,             // Date.now() when the game stopped answering, else 0

@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace memscope {
 
@@ -107,6 +109,17 @@ class Server {
 
     /// Serves GET /api/v1/verdict from this provider (404 until one is set).
     void set_verdict_provider(VerdictProvider provider);
+
+    /// Marks this moment under `name`, as the page's Mark button does: the page, GET
+    /// /api/v1/marks and the diffs treat it like any other mark, and show `frame` when the
+    /// game gives one. For the game's own milestones, from any thread:
+    ///
+    ///     dashboard.mark("level2-loaded", frame_number);
+    ///
+    /// Takes the server's figures now (a few microseconds; it allocates). Returns false,
+    /// and records nothing, while the server is not running or when `name` is refused
+    /// (see name_problem(): empty, over 128 bytes, control characters).
+    bool mark(std::string_view name, std::optional<std::uint64_t> frame = std::nullopt);
 
   private:
     struct Impl;
