@@ -357,6 +357,7 @@ struct ConnectionPool::Shared {
     }
     void dispatch(std::unique_ptr<Connection> c, Clock::time_point now);
     void park(std::unique_ptr<Connection> c, Clock::time_point now);
+    bool act_on_head(std::unique_ptr<Connection>& c, Clock::time_point now);
     // Reads what arrived on a waiting connection; false when it left the parked list.
     void on_readable(std::unique_ptr<Connection>& c, Clock::time_point now);
     void on_incoming(int fd, Clock::time_point now);
@@ -396,23 +397,39 @@ void ConnectionPool::Shared::park(std::unique_ptr<Connection> c, Clock::time_poi
         parked.push_back(std::move(c));
         return;
     }
+    if (act_on_head(c, now)) return;
+    if (c->eof_) {
+        c->head_bytes_ = c->pending();
+        return dispatch(std::move(c), now);  // cpp-httplib answers what it can
+    }
+    c->deadline_ = now + limits.read_timeout;
+    parked.push_back(std::move(c));
+}
+
+// Dispatches a connection whose head is complete (or malformed: cpp-httplib answers 400),
+// refuses one whose head is too large, and returns true; false while the head is still
+// incomplete, for the caller to decide how it waits.
+bool ConnectionPool::Shared::act_on_head(std::unique_ptr<Connection>& c, Clock::time_point now) {
     std::size_t head_length = 0;
     switch (c->scan_head(head_length)) {
         case Connection::Head::complete:
         case Connection::Head::malformed:
             c->head_bytes_ = head_length;
-            return dispatch(std::move(c), now);
-        case Connection::Head::too_large:
-            return refuse(std::move(c), 431, "the request head is too large", now);
+            dispatch(std::move(c), now);
+            return true;
+        case Connection::Head::too_large: {
+            const bool in_line =
+                std::string_view(c->in_).substr(c->in_pos_).find('\n') == std::string_view::npos;
+            if (in_line)
+                refuse(std::move(c), 414, "the request line is too long", now);
+            else
+                refuse(std::move(c), 431, "the request head is too large", now);
+            return true;
+        }
         case Connection::Head::incomplete:
-            if (c->eof_) {
-                c->head_bytes_ = c->pending();
-                return dispatch(std::move(c), now);  // cpp-httplib answers what it can
-            }
-            c->deadline_ = now + limits.read_timeout;
-            parked.push_back(std::move(c));
-            return;
+            return false;
     }
+    return false;
 }
 
 void ConnectionPool::Shared::on_readable(std::unique_ptr<Connection>& c, Clock::time_point now) {
@@ -443,22 +460,7 @@ void ConnectionPool::Shared::on_readable(std::unique_ptr<Connection>& c, Clock::
     }
     c->last_activity_ = now;
     if (was_idle) c->deadline_ = now + limits.read_timeout;  // the head must come whole
-    std::size_t head_length = 0;
-    switch (c->scan_head(head_length)) {
-        case Connection::Head::complete:
-        case Connection::Head::malformed:
-            c->head_bytes_ = head_length;
-            return dispatch(std::move(c), now);
-        case Connection::Head::too_large: {
-            const bool in_line =
-                std::string_view(c->in_).substr(c->in_pos_).find('\n') == std::string_view::npos;
-            if (in_line) return refuse(std::move(c), 414, "the request line is too long", now);
-            return refuse(std::move(c), 431, "the request head is too large", now);
-        }
-        case Connection::Head::incomplete:
-            parked.push_back(std::move(c));
-            return;
-    }
+    if (!act_on_head(c, now)) parked.push_back(std::move(c));
 }
 
 void ConnectionPool::Shared::note_cap(Clock::time_point now) {

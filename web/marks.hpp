@@ -22,8 +22,8 @@ namespace memscope::web {
 
 /// The figures of one moment, under a name.
 struct Mark {
-    std::uint64_t id = 0;  ///< 1, 2, 3... in the order marks were added; 0 for "now"
-    std::string name;      ///< as given; not necessarily unique
+    std::uint64_t id = 0;                ///< 1, 2, 3... in the order marks were added; 0 for "now"
+    std::string name;                    ///< as given; not necessarily unique
     std::optional<std::uint64_t> frame;  ///< the game's frame number, when it gave one
     std::int64_t unix_ms = 0;
     std::chrono::steady_clock::time_point taken;  ///< for the seconds between two marks

@@ -22,9 +22,9 @@ class MarkList;
 
 /// What every stream of one server shares: the client count and the stop flag.
 struct StreamHub {
-    std::atomic<std::size_t> clients{0};  ///< streams open now
-    std::atomic<bool> stopping{false};    ///< set by Server::stop(): streams end at once
-    std::size_t max_clients = 1;          ///< beyond this, open_stream() refuses
+    std::atomic<std::size_t> clients{0};    ///< streams open now
+    std::atomic<bool> stopping{false};      ///< set by Server::stop(): streams end at once
+    std::size_t max_clients = 1;            ///< beyond this, open_stream() refuses
     std::shared_ptr<const MarkList> marks;  ///< the server's marks, for last_mark_id
 };
 

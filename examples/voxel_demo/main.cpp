@@ -148,9 +148,8 @@ int main(int argc, char** argv) {
     dashboard.set_verdict_provider([&verdict] { return verdict.evaluate().json; });
     // Sector loads and unloads become marks, with their frame: the page's diff then
     // answers "what did entering sector 3 cost?".
-    engine.on_milestone([&dashboard](std::string_view name, std::uint64_t frame) {
-        dashboard.mark(name, frame);
-    });
+    engine.on_milestone(
+        [&dashboard](std::string_view name, std::uint64_t frame) { dashboard.mark(name, frame); });
     if (const memscope::StartResult started = dashboard.start(); started) {
         std::fprintf(out, "memscope dashboard: %s\n", started.url.c_str());
     } else if (started.disabled) {

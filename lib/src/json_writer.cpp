@@ -181,18 +181,18 @@ JsonWriter& JsonWriter::null() {
 }
 
 JsonWriter& JsonWriter::value(double number) {
-    if (!std::isfinite(number)) return null();
-    separate();
-    char buf[32];
-    const auto end = std::to_chars(buf, buf + sizeof buf, number).ptr;
-    out_.append(buf, end);
-    return *this;
+    return floating(number);
 }
 
 JsonWriter& JsonWriter::value(float number) {
+    return floating(number);
+}
+
+template <class Float>
+JsonWriter& JsonWriter::floating(Float number) {
     if (!std::isfinite(number)) return null();
     separate();
-    char buf[32];
+    char buf[32];  // the shortest form that reads back as the same Float
     const auto end = std::to_chars(buf, buf + sizeof buf, number).ptr;
     out_.append(buf, end);
     return *this;

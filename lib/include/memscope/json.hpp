@@ -236,8 +236,10 @@ class JsonWriter {
     JsonWriter& raw(std::string_view json);
 
   private:
-    JsonWriter& open(char bracket);   // `{` or `[`
-    JsonWriter& close(char bracket);  // `}` or `]`
+    template <class Float>
+    JsonWriter& floating(Float number);  // double or float, shortest form; non-finite: null
+    JsonWriter& open(char bracket);      // `{` or `[`
+    JsonWriter& close(char bracket);     // `}` or `]`
     void separate();    // the comma before a value or key when one is due, and the line break
     void break_line();  // before a member or element: a new line, unless after its key
     void new_line();    // '\n' and the indentation of depth_ (indenting writers only)
