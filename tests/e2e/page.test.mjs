@@ -360,6 +360,15 @@ async function main() {
     check(diffPhysics.includes('Physics'), `the diff lists Physics, which changed: ${diffPhysics}`);
     log('marks set, diff shown');
 
+    // 7b. A mark the game sets from code (Server::mark) appears without a reload, with
+    // its frame.
+    await fixture.send('mark e2e-from-code 4242');
+    await eventually('the mark set from code is listed with its frame', async () => {
+      const items = await page.$$eval('#marks li', (l) => l.map((x) => `${x.dataset.name} ${x.textContent}`));
+      return items.some((t) => t.startsWith('e2e-from-code ') && t.includes('frame 4242'));
+    }, 5000);
+    log('a mark from code shown');
+
     // 8. The game's own script crosses too: Chunks loads its second level past the
     // threshold. Then screenshots, with that on the charts.
     await eventually('the Chunks warning of the second level shows', async () =>

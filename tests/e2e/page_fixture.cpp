@@ -285,6 +285,12 @@ int main(int argc, char** argv) {
         if (line == "stop") {
             server->stop();
             answer = "ok stop";
+        } else if (line.rfind("mark ", 0) == 0) {
+            // "mark NAME FRAME": the game marks a milestone from code (Server::mark).
+            const std::size_t space = line.rfind(' ');
+            const std::string name = line.substr(5, space - 5);
+            const auto frame = static_cast<std::uint64_t>(std::atoll(line.c_str() + space + 1));
+            answer = server->mark(name, frame) ? "ok mark" : "error mark";
         } else if (line == "start") {
             server = std::make_unique<memscope::Server>(budget, options);
             started = server->start();
