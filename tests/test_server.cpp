@@ -430,8 +430,10 @@ TEST_CASE("the page: index.html at /, its files under /static/, typed, with an E
         const char* starts_with;
     } files[] = {
         {"/", "text/html; charset=utf-8", "<!doctype html>"},
-        {"/static/app.js", "text/javascript; charset=utf-8", "// SPDX-License-Identifier: MIT\n// memscope dashboard page"},
-        {"/static/style.css", "text/css; charset=utf-8", "/* SPDX-License-Identifier: MIT */\n/* memscope dashboard."},
+        {"/static/app.js", "text/javascript; charset=utf-8",
+         "// SPDX-License-Identifier: MIT\n// memscope dashboard page"},
+        {"/static/style.css", "text/css; charset=utf-8",
+         "/* SPDX-License-Identifier: MIT */\n/* memscope dashboard."},
         {"/static/chart.min.js", "text/javascript; charset=utf-8", "/*!\n * Chart.js v3."},
         {"/static/favicon.svg", "image/svg+xml", "<svg"},
     };

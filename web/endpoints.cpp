@@ -37,6 +37,8 @@ std::optional<Response> parse_since(const Call& call, std::uint64_t& since) {
 Api::Api(MemoryBudget& budget, const Sampler& sampler, ApiOptions options)
     : budget_(budget), sampler_(sampler), options_(std::move(options)) {
     hub_->max_clients = options_.max_stream_clients;
+    router_.set_guard(
+        [this](const Request& request) { return check_host(options_.hosts, request); });
     add_routes();
 }
 
