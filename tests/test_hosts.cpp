@@ -58,8 +58,8 @@ TEST_CASE("other names, another port, or a malformed Host get 421") {
 }
 
 TEST_CASE("the refusal is the API's JSON error, naming the Host seen and how to allow it") {
-    const auto refusal = check_host(HostPolicy{"127.0.0.1", 9090, {}},
-                                    with_host("Evil.Example.com:9090"));
+    const auto refusal =
+        check_host(HostPolicy{"127.0.0.1", 9090, {}}, with_host("Evil.Example.com:9090"));
     REQUIRE(refusal);
     const auto body = nlohmann::json::parse(refusal->body);
     CHECK(body["host"] == "Evil.Example.com:9090");

@@ -56,6 +56,7 @@ struct Figures {
     BudgetTotals totals;                        ///< budget.totals()
     float warning_threshold = 0.0f;             ///< budget.warning_threshold()
     std::uint64_t last_event_sequence = 0;      ///< budget.last_event_sequence()
+    EventCounts event_counts;                   ///< budget.event_counts()
     Reconciliation reconciliation;              ///< derived from the above
 };
 

@@ -134,15 +134,13 @@ std::optional<Response> check_host(const HostPolicy& policy, const Request& requ
         return std::nullopt;
     const auto parsed = parse_host_header(*value);
     if (!parsed) return refuse(*value);
-    if (parsed->port != 0 && policy.port != 0 && parsed->port != policy.port)
-        return refuse(*value);
+    if (parsed->port != 0 && policy.port != 0 && parsed->port != policy.port) return refuse(*value);
 
     const std::string bytes = address_bytes(parsed->host);
     if (is_loopback(parsed->host, bytes)) return std::nullopt;
     const std::string bind_bytes = address_bytes(policy.bind_address);
     if (!bytes.empty() && bytes == bind_bytes && !is_wildcard(bind_bytes)) return std::nullopt;
-    if (is_wildcard(bind_bytes) && same_address(bytes, request.local_address))
-        return std::nullopt;
+    if (is_wildcard(bind_bytes) && same_address(bytes, request.local_address)) return std::nullopt;
     for (const std::string& entry : policy.allowed) {
         std::string_view name = entry;
         if (name.size() > 2 && name.front() == '[' && name.back() == ']')
