@@ -32,7 +32,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-const std::string kHealthz = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+const std::string kHealthz =
+    "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
 
 double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -121,7 +122,7 @@ TEST_CASE("a request head over 32 KiB gets 431, a request line over it 414, with
     const std::size_t before = memscope::allocation_stats().total_allocated_bytes;
     // Headers in 8 KiB lines, each within cpp-httplib's per-line limit (alone, it read any
     // number of them), then a request line that never ends.
-    std::string many = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    std::string many = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n";
     for (int i = 0; i < 8; ++i) many += "X-Filler: " + std::string(8000, 'f') + "\r\n";
     RawResponse r;
     {
@@ -156,22 +157,23 @@ TEST_CASE("a body over max_body_bytes gets 413 before it is read") {
     const std::size_t hundred_mb = 100u << 20;
     std::size_t sent = 0;
     SUBCASE("declared length, POST") {
-        const RawResponse r = send_while_reading(s.port,
-                                                 "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\n" +
-                                                     json + "Content-Length: 104857600\r\n\r\n",
-                                                 hundred_mb, &sent);
+        const RawResponse r =
+            send_while_reading(s.port,
+                               "POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\n" + json +
+                                   "Content-Length: 104857600\r\n\r\n",
+                               hundred_mb, &sent);
         CHECK(r.status == 413);
         CHECK(r.header("connection") == "close");
     }
     SUBCASE("declared length, GET") {
         const RawResponse r = send_while_reading(
-            s.port, "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n",
+            s.port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 104857600\r\n\r\n",
             hundred_mb, &sent);
         CHECK(r.status == 413);
     }
     SUBCASE("chunked, which declares no length: cut at the limit") {
         RawSocket c(s.port);
-        c.send("POST /api/v1/marks HTTP/1.1\r\nHost: x\r\n" + json +
+        c.send("POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\n" + json +
                "Transfer-Encoding: chunked\r\n\r\n");
         const std::string chunk = "10000\r\n" + std::string(0x10000, 'x') + "\r\n";
         bool closed = false;
@@ -188,7 +190,7 @@ TEST_CASE("a body over max_body_bytes gets 413 before it is read") {
     }
     SUBCASE("Expect: 100-continue is answered 413 instead of 100") {
         const RawResponse r =
-            raw_request(s.port, "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\n" + json +
+            raw_request(s.port, "POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\n" + json +
                                     "Content-Length: 104857600\r\nExpect: 100-continue\r\n\r\n");
         CHECK(r.status == 413);
         CHECK(r.raw.find("100 Continue") == std::string::npos);
@@ -216,8 +218,9 @@ TEST_CASE("malformed framing is refused and the connection closed") {
     for (const auto& c : cases) {
         CAPTURE(c.what);
         const RawResponse r = raw_request(
-            s.port, "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
-                        c.request);
+            s.port,
+            "POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+                c.request);
         CHECK(r.status == c.status);
         CHECK(r.closed);
         CHECK(r.header("connection") == "close");
@@ -231,8 +234,9 @@ TEST_CASE("keep-alive and pipelining work; errors of the request itself close") 
         // Two requests in one write, and a 404 in between: all answered, in order, on one
         // connection that stays open.
         c.send(
-            "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-            "GET /api/v1/totals HTTP/1.1\r\nHost: x\r\n\r\n");
+            "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /nope HTTP/1.1\r\nHost: "
+            "127.0.0.1\r\n\r\n"
+            "GET /api/v1/totals HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         bool closed = false;
         std::string got;
         const auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -264,7 +268,7 @@ TEST_CASE("keep-alive and pipelining work; errors of the request itself close") 
 TEST_CASE("an idle keep-alive connection is closed after the idle timeout") {
     Running s;
     RawSocket c(s.port);
-    c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     bool closed = false;
     const auto t0 = Clock::now();
     const std::string got = c.receive(std::chrono::seconds(10), &closed);
@@ -290,12 +294,12 @@ TEST_CASE("stop() returns promptly with connections in every state, and closes t
     for (int i = 0; i < 2; ++i) {  // bodies that never finish
         held.emplace_back(s.port);
         held.back().send(
-            "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             "Content-Length: 50\r\n\r\n{");
     }
     for (int i = 0; i < 3; ++i) {  // live streams
         held.emplace_back(s.port);
-        held.back().send("GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n\r\n");
+        held.back().send("GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         REQUIRE(
             held.back().receive(std::chrono::seconds(5), nullptr, 12).starts_with("HTTP/1.1 200"));
     }

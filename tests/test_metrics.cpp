@@ -9,6 +9,7 @@
 
 #if MEMSCOPE_WITH_SERVER
 
+#include <chrono>
 #include <map>
 #include <set>
 #include <sstream>
@@ -66,7 +67,9 @@ std::map<std::string, Family> check_exposition(const std::string& text) {
         CHECK_MESSAGE(f.type_lines == 1, name);
         CHECK_MESSAGE((f.type == "gauge" || f.type == "counter"), name);
         if (f.type == "counter") CHECK_MESSAGE(name.ends_with("_total"), name);
-        CHECK_MESSAGE(name.starts_with("memscope_"), name);
+        // Ours, or the standard process family that every Prometheus client exports.
+        CHECK_MESSAGE((name.starts_with("memscope_") || name == "process_start_time_seconds"),
+                      name);
     }
     return families;
 }
@@ -105,9 +108,55 @@ TEST_CASE("the exposition follows the text format and exports every listed figur
           std::string::npos);
     CHECK(text.find("memscope_subsystem_warnings_total{subsystem=\"Chunks\"} 1\n") !=
           std::string::npos);
-    CHECK(text.find("memscope_events_total 1\n") != std::string::npos);
+    CHECK(text.find("memscope_events_total{kind=\"warning\"} 1\n") != std::string::npos);
+    CHECK(text.find("memscope_events_total{kind=\"leak_suspect\"} 0\n") != std::string::npos);
+    CHECK(families.at("memscope_events_total").samples == 4);
     CHECK(text.find("memscope_warning_threshold_ratio 0.85\n") != std::string::npos);
     CHECK(text.find("memscope_build_info{version=\"" MEMSCOPE_VERSION "\",") != std::string::npos);
+}
+
+TEST_CASE("memscope_events_total counts each kind, past the event ring's capacity") {
+    memscope::BudgetOptions options;
+    options.event_capacity = 2;
+    options.log_events = false;
+    memscope::MemoryBudget budget(options);
+    budget.set_budget("Chunks", 100);
+    for (int i = 0; i < 3; ++i) {
+        budget.report("Chunks", 120, 1);  // warning and over budget
+        budget.report("Chunks", 10, 1);   // recovered
+    }
+    memscope::BudgetEvent leak;
+    leak.kind = memscope::EventKind::leak_suspect;
+    leak.subsystem = "Chunks";
+    budget.push_event(leak);
+    const std::string text =
+        memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
+    check_exposition(text);
+    const memscope::EventCounts counts = budget.event_counts();
+    CHECK(counts.leak_suspect == 1);
+    CHECK(counts.warning + counts.over_budget + counts.recovered + counts.leak_suspect ==
+          budget.last_event_sequence());
+    CHECK(budget.events().size() == 2);
+    for (auto kind : {memscope::EventKind::warning, memscope::EventKind::over_budget,
+                      memscope::EventKind::recovered, memscope::EventKind::leak_suspect}) {
+        const std::string line = "memscope_events_total{kind=\"" +
+                                 std::string(memscope::to_string(kind)) + "\"} " +
+                                 std::to_string(counts.of(kind)) + "\n";
+        CHECK_MESSAGE(text.find(line) != std::string::npos, line);
+    }
+    CHECK(counts.recovered == 3);
+}
+
+TEST_CASE("process_start_time_seconds: when this process started, since the Unix epoch") {
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double started = memscope::web::process_start_time_seconds();
+    CHECK(started <= now + 1);  // btime is whole seconds
+    CHECK(started > now - 24 * 3600);
+    memscope::MemoryBudget budget;
+    const std::string text =
+        memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
+    CHECK(check_exposition(text).at("process_start_time_seconds").type == "gauge");
 }
 
 TEST_CASE("subsystem names are escaped as label values") {

@@ -142,3 +142,92 @@ TEST_CASE("the product reads no MEMSCOPE_* variable outside the table") {
         }
     }
 }
+
+namespace {
+
+// A token file with `mode`, under `dir`.
+std::string token_file(const memscope_test::TempDir& dir, const std::string& text,
+                       std::filesystem::perms mode = std::filesystem::perms::owner_read |
+                                                     std::filesystem::perms::owner_write) {
+    const auto path = dir.write("token", text);
+    std::filesystem::permissions(path, mode);
+    return path.string();
+}
+
+}  // namespace
+
+TEST_CASE("MEMSCOPE_TOKEN_FILE: the token comes from the file, its trailing whitespace dropped") {
+    memscope_test::TempDir dir;
+    Env file("MEMSCOPE_TOKEN_FILE", token_file(dir, "file-T0ken_42\r\n \n").c_str());
+    Env token("MEMSCOPE_TOKEN", nullptr);
+    Log log;
+    const memscope::Environment env = memscope::read_environment();
+    CHECK(env.token == "file-T0ken_42");
+    CHECK(env.token_file == (dir.path() / "token").string());
+    CHECK(log.warnings().empty());
+}
+
+TEST_CASE("MEMSCOPE_TOKEN_FILE wins over MEMSCOPE_TOKEN, and a warning says so") {
+    memscope_test::TempDir dir;
+    Env file("MEMSCOPE_TOKEN_FILE", token_file(dir, "from-the-file").c_str());
+    Env token("MEMSCOPE_TOKEN", "from-the-environment");
+    Log log;
+    CHECK(memscope::read_environment().token == "from-the-file");
+    CHECK(log.count("MEMSCOPE_TOKEN and MEMSCOPE_TOKEN_FILE are both set") == 1);
+    CHECK(log.all().find("from-the-environment") == std::string::npos);
+}
+
+TEST_CASE("a bad MEMSCOPE_TOKEN_FILE: one warning naming the path, never the token; no token") {
+    using std::filesystem::perms;
+    memscope_test::TempDir dir;
+    const std::string secret = "never-logged-S3cret";
+    struct Case {
+        std::string path;
+        std::string why;
+    };
+    const std::vector<Case> cases = {
+        {(dir.path() / "missing").string(), "cannot read it"},
+        {dir.path().string(), "not a regular file"},
+        {token_file(dir, secret, perms::owner_read | perms::others_read), "other users"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.path);
+        Env file("MEMSCOPE_TOKEN_FILE", c.path.c_str());
+        Env token("MEMSCOPE_TOKEN", secret.c_str());  // the file wins even when it is bad
+        Log log;
+        CHECK_FALSE(memscope::read_environment().token);
+        CHECK(log.count("MEMSCOPE_TOKEN_FILE=\"" + c.path + "\" is not valid") == 1);
+        CHECK(log.count(c.why) == 1);
+        CHECK(log.all().find(secret) == std::string::npos);
+    }
+}
+
+TEST_CASE("a MEMSCOPE_TOKEN_FILE that is empty or holds a bad token is refused") {
+    memscope_test::TempDir dir;
+    for (const std::string text : {" \n", "two words\n", "caf\xc3\xa9"}) {
+        const std::string path = token_file(dir, text);
+        CAPTURE(text);
+        Env file("MEMSCOPE_TOKEN_FILE", path.c_str());
+        Env token("MEMSCOPE_TOKEN", nullptr);
+        Log log;
+        CHECK_FALSE(memscope::read_environment().token);
+        CHECK(log.all().find("two words") == std::string::npos);
+    }
+}
+
+TEST_CASE("MEMSCOPE_ALLOWED_HOSTS: a comma-separated list; a bad entry refuses it all") {
+    {
+        Env hosts("MEMSCOPE_ALLOWED_HOSTS", "game-01.fleet.example, 10.0.0.5 ,*");
+        const auto env = memscope::read_environment();
+        REQUIRE(env.allowed_hosts);
+        CHECK(*env.allowed_hosts ==
+              std::vector<std::string>{"game-01.fleet.example", "10.0.0.5", "*"});
+    }
+    for (const char* bad : {"a.example,,b.example", "http://a.example", "a example"}) {
+        CAPTURE(bad);
+        Env hosts("MEMSCOPE_ALLOWED_HOSTS", bad);
+        Log log;
+        CHECK_FALSE(memscope::read_environment().allowed_hosts);
+        CHECK(log.count("MEMSCOPE_ALLOWED_HOSTS=") == 1);
+    }
+}

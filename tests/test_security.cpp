@@ -384,9 +384,10 @@ TEST_CASE("rule: control endpoints are refused without the token, and change not
             // Reading methods do not reach a control handler.
             for (const char* method : {"GET", "HEAD", "OPTIONS", "DELETE", "PATCH"}) {
                 CAPTURE(method);
-                const RawResponse m = raw_request(
-                    s.port, std::string(method) + " " + c.target + " HTTP/1.1\r\nHost: x\r\n" +
-                                bearer(t) + "Connection: close\r\n\r\n");
+                const RawResponse m =
+                    raw_request(s.port, std::string(method) + " " + c.target +
+                                            " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + bearer(t) +
+                                            "Connection: close\r\n\r\n");
                 CHECK(m.status == 405);
             }
         }
@@ -492,7 +493,7 @@ void check_no_escape(int port) {
     }
     // A raw NUL byte in the request line.
     static constexpr char kNul[] =
-        "GET /static/app.js\0/../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: "
+        "GET /static/app.js\0/../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: "
         "close\r\n\r\n";
     const RawResponse nul = raw_request(port, std::string(kNul, sizeof kNul - 1));
     CHECK(nul.status != 200);
@@ -541,7 +542,7 @@ TEST_CASE("rule: every response carries the anti-framing and anti-sniffing heade
         {"200 page", get("/")},
         {"200 static", get("/static/chart.min.js")},
         {"200 static gzip", get("/static/app.js", "Accept-Encoding: gzip\r\n")},
-        {"HEAD", "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+        {"HEAD", "HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"},
         {"201 mark", with_body("POST", "/api/v1/marks", R"({"name": "m1"})")},
         {"200 control", with_body("POST", "/api/v1/peaks/reset", "{}", bearer(kToken))},
         {"400 since", get("/api/v1/events?since=-1")},
@@ -551,17 +552,18 @@ TEST_CASE("rule: every response carries the anti-framing and anti-sniffing heade
         {"404 static", get("/static/nope.js")},
         {"405", with_body("POST", "/api/v1/snapshot", "{}")},
         {"413 declared",
-         "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         "POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
          "Content-Length: 999999999\r\n\r\n"},
         {"414 router", get("/" + std::string(3000, 'a'))},
         {"414 head", "GET /" + std::string(40000, 'a')},
         {"431", "GET / HTTP/1.1\r\nX-Big: " + std::string(40000, 'b') + "\r\n"},
         {"400 malformed", "HELLO\r\n\r\n"},
-        {"400 framing", "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"},
+        {"400 framing",
+         "POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n"},
         {"501 transfer coding",
-         "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\n"
+         "POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
          "Transfer-Encoding: gzip\r\n\r\n"},
-        {"408", "GET / HTTP/1.1\r\nHost: x\r\n"},
+        {"408", "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"},
     };
     for (const auto& [what, request] : cases) {
         const RawResponse r = raw_request(s.port, request, std::chrono::seconds(5));
@@ -598,12 +600,12 @@ TEST_CASE("rule: the refusals at the stream limit and at the connection cap carr
     // Two connections send a body slowly: each holds a worker, so none is idle...
     RawSocket slow(s.port);
     slow.send(
-        "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Content-Length: 100\r\n\r\n{");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     RawSocket slow2(s.port);
     slow2.send(
-        "POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Content-Length: 100\r\n\r\n{");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     // ...and a seventh is refused at once.
@@ -611,6 +613,75 @@ TEST_CASE("rule: the refusals at the stream limit and at the connection cap carr
     CHECK(refused.status == 503);
     CHECK(refused.header("retry-after") == "1");
     check_security_headers(refused, "503 cap");
+}
+
+TEST_CASE("rule: a Host the server cannot stand behind gets 421, before any endpoint runs") {
+    Running s;
+    const std::string evil = "Host: evil.example.com\r\n";
+    const std::vector<std::pair<std::string, std::string>> requests = {
+        {"GET snapshot", "GET /api/v1/snapshot HTTP/1.1\r\n" + evil + "Connection: close\r\n\r\n"},
+        {"GET /", "GET / HTTP/1.1\r\n" + evil + "Connection: close\r\n\r\n"},
+        {"POST marks", "POST /api/v1/marks HTTP/1.1\r\n" + evil +
+                           "Content-Type: application/json\r\nContent-Length: 12\r\n"
+                           "Connection: close\r\n\r\n{\"name\":\"x\"}"},
+    };
+    for (const auto& [what, bytes] : requests) {
+        const RawResponse r = raw_request(s.port, bytes);
+        CAPTURE(what);
+        CHECK(r.status == 421);
+        CHECK(r.body.find("\"host\":\"evil.example.com\"") != std::string::npos);
+        check_security_headers(r, what);
+    }
+    // The refused mark was never made; the loopback names are answered.
+    const std::string port = std::to_string(s.port);
+    const RawResponse marks =
+        raw_request(s.port, "GET /api/v1/marks HTTP/1.1\r\nHost: localhost:" + port +
+                                "\r\nConnection: close\r\n\r\n");
+    CHECK(marks.status == 200);
+    CHECK(marks.body.find("\"marks\":[]") != std::string::npos);
+    CHECK(raw_request(s.port, get("/healthz", "")).status == 200);
+    CHECK(raw_request(s.port, "GET /healthz HTTP/1.0\r\n\r\n").status == 200);  // no Host
+}
+
+TEST_CASE("rule: allowed_hosts adds names; bound to 0.0.0.0, the address dialled is answered") {
+    ServerOptions o = test_options();
+    o.bind_address = "0.0.0.0";
+    o.token = kToken;  // beyond loopback: no warning wanted in this test's log
+    o.allowed_hosts = {"Game-01.Fleet.example"};
+    Running s(o);
+    const std::string port = std::to_string(s.port);
+    const auto with_host = [&](const std::string& host) {
+        return raw_request(s.port, "GET /healthz HTTP/1.1\r\nHost: " + host +
+                                       "\r\nConnection: close\r\n\r\n")
+            .status;
+    };
+    CHECK(with_host("game-01.fleet.example:" + port) == 200);
+    CHECK(with_host("game-02.fleet.example:" + port) == 421);
+    CHECK(with_host("0.0.0.0:" + port) == 421);
+    if (const std::string other = external_ipv4(); !other.empty()) {
+        CAPTURE(other);
+        CHECK(with_host(other + ":" + port) == 421);  // dialled 127.0.0.1, not `other`
+        httplib::Client direct(other, s.port);
+        const auto r = direct.Get("/healthz");  // Host: <other>:<port>
+        REQUIRE(r);
+        CHECK(r->status == 200);
+    }
+}
+
+TEST_CASE("rule: the token can come from MEMSCOPE_TOKEN_FILE, and unlocks the control endpoints") {
+    TempDir dir;
+    const auto file = dir.write("token", std::string(kToken) + "\n");
+    std::filesystem::permissions(file, std::filesystem::perms::owner_read);
+    ScopedEnv token_file("MEMSCOPE_TOKEN_FILE", file.c_str());
+    ScopedEnv token("MEMSCOPE_TOKEN", nullptr);
+    ServerOptions o = test_options();
+    o.read_environment = true;
+    ScopedEnv port("MEMSCOPE_PORT", "0");
+    Running s(o);
+    CHECK(s.server->options().token == kToken);
+    const std::string reset = "/api/v1/peaks/reset";
+    CHECK(raw_request(s.port, with_body("POST", reset, "{}", bearer(kToken))).status == 200);
+    CHECK(raw_request(s.port, with_body("POST", reset, "{}")).status == 401);
 }
 
 #else  // a build without the server

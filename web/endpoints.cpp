@@ -38,6 +38,8 @@ Api::Api(MemoryBudget& budget, const Sampler& sampler, ApiOptions options)
     : budget_(budget), sampler_(sampler), options_(std::move(options)) {
     hub_->max_clients = options_.max_stream_clients;
     hub_->marks = marks_;
+    router_.set_guard(
+        [this](const Request& request) { return check_host(options_.hosts, request); });
     add_routes();
 }
 

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 
+#include "hosts.hpp"
 #include "marks.hpp"
 #include "memscope/server.hpp"
 #include "router.hpp"
@@ -24,6 +25,7 @@ struct ApiOptions {
     std::string token;  ///< empty: control endpoints answer 403
     std::size_t max_body_bytes = ServerOptions{}.max_body_bytes;  ///< larger bodies get 413
     std::size_t max_stream_clients = 4;  ///< live streams open at once; more get 503
+    HostPolicy hosts;                    ///< the Host values answered; others get 421
 };
 
 /// The route table and the state behind it (marks, stream clients, verdict provider).

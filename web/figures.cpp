@@ -25,6 +25,7 @@ Figures read_figures(const MemoryBudget& budget, const History* history) {
     f.totals = budget.totals();
     f.warning_threshold = budget.warning_threshold();
     f.last_event_sequence = budget.last_event_sequence();
+    f.event_counts = budget.event_counts();
     f.allocator = allocation_stats();
     f.process = process_memory();
 

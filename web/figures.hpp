@@ -57,6 +57,7 @@ struct Figures {
     float warning_threshold = 0.0f;             ///< budget.warning_threshold()
     std::uint64_t last_event_sequence = 0;      ///< budget.last_event_sequence()
     std::uint64_t last_mark_id = 0;             ///< the server's newest mark (0: none)
+    EventCounts event_counts;                   ///< budget.event_counts()
     Reconciliation reconciliation;              ///< derived from the above
 };
 

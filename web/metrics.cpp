@@ -4,12 +4,18 @@
 
 #include "metrics.hpp"
 
+#include <unistd.h>
+
 #include <charconv>
+#include <chrono>
 #include <cmath>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 
+#include "memscope/budget.hpp"
 #include "memscope/build_config.hpp"
+#include "memscope/internal.hpp"
 
 namespace memscope::web {
 namespace {
@@ -70,7 +76,52 @@ class MetricsWriter {
     std::string& out_;
 };
 
+// Seconds since the Unix epoch when the process started, as the kernel counts it: the boot
+// time (/proc/stat's btime) plus the process's starttime (field 22 of /proc/self/stat, in
+// clock ticks since boot). Nullopt when either cannot be read.
+std::optional<double> start_time_from_proc() {
+    std::string stat;
+    std::string boot;
+    if (!detail::read_small_file("/proc/self/stat", 4096, stat).ok ||
+        !detail::read_small_file("/proc/stat", 1 << 20, boot).ok)
+        return std::nullopt;
+    // The command name (field 2) may hold spaces and parentheses: count after its last ')'.
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::string_view rest = std::string_view(stat).substr(close + 1);
+    std::uint64_t ticks = 0;
+    for (int field = 3; field <= 22; ++field) {
+        while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+        const auto end = rest.find(' ');
+        if (field == 22) {
+            const std::string_view text = rest.substr(0, end);
+            if (std::from_chars(text.data(), text.data() + text.size(), ticks).ec != std::errc())
+                return std::nullopt;
+        }
+        if (end == std::string_view::npos) return std::nullopt;
+        rest.remove_prefix(end);
+    }
+    const auto at = boot.find("\nbtime ");
+    if (at == std::string::npos) return std::nullopt;
+    std::uint64_t btime = 0;
+    const char* first = boot.data() + at + 7;
+    if (std::from_chars(first, boot.data() + boot.size(), btime).ec != std::errc())
+        return std::nullopt;
+    const long hz = ::sysconf(_SC_CLK_TCK);
+    if (hz <= 0) return std::nullopt;
+    return static_cast<double>(btime) + static_cast<double>(ticks) / static_cast<double>(hz);
+}
+
+// The clock read at static initialisation: the fallback without /proc.
+const double g_static_init_seconds =
+    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+
 }  // namespace
+
+double process_start_time_seconds() {
+    static const double seconds = start_time_from_proc().value_or(g_static_init_seconds);
+    return seconds;
+}
 
 void append_label_value(std::string& out, std::string_view value) {
     for (char c : value) {
@@ -132,10 +183,17 @@ std::string metrics_text(const Figures& f) {
     m.family("memscope_warning_threshold_ratio", "gauge",
              "Fraction of a budget above which a subsystem is in warning.");
     m.sample("memscope_warning_threshold_ratio", f.warning_threshold);
+    // One sample per kind, so that an alert can fire on one kind alone; their sum is
+    // every event, as Prometheus sums the labels.
     m.family("memscope_events_total", "counter",
-             "Budget events fired since start (warnings, over budget, recoveries, leak "
-             "suspicions).");
-    m.sample("memscope_events_total", f.last_event_sequence);
+             "Budget events fired since start, by kind (warning, over_budget, recovered, "
+             "leak_suspect).");
+    for (EventKind kind : {EventKind::warning, EventKind::over_budget, EventKind::recovered,
+                           EventKind::leak_suspect})
+        m.sample("memscope_events_total", f.event_counts.of(kind), "kind", to_string(kind));
+    m.family("process_start_time_seconds", "gauge",
+             "Start time of the process since the Unix epoch in seconds.");
+    m.sample("process_start_time_seconds", process_start_time_seconds());
     m.family("memscope_build_info", "gauge", "Always 1; the labels describe this memscope build.");
     out += "memscope_build_info{version=\"" MEMSCOPE_VERSION "\",backend=\"";
     append_label_value(out, allocator_backend());

@@ -13,6 +13,11 @@ namespace memscope::web {
 /// from the X-macro lists; see docs/api.md for the full list.
 [[nodiscard]] std::string metrics_text(const Figures& f);
 
+/// Seconds since the Unix epoch when this process started (process_start_time_seconds):
+/// the kernel's figure, from /proc/self/stat's starttime and /proc/stat's boot time, read
+/// once; the clock at static initialisation of the library when /proc cannot be read.
+[[nodiscard]] double process_start_time_seconds();
+
 /// Appends `value` escaped for a label value (backslash, double quote and newline).
 void append_label_value(std::string& out, std::string_view value);
 

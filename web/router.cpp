@@ -139,6 +139,8 @@ Response Router::handle(const Request& request) const noexcept {
 }
 
 Response Router::dispatch(const Request& request) const {
+    if (guard_)
+        if (auto refusal = guard_(request)) return std::move(*refusal);
     if (request.path.size() + request.query.size() + 1 > kMaxTargetBytes)
         return error_response(
             414, "the request target is longer than " + std::to_string(kMaxTargetBytes) + " bytes");

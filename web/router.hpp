@@ -40,11 +40,12 @@ inline constexpr std::string_view kEventStreamType = "text/event-stream";
 
 /// A request as it arrived.
 struct Request {
-    std::string method;  ///< "GET", "POST", ... as sent
-    std::string path;    ///< still percent-encoded, e.g. "/api/v1/budgets/Chunks%20A"
-    std::string query;   ///< the part after '?', still encoded ("since=12"); may be empty
-    Headers headers;     ///< as sent
-    std::string body;    ///< as sent
+    std::string method;         ///< "GET", "POST", ... as sent
+    std::string path;           ///< still percent-encoded, e.g. "/api/v1/budgets/Chunks%20A"
+    std::string query;          ///< the part after '?', still encoded ("since=12"); may be empty
+    Headers headers;            ///< as sent
+    std::string body;           ///< as sent
+    std::string local_address;  ///< the address it arrived on ("10.0.0.5"); "" when unknown
 
     /// A request for `target` ("/path?query"), split at the first '?'.
     static Request from_target(std::string method, std::string_view target);
@@ -127,6 +128,11 @@ class Router {
     /// Adds a route. `pattern` starts with '/'; "{x}" is one segment, "{x*}" the rest.
     void add(std::string_view method, std::string_view pattern, Handler handler);
 
+    /// A check that runs on every request before any route: a response it returns is sent
+    /// instead (with the common headers, as every response). One guard; a second replaces it.
+    using Guard = std::function<std::optional<Response>(const Request&)>;
+    void set_guard(Guard guard) { guard_ = std::move(guard); }
+
     /// Answers a request. Never throws: a handler's exception becomes a 500 JSON answer.
     /// HEAD is served like GET (the transport drops the body).
     [[nodiscard]] Response handle(const Request& request) const noexcept;
@@ -144,6 +150,7 @@ class Router {
     };
     [[nodiscard]] Response dispatch(const Request& request) const;
     std::vector<Route> routes_;
+    Guard guard_;
 };
 
 }  // namespace memscope::web

@@ -25,6 +25,7 @@
 
 #include "connections.hpp"
 #include "endpoints.hpp"
+#include "hosts.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/internal.hpp"
 #include "memscope/log.hpp"
@@ -178,6 +179,13 @@ void close_after(httplib::Response& out) {
     out.set_header("Connection", "close");
 }
 
+// "a,b,c": a list as its variable spelled it, for the warning that refuses it.
+std::string joined(const std::vector<std::string>& list) {
+    std::string out;
+    for (const std::string& item : list) out += (out.empty() ? "" : ",") + item;
+    return out;
+}
+
 // Applies the MEMSCOPE_* variables over `options`. A bad value was logged by
 // read_environment() and is absent; an address that is not one is logged here; either way
 // the option keeps its value.
@@ -192,6 +200,15 @@ void apply_environment(ServerOptions& options, bool& disabled) {
             report_bad_environment_value("MEMSCOPE_BIND", *env.bind, why);
     }
     if (env.token) options.token = *env.token;
+    if (env.allowed_hosts) {
+        std::string why;
+        for (const std::string& entry : *env.allowed_hosts)
+            if (why.empty()) why = web::check_allowed_host(entry);
+        if (why.empty())
+            options.allowed_hosts = *env.allowed_hosts;
+        else
+            report_bad_environment_value("MEMSCOPE_ALLOWED_HOSTS", joined(*env.allowed_hosts), why);
+    }
 }
 
 // The options a server cannot run with. Never quotes the token.
@@ -207,6 +224,9 @@ std::string validate(const ServerOptions& o) {
     if (o.read_timeout.count() <= 0) return "read_timeout must be positive";
     if (o.max_connections < 4 || o.max_connections > 10000)
         return "max_connections must be from 4 to 10000";
+    for (const std::string& entry : o.allowed_hosts)
+        if (std::string why = web::check_allowed_host(entry); !why.empty())
+            return "allowed_hosts: " + why;
     if (!o.token.empty() && !is_valid_token(o.token))
         return "the token must be printable ASCII without spaces";
     return {};
@@ -261,6 +281,10 @@ void serve(const std::shared_ptr<Serving>& serving, const httplib::Request& in,
         web::Request request = web::Request::from_target(in.method, in.target);
         request.headers.assign(in.headers.begin(), in.headers.end());
         request.body = in.body;
+        if (t_connection != nullptr) {
+            int local_port = 0;
+            t_connection->address(false, request.local_address, local_port);
+        }
         response = serving->api->handle(request);
     }
     send(std::move(response), out, serving);
@@ -417,14 +441,7 @@ struct Server::Impl final : detail::ForkHandler {
             own_sampler = std::make_unique<Sampler>(budget, so);
             sampler = own_sampler.get();
         }
-        web::ApiOptions api_options;
-        api_options.token = options.token;
-        api_options.max_body_bytes = options.max_body_bytes;
-        // Half the workers at most hold streams, so the JSON endpoints always have some.
-        api_options.max_stream_clients = std::max<std::size_t>(1, options.worker_threads / 2);
         serving = std::make_shared<Serving>();
-        serving->api = std::make_unique<web::Api>(budget, *sampler, std::move(api_options));
-        serving->api->set_verdict_provider(verdict);
 
         http = std::make_shared<HttpServer>();
         configure(*http);
@@ -447,6 +464,22 @@ struct Server::Impl final : detail::ForkHandler {
             listen_fd = -1;  // cpp-httplib closed it
             abandon();
             return result;
+        }
+        // The Api exists before the accept loop starts, and knows the port the Host check
+        // expects (the real one when asked for 0).
+        web::ApiOptions api_options;
+        api_options.token = options.token;
+        api_options.max_body_bytes = options.max_body_bytes;
+        // Half the workers at most hold streams, so the JSON endpoints always have some.
+        api_options.max_stream_clients = std::max<std::size_t>(1, options.worker_threads / 2);
+        api_options.hosts = {options.bind_address, bound, options.allowed_hosts};
+        try {
+            serving->api = std::make_unique<web::Api>(budget, *sampler, std::move(api_options));
+            serving->api->set_verdict_provider(verdict);
+        } catch (...) {
+            close_listening_socket();
+            abandon();
+            throw;
         }
 
         try {

@@ -143,6 +143,7 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
     CallbackId next_callback = 1;
     std::deque<BudgetEvent> events;
     std::uint64_t last_sequence = 0;
+    EventCounts counts;  // per kind, never dropped with the ring's old events
 
     SteadyClock::time_point now() const {
         return options.clock ? options.clock() : SteadyClock::now();
@@ -238,6 +239,20 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
         const auto wall = std::chrono::system_clock::now();
         for (BudgetEvent& ev : out.events) {
             ev.sequence = ++last_sequence;
+            switch (ev.kind) {
+                case EventKind::warning:
+                    ++counts.warning;
+                    break;
+                case EventKind::over_budget:
+                    ++counts.over_budget;
+                    break;
+                case EventKind::recovered:
+                    ++counts.recovered;
+                    break;
+                case EventKind::leak_suspect:
+                    ++counts.leak_suspect;
+                    break;
+            }
             ev.time = wall;
             events.push_back(ev);
             while (events.size() > std::max<std::size_t>(options.event_capacity, 1))
@@ -609,6 +624,25 @@ std::vector<BudgetEvent> MemoryBudget::events(std::uint64_t after_sequence) cons
 std::uint64_t MemoryBudget::last_event_sequence() const {
     std::lock_guard lock(impl_->mutex);
     return impl_->last_sequence;
+}
+
+EventCounts MemoryBudget::event_counts() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->counts;
+}
+
+std::uint64_t EventCounts::of(EventKind kind) const noexcept {
+    switch (kind) {
+        case EventKind::warning:
+            return warning;
+        case EventKind::over_budget:
+            return over_budget;
+        case EventKind::recovered:
+            return recovered;
+        case EventKind::leak_suspect:
+            return leak_suspect;
+    }
+    return 0;
 }
 
 void MemoryBudget::push_event(BudgetEvent event) {

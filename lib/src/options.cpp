@@ -3,12 +3,19 @@
 
 #include "memscope/options.hpp"
 
+#include <sys/stat.h>
+
 #include <array>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 
+#include "memscope/internal.hpp"
 #include "memscope/log.hpp"
 
 namespace memscope {
@@ -63,6 +70,79 @@ std::optional<std::string> parse_token(std::string_view name, std::string value)
     return std::nullopt;
 }
 
+// Largest token file read: a token is a line, not a document.
+constexpr std::size_t kMaxTokenFileBytes = 4096;
+
+// The token in the file at `path`, or nullopt after one warning naming the variable and
+// the path (never the file's content). The file must be a regular file that others can
+// neither read nor write: a token that every user of the machine can read is no secret.
+std::optional<std::string> read_token_file(const std::string& path) {
+    constexpr std::string_view name = "MEMSCOPE_TOKEN_FILE";
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) {
+        const int error = errno;
+        report_bad_environment_value(name, path,
+                                     std::string("cannot read it: ") + std::strerror(error));
+        return std::nullopt;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        report_bad_environment_value(name, path, "it is not a regular file");
+        return std::nullopt;
+    }
+    if ((info.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+        report_bad_environment_value(
+            name, path, "other users can read or write it; chmod o-rw, e.g. chmod 600");
+        return std::nullopt;
+    }
+    std::string text;
+    const detail::FileRead read = detail::read_small_file(path, kMaxTokenFileBytes, text);
+    if (!read.ok) {
+        report_bad_environment_value(
+            name, path,
+            read.too_large ? "it is larger than " + std::to_string(kMaxTokenFileBytes) + " bytes"
+                           : std::string("cannot read it: ") + std::strerror(read.error_code));
+        return std::nullopt;
+    }
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
+                             text.back() == '\t'))
+        text.pop_back();
+    if (text.empty()) {
+        report_bad_environment_value(name, path, "it holds no token");
+        return std::nullopt;
+    }
+    if (!is_valid_token(text)) {
+        report_bad_environment_value(name, path, "its token is not printable ASCII without spaces");
+        return std::nullopt;
+    }
+    return text;
+}
+
+// "a.example, b.example" -> {"a.example", "b.example"}: spaces around entries dropped.
+// Nullopt (and the warning) when an entry is empty or holds a character no host has.
+std::optional<std::vector<std::string>> parse_hosts(std::string_view name,
+                                                    const std::string& value) {
+    std::vector<std::string> out;
+    std::string_view rest = value;
+    while (true) {
+        const auto comma = rest.find(',');
+        std::string_view entry = rest.substr(0, comma);
+        while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+        while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+        bool ok = !entry.empty();
+        for (char c : entry)
+            ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+                        c == '_' || c == ':' || c == '[' || c == ']' || c == '*');
+        if (!ok) {
+            refuse(name, value);
+            return std::nullopt;
+        }
+        out.emplace_back(entry);
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
 }  // namespace
 
 std::span<const EnvironmentVariable> environment_variables() noexcept {
@@ -110,6 +190,20 @@ Environment read_environment() {
     if (auto v = raw("MEMSCOPE_PORT")) env.port = parse_port("MEMSCOPE_PORT", *v);
     env.bind = raw("MEMSCOPE_BIND");
     if (auto v = raw("MEMSCOPE_TOKEN")) env.token = parse_token("MEMSCOPE_TOKEN", std::move(*v));
+    if (auto path = raw("MEMSCOPE_TOKEN_FILE")) {
+        // The file wins, even when it is bad: a token meant to be replaced is never used.
+        if (raw("MEMSCOPE_TOKEN")) {
+            static std::atomic<bool> said{false};
+            if (!said.exchange(true))
+                log(LogLevel::warning,
+                    "memscope: MEMSCOPE_TOKEN and MEMSCOPE_TOKEN_FILE are both set; the token of "
+                    "MEMSCOPE_TOKEN_FILE is used");
+        }
+        env.token = read_token_file(*path);
+        if (env.token) env.token_file = std::move(*path);
+    }
+    if (auto v = raw("MEMSCOPE_ALLOWED_HOSTS"))
+        env.allowed_hosts = parse_hosts("MEMSCOPE_ALLOWED_HOSTS", *v);
     env.web_root = raw("MEMSCOPE_WEB_ROOT");
     return env;
 }

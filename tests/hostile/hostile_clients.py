@@ -362,30 +362,30 @@ def attack_malformed(port, checks, seconds, long_form, pid):
     cases = [
         ("garbage request line", b"HELLO WORLD\r\n\r\n", 400),
         ("no version (HTTP/0.9)", b"GET /healthz\r\n", 400),
-        ("bare LF line ends", b"GET /healthz HTTP/1.1\nHost: x\n\n", 400),
-        ("HTTP/2.0 version", b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 400),
-        ("NUL in the request line", b"GET /heal\x00thz HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("bare LF line ends", b"GET /healthz HTTP/1.1\nHost: 127.0.0.1\n\n", 400),
+        ("HTTP/2.0 version", b"GET /healthz HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", 400),
+        ("NUL in the request line", b"GET /heal\x00thz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
         ("NUL in a header",
-         b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\nConnection: close\r\n\r\n", 200),
+         b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\x00b\r\nConnection: close\r\n\r\n", 200),
         ("header without a colon",
-         b"GET /healthz HTTP/1.1\r\nHost: x\r\nnonsense\r\nConnection: close\r\n\r\n", 200),
+         b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nnonsense\r\nConnection: close\r\n\r\n", 200),
         ("Content-Length: abc",
-         b"POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+         b"POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n", 400),
         ("Content-Length: -5",
-         b"POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 400),
+         b"POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n", 400),
         ("two Content-Lengths",
-         b"POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+         b"POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
          b"Content-Length: 3\r\n\r\n{}", 400),
         ("Content-Length and chunked",
-         b"POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+         b"POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
          b"Transfer-Encoding: chunked\r\n\r\n{}", 400),
         ("invalid chunk size",
-         b"POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         b"POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
          b"Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n", 400),
         ("unknown transfer coding",
-         b"POST /api/v1/marks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+         b"POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         ("request line of 1 MB, no newline", b"GET /" + b"a" * MB, 414),
-        ("request line of 20 KB", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        ("request line of 20 KB", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414),
         ("binary noise", bytes(range(256)) * 64, 400),
     ]
     seen = {}
@@ -412,11 +412,11 @@ def attack_big_header(port, checks, seconds, long_form, pid):
     size = 10 * MB
     # One 10 MB header line, and 10 MB of 8 KB lines (each within cpp-httplib's own
     # per-line limit: without the head limit it read them all into memory).
-    one_line = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
+    one_line = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
     line = b"X-Filler: " + b"f" * 8000 + b"\r\n"
     variants = (
         ("one 10 MB line", one_line, lambda: (b"b" * MB for _ in range(size // MB))),
-        ("10 MB of 8 KB lines", b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+        ("10 MB of 8 KB lines", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n",
          lambda: (line * 128 for _ in range(size // (len(line) * 128)))),
     )
 
@@ -440,17 +440,17 @@ def attack_big_body(port, checks, seconds, long_form, pid):
     json_type = b"Content-Type: application/json\r\n"
     variants = (
         ("POST, Content-Length 100 MB",
-         b"POST /api/v1/marks HTTP/1.1\r\nHost: x\r\n" + json_type +
+         b"POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\n" + json_type +
          b"Content-Length: %d\r\n\r\n" % size, lambda: (b"x" * MB for _ in range(100))),
         ("POST, chunked 100 MB",
-         b"POST /api/v1/marks HTTP/1.1\r\nHost: x\r\n" + json_type +
+         b"POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\n" + json_type +
          b"Transfer-Encoding: chunked\r\n\r\n",
          lambda: (b"100000\r\n" + b"x" * MB + b"\r\n" for _ in range(100))),
         ("GET, Content-Length 100 MB",
-         b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size,
+         b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % size,
          lambda: (b"x" * MB for _ in range(100))),
         ("POST, Expect: 100-continue",
-         b"POST /api/v1/marks HTTP/1.1\r\nHost: x\r\n" + json_type +
+         b"POST /api/v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\n" + json_type +
          b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % size, lambda: ()),
     )
     def one_round():
@@ -474,7 +474,7 @@ def attack_slowloris(port, checks, seconds, long_form, pid):
     count = 200 if long_form else 20
     duration = 60.0 if long_form else 6.0
     interval = 4.0 if long_form else 2.0
-    request = b"GET /api/v1/snapshot HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 4000
+    request = b"GET /api/v1/snapshot HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"p" * 4000
     socks = {}
     statuses = {}
     served_early = 0
@@ -578,7 +578,7 @@ def attack_many_connections(port, checks, seconds, long_form, pid):
     for s in held:
         reset_socket(s)
 
-    request = b"GET /api/v1/snapshot HTTP/1.1\r\nHost: x\r\n"
+    request = b"GET /api/v1/snapshot HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     for i in range(count):
         s = socket.create_connection((HOST, port), timeout=10)
         if i % 2:
@@ -664,13 +664,13 @@ def attack_traversal(port, checks, seconds, long_form, pid):
     def one_round():
         for path in paths:
             reply = raw_exchange(
-                port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode(),
+                port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode(),
                 wait=5)
             statuses[reply.status] = statuses.get(reply.status, 0) + 1
             checks.expect(f"{path}: 404 or 400", reply.status in (400, 404), reply.outcome())
             checks.expect(f"{path}: no file content", b"root:" not in reply.raw, "")
         nul = raw_exchange(
-            port, b"GET /static/app.js\x00/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", wait=5)
+            port, b"GET /static/app.js\x00/../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", wait=5)
         statuses[nul.status] = statuses.get(nul.status, 0) + 1
         checks.expect("raw NUL in the path: refused", nul.status in (400, 404), nul.outcome())
 
@@ -721,7 +721,7 @@ def attack_methods(port, checks, seconds, long_form, pid):
     def one_round():
         for line, want in cases:
             reply = raw_exchange(
-                port, f"{line}\r\nHost: x\r\nConnection: close\r\n\r\n".encode(), wait=5)
+                port, f"{line}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode(), wait=5)
             checks.expect(f"{line[:30]}: {want}", reply.status == want, reply.outcome())
             seen.setdefault(line[:24], reply.status)
 

@@ -143,6 +143,17 @@ enum class EventKind : std::uint8_t {
 /// "warning", "over_budget", "recovered", "leak_suspect".
 [[nodiscard]] std::string_view to_string(EventKind kind) noexcept;
 
+/// Events fired since a MemoryBudget was made, per kind. Unlike the event list, these never
+/// lose count when old events are dropped; their sum is last_event_sequence().
+struct EventCounts {
+    std::uint64_t warning = 0;       ///< EventKind::warning
+    std::uint64_t over_budget = 0;   ///< EventKind::over_budget
+    std::uint64_t recovered = 0;     ///< EventKind::recovered
+    std::uint64_t leak_suspect = 0;  ///< EventKind::leak_suspect
+    /// The count of one kind.
+    [[nodiscard]] std::uint64_t of(EventKind kind) const noexcept;
+};
+
 /// The name events use for the total budget, in place of a subsystem name.
 inline constexpr std::string_view kTotalName = "(total)";
 
@@ -294,6 +305,9 @@ class MemoryBudget {
     [[nodiscard]] std::vector<BudgetEvent> events(std::uint64_t after_sequence = 0) const;
     /// Sequence number of the newest event (0 if none fired yet).
     [[nodiscard]] std::uint64_t last_event_sequence() const;
+    /// Events fired so far, per kind (push_event() included), read under the lock that
+    /// numbers them: the sum equals last_event_sequence() read at the same moment.
+    [[nodiscard]] EventCounts event_counts() const;
 
     /// Adds an event from outside (the leak detector of history.hpp uses this): gives it
     /// the next sequence number and a time stamp, keeps it, and logs it.

@@ -14,24 +14,33 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace memscope {
 
 /// Every variable: X(member, NAME, accepted values, default, effect). The member is the
 /// field of Environment that holds its value.
-#define MEMSCOPE_ENVIRONMENT_VARIABLES(X)                                                      \
-    X(config, MEMSCOPE_CONFIG, "a file path", "memscope.json",                                 \
-      "The budget file that load_default_config() reads; an error if it is missing.")          \
-    X(disable, MEMSCOPE_DISABLE, "1 or 0", "0",                                                \
-      "1: Server::start() serves nothing and says so (a shipped build can keep its calls).")   \
-    X(port, MEMSCOPE_PORT, "a port number from 0 to 65535 (0: any free port)", "9090",         \
-      "The dashboard's TCP port, over ServerOptions::port.")                                   \
-    X(bind, MEMSCOPE_BIND, "an IP address: 127.0.0.1, ::1, 0.0.0.0, ...", "127.0.0.1",         \
-      "The address the dashboard listens on, over ServerOptions::bind_address.")               \
-    X(token, MEMSCOPE_TOKEN, "printable ASCII without spaces", "none (control endpoints off)", \
-      "The secret of the control endpoints, over ServerOptions::token.")                       \
-    X(web_root, MEMSCOPE_WEB_ROOT, "a directory", "none (the embedded page)",                  \
-      "Serves the page's files from this directory instead of the copy compiled in "           \
+#define MEMSCOPE_ENVIRONMENT_VARIABLES(X)                                                         \
+    X(config, MEMSCOPE_CONFIG, "a file path", "memscope.json",                                    \
+      "The budget file that load_default_config() reads; an error if it is missing.")             \
+    X(disable, MEMSCOPE_DISABLE, "1 or 0", "0",                                                   \
+      "1: Server::start() serves nothing and says so (a shipped build can keep its calls).")      \
+    X(port, MEMSCOPE_PORT, "a port number from 0 to 65535 (0: any free port)", "9090",            \
+      "The dashboard's TCP port, over ServerOptions::port.")                                      \
+    X(bind, MEMSCOPE_BIND, "an IP address: 127.0.0.1, ::1, 0.0.0.0, ...", "127.0.0.1",            \
+      "The address the dashboard listens on, over ServerOptions::bind_address.")                  \
+    X(token, MEMSCOPE_TOKEN, "printable ASCII without spaces", "none (control endpoints off)",    \
+      "The secret of the control endpoints, over ServerOptions::token.")                          \
+    X(token_file, MEMSCOPE_TOKEN_FILE,                                                            \
+      "a regular file that others cannot read or write, holding the token", "none",               \
+      "Reads the token from this file (trailing whitespace dropped), so it shows "                \
+      "neither in ps nor in the environment; wins over MEMSCOPE_TOKEN.")                          \
+    X(allowed_hosts, MEMSCOPE_ALLOWED_HOSTS, "host names or IP addresses, comma-separated, or *", \
+      "none (loopback and the bind address)",                                                     \
+      "Host headers the dashboard answers besides its own, over "                                 \
+      "ServerOptions::allowed_hosts (* answers any).")                                            \
+    X(web_root, MEMSCOPE_WEB_ROOT, "a directory", "none (the embedded page)",                     \
+      "Serves the page's files from this directory instead of the copy compiled in "              \
       "(for working on web/static/).")
 
 /// One row of the table, as docs/configuration.md shows it.
@@ -48,12 +57,14 @@ struct EnvironmentVariable {
 /// The values of the variables, as read by read_environment(): nullopt when unset, empty
 /// or not valid.
 struct Environment {
-    std::optional<std::string> config;    ///< MEMSCOPE_CONFIG
-    std::optional<bool> disable;          ///< MEMSCOPE_DISABLE
-    std::optional<int> port;              ///< MEMSCOPE_PORT
-    std::optional<std::string> bind;      ///< MEMSCOPE_BIND (its address is checked by the server)
-    std::optional<std::string> token;     ///< MEMSCOPE_TOKEN
-    std::optional<std::string> web_root;  ///< MEMSCOPE_WEB_ROOT
+    std::optional<std::string> config;  ///< MEMSCOPE_CONFIG
+    std::optional<bool> disable;        ///< MEMSCOPE_DISABLE
+    std::optional<int> port;            ///< MEMSCOPE_PORT
+    std::optional<std::string> bind;    ///< MEMSCOPE_BIND (its address is checked by the server)
+    std::optional<std::string> token;   ///< MEMSCOPE_TOKEN_FILE's token, else MEMSCOPE_TOKEN
+    std::optional<std::string> token_file;  ///< MEMSCOPE_TOKEN_FILE (the path, when read)
+    std::optional<std::vector<std::string>> allowed_hosts;  ///< MEMSCOPE_ALLOWED_HOSTS, split
+    std::optional<std::string> web_root;                    ///< MEMSCOPE_WEB_ROOT
 };
 
 /// Reads every variable now (each call reads them again). Logs a warning per bad value:

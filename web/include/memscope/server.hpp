@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace memscope {
 
@@ -28,8 +29,9 @@ class MemoryBudget;
 class Sampler;
 
 /// How the server runs. Environment variables override these unless
-/// `read_environment` is false: MEMSCOPE_PORT, MEMSCOPE_BIND, MEMSCOPE_TOKEN, and
-/// MEMSCOPE_DISABLE=1 (start() then does nothing and says so).
+/// `read_environment` is false: MEMSCOPE_PORT, MEMSCOPE_BIND, MEMSCOPE_TOKEN (or
+/// MEMSCOPE_TOKEN_FILE), MEMSCOPE_ALLOWED_HOSTS, and MEMSCOPE_DISABLE=1 (start() then does
+/// nothing and says so).
 struct ServerOptions {
     /// Address to listen on. Loopback by default; anything else exposes the game's memory
     /// figures to the network and is logged as a warning when no token is set.
@@ -44,6 +46,13 @@ struct ServerOptions {
     /// pressure). Empty: those endpoints answer 403. Sent by clients as
     /// `Authorization: Bearer <token>`.
     std::string token;
+    /// Host names (or addresses) the server answers besides its own, e.g. the machine's DNS
+    /// name for a fleet's scraper; "*" answers any Host (behind a proxy of your own).
+    /// Requests whose `Host` is none of localhost, 127.0.0.0/8, [::1], the bind address
+    /// (the address dialled, when bound to 0.0.0.0 or ::) and these get 421: a web page of
+    /// another site cannot reach the dashboard through DNS rebinding. Case-insensitive;
+    /// no port (a Host's port must be the server's).
+    std::vector<std::string> allowed_hosts;
     /// Apply the MEMSCOPE_* environment variables over these options.
     bool read_environment = true;
     /// Worker threads answering requests (2 to 256); each live-stream client holds one, and
