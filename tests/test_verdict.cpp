@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The budget verdict of examples/common: its document is valid JSON in valid UTF-8 whatever
+// The budget verdict: its document is valid JSON in valid UTF-8 whatever
 // the subsystem names hold, and it says what the budget saw.
 
 #include <doctest/doctest.h>
@@ -9,7 +9,7 @@
 #include <memscope/budget.hpp>
 #include <memscope/json.hpp>
 
-#include "verdict.hpp"
+#include <memscope/verdict.hpp>
 
 namespace {
 
@@ -34,8 +34,8 @@ TEST_CASE("a subsystem name with invalid UTF-8 gives a valid verdict document") 
     const std::string bad = "Chunks\xff\xc3";  // a byte that is never UTF-8, one cut short
     budget.set_budget(bad, 100);
     budget.report(bad, 200, 1);  // over budget: the name is in a failure and an event too
-    memscope_examples::VerdictRecorder recorder(budget, {.program = "test\xed\xa0\x80"});
-    const memscope_examples::Verdict v = recorder.evaluate();
+    memscope::VerdictRecorder recorder(budget, {.program = "test\xed\xa0\x80"});
+    const memscope::Verdict v = recorder.evaluate();
     CHECK_FALSE(v.pass);
 
     const memscope::JsonValue doc = read_back(v.json);
@@ -56,9 +56,9 @@ TEST_CASE("the verdict document is indented and its figures are rounded to the m
     memscope::MemoryBudget budget(quiet());
     budget.set_budget("Audio", 3);
     budget.report("Audio", 1, 1);
-    memscope_examples::VerdictRecorder recorder(budget);
+    memscope::VerdictRecorder recorder(budget);
     recorder.set_progress(3, 1.0 / 3.0);
-    const memscope_examples::Verdict v = recorder.evaluate();
+    const memscope::Verdict v = recorder.evaluate();
     CHECK(v.pass);
     CHECK(v.json.starts_with("{\n  \"version\": 1,\n  \"program\": \"game\",\n"));
     CHECK(v.json.ends_with("}\n"));

@@ -18,8 +18,8 @@
 
 #include "engine.hpp"
 #include "memscope/memscope.hpp"
+#include "memscope/verdict.hpp"
 #include "options.hpp"
-#include "verdict.hpp"
 
 namespace {
 
@@ -138,8 +138,8 @@ int main(int argc, char** argv) {
     memscope::Sampler sampler(budget);
     sampler.sample_now();
 
-    memscope_examples::VerdictRecorder verdict(
-        budget, {.program = program, .fail_on_leak = opt.fail_on_leak});
+    memscope::VerdictRecorder verdict(budget,
+                                      {.program = program, .fail_on_leak = opt.fail_on_leak});
 
     apply_dashboard_flags(opt);
     memscope::ServerOptions server_options;
@@ -148,9 +148,8 @@ int main(int argc, char** argv) {
     dashboard.set_verdict_provider([&verdict] { return verdict.evaluate().json; });
     // Sector loads and unloads become marks, with their frame: the page's diff then
     // answers "what did entering sector 3 cost?".
-    engine.on_milestone([&dashboard](std::string_view name, std::uint64_t frame) {
-        dashboard.mark(name, frame);
-    });
+    engine.on_milestone(
+        [&dashboard](std::string_view name, std::uint64_t frame) { dashboard.mark(name, frame); });
     if (const memscope::StartResult started = dashboard.start(); started) {
         std::fprintf(out, "memscope dashboard: %s\n", started.url.c_str());
     } else if (started.disabled) {
@@ -165,7 +164,7 @@ int main(int argc, char** argv) {
 
     std::uint64_t frame = 0;
     Clock::time_point next_frame = Clock::now();
-    const memscope_examples::CpuWaitClock cpu_wait;  // this thread's
+    const memscope::CpuWaitClock cpu_wait;  // this thread's
     while (!g_stop.load(std::memory_order_relaxed)) {
         // The frame's work, timed without the pacing sleep: what a stall would show in. The
         // time the thread waited for a CPU meanwhile tells a stall from a busy machine.
@@ -217,13 +216,13 @@ int main(int argc, char** argv) {
                      times.p50_ms, times.p99_ms, times.worst_ms,
                      static_cast<unsigned long long>(times.worst_frame),
                      static_cast<unsigned long long>(times.over_budget_frames),
-                     memscope_examples::FrameTimes::kFrameBudgetMs, own.p99_ms, own.worst_ms,
+                     memscope::FrameTimes::kFrameBudgetMs, own.p99_ms, own.worst_ms,
                      static_cast<unsigned long long>(own.worst_frame));
     }
 
     int status = 0;
     if (verdict_file != nullptr) {
-        const memscope_examples::Verdict v = verdict.evaluate();
+        const memscope::Verdict v = verdict.evaluate();
         bool written = std::fputs(v.json.c_str(), verdict_file) >= 0;
         written = (verdict_file == stdout ? std::fflush(stdout) : std::fclose(verdict_file)) == 0 &&
                   written;
