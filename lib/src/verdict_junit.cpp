@@ -60,15 +60,32 @@ void append_xml(std::string& out, std::string_view text, bool attribute) {
             continue;
         }
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            case '\r': out += "&#13;"; break;
-            case '\t': out += attribute ? "&#9;" : "\t"; break;
-            case '\n': out += attribute ? "&#10;" : "\n"; break;
-            default: out.append(text.substr(i, n));
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&apos;";
+                break;
+            case '\r':
+                out += "&#13;";
+                break;
+            case '\t':
+                out += attribute ? "&#9;" : "\t";
+                break;
+            case '\n':
+                out += attribute ? "&#10;" : "\n";
+                break;
+            default:
+                out.append(text.substr(i, n));
         }
         i += n;
     }
@@ -123,8 +140,8 @@ std::string Verdict::junit_xml() const {
     std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
     out += "<testsuites" + attr("name", "memscope") + counts + time + ">\n";
     out += "  <testsuite" + attr("name", "memscope") + counts + " skipped=\"0\"" + time + ">\n";
-    out += "    <properties>\n      <property" + attr("name", "program") +
-           attr("value", program) + "/>\n    </properties>\n";
+    out += "    <properties>\n      <property" + attr("name", "program") + attr("value", program) +
+           "/>\n    </properties>\n";
     for (const VerdictLine& line : subsystems)
         append_case(out, "memscope.budget", line.name, line.failure, false);
     append_case(out, "memscope.budget", total.name, total.failure, false);
