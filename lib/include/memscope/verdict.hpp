@@ -141,6 +141,10 @@ class VerdictRecorder {
     /// The same, less each frame's wait for a CPU.
     [[nodiscard]] FrameTimes::Summary frame_times_without_cpu_wait() const;
 
+    /// Why the baseline given in the options cannot be used; empty when it can, or when
+    /// none was given. A program may check it at start instead of after its run.
+    [[nodiscard]] const std::string& baseline_error() const { return baseline_error_; }
+
     /// Polls, then judges the budget as it stands now.
     [[nodiscard]] Verdict evaluate();
 
