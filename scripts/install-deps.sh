@@ -14,8 +14,9 @@ packages=(g++ cmake ninja-build pkg-config python3 curl jq
 if [[ $want == test ]]; then
   # clang (libFuzzer) for the fuzzers; promtool (prometheus) checks /metrics; chromium for
   # the browser test (driven by playwright-core from npm); wrk loads the server in the soak.
-  # clang-format checks that the tree is formatted (scripts/check-format.sh).
-  packages+=(clang libclang-rt-14-dev clang-format prometheus chromium wrk)
+  # clang-format checks that the tree is formatted (scripts/check-format.sh); xmllint
+  # (libxml2-utils) checks the verdict's JUnit report against tests/junit.xsd.
+  packages+=(clang libclang-rt-14-dev clang-format prometheus chromium wrk libxml2-utils)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 

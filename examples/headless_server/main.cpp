@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "memscope/memscope.hpp"
-#include "verdict.hpp"
+#include "memscope/verdict.hpp"
 
 namespace {
 
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     budget.set_total_budget(192 * kMiB);
 
     GameServer game;
-    memscope_examples::VerdictRecorder verdict(budget, {.program = "headless_server"});
+    memscope::VerdictRecorder verdict(budget, {.program = "headless_server"});
 
     // Default options: the server reads MEMSCOPE_BIND / MEMSCOPE_PORT / MEMSCOPE_TOKEN,
     // and samples history on its own thread.

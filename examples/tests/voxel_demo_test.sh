@@ -7,6 +7,9 @@
 #   verdict-fail  --scale-budgets 0.1: warnings, Chunks over budget, exit status 1
 #   leak          --leak: leak_suspect events for Meshes; --fail-on-leak turns them into a failure
 #   leak-free     the same run without --leak has no leak suspect
+#   baseline      a second run against the first (--baseline, --junit) passes and its JUnit
+#                 report validates (xmllint, tests/junit.xsd); a lowered baseline fails it
+#                 (exit 1), a missing one is exit 2
 #   config        --config sets budgets (and --scale-budgets scales them); a bad file is exit 2
 #   ground-truth  each subsystem's reported bytes are within 1% of what the allocator freed
 #   signal        a real-time run stops cleanly on SIGINT with the peak summary
@@ -99,6 +102,39 @@ verdict-fail)
     jq_true "$scratch/v.json" 'any(.events[]; .kind == "over_budget" and .subsystem == "Chunks")' "an over_budget event"
     jq_true "$scratch/v.json" 'any(.failures[]; startswith("Chunks exceeded its budget"))' "the failure names Chunks"
     grep -q "Subsystem 'Chunks' at 8[5-9]% of memory budget" "$scratch/log" || fail "no warning line in the log"
+    ;;
+
+baseline)
+    run=("$demo" --seconds 10 "${fast[@]}")
+    "${run[@]}" --verdict "$scratch/base.json" >"$scratch/log" 2>&1 || fail "the first run failed"
+    status=0
+    "${run[@]}" --baseline "$scratch/base.json" --baseline-tolerance 0.05 --junit "$scratch/j.xml" \
+        --verdict "$scratch/v.json" >"$scratch/log2" 2>&1 || status=$?
+    expect_status 0 "$status" "a run against its own baseline"
+    jq_true "$scratch/v.json" '.pass and .baseline.error == null
+        and ([.baseline.subsystems[] | select(.status == "rose")] | length == 0)' "within the baseline"
+    if command -v xmllint >/dev/null; then
+        xmllint --noout --schema "$here/../../tests/junit.xsd" "$scratch/j.xml" ||
+            fail "the JUnit report does not validate"
+    elif [[ ${MEMSCOPE_REQUIRE_E2E:-0} == 1 ]]; then
+        fail "xmllint is missing and MEMSCOPE_REQUIRE_E2E=1 (install libxml2-utils)"
+    else
+        note "xmllint is missing: the JUnit report is not validated (install libxml2-utils)"
+    fi
+    grep -q '<testcase name="baseline: Meshes" classname="memscope.rule"' "$scratch/j.xml" ||
+        fail "no baseline test case for Meshes"
+    # A baseline where Meshes peaked at half: this run's Meshes rose, the verdict fails.
+    jq '(.subsystems[] | select(.name == "Meshes") | .peak_bytes) |= (. / 2 | floor)' \
+        "$scratch/base.json" >"$scratch/lower.json"
+    status=0
+    "${run[@]}" --baseline "$scratch/lower.json" --junit "$scratch/j2.xml" >"$scratch/log3" 2>&1 || status=$?
+    expect_status 1 "$status" "a run over a lowered baseline"
+    grep -q "verdict: Meshes peak rose 100% over the baseline" "$scratch/log3" || fail "no rise message"
+    grep -q '<failure message="Meshes peak rose' "$scratch/j2.xml" || fail "no JUnit failure for Meshes"
+    status=0
+    "${run[@]}" --baseline "$scratch/absent.json" >"$scratch/log4" 2>&1 || status=$?
+    expect_status 2 "$status" "a missing baseline"
+    grep -q "absent.json' cannot be read" "$scratch/log4" || fail "no message for a missing baseline"
     ;;
 
 leak)

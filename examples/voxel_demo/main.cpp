@@ -18,8 +18,8 @@
 
 #include "engine.hpp"
 #include "memscope/memscope.hpp"
+#include "memscope/verdict.hpp"
 #include "options.hpp"
-#include "verdict.hpp"
 
 namespace {
 
@@ -68,6 +68,30 @@ void apply_dashboard_flags(const voxel::DemoOptions& o) {
     if (o.token) setenv("MEMSCOPE_TOKEN", o.token->c_str(), 1);
 }
 
+// Opens the report file `path` ('-': standard output) into `file`; an empty path opens
+// nothing. False, with a message, when it cannot be written.
+bool open_report(const std::string& program, const std::string& path, std::FILE*& file) {
+    if (path.empty()) return true;
+    file = path == "-" ? stdout : std::fopen(path.c_str(), "w");
+    if (file == nullptr)
+        std::fprintf(stderr, "%s: cannot write the verdict to '%s'\n", program.c_str(),
+                     path.c_str());
+    return file != nullptr;
+}
+
+// Writes `text` into the report opened by open_report() and closes it. False, with a
+// message, when it was not written whole.
+bool close_report(const std::string& program, const std::string& path, std::FILE* file,
+                  const std::string& text) {
+    if (file == nullptr) return true;
+    bool written = std::fputs(text.c_str(), file) >= 0;
+    written = (file == stdout ? std::fflush(stdout) : std::fclose(file)) == 0 && written;
+    if (!written)
+        std::fprintf(stderr, "%s: could not write the verdict to '%s'\n", program.c_str(),
+                     path.c_str());
+    return written;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,18 +112,14 @@ int main(int argc, char** argv) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     // With the verdict on standard output, the demo's own lines go to stderr, so that
     // `--verdict - | jq` reads nothing but the document.
-    std::FILE* const out = opt.verdict_path == "-" ? stderr : stdout;
+    std::FILE* const out = opt.verdict_path == "-" || opt.junit_path == "-" ? stderr : stdout;
 
-    // Open the verdict file now, so that a bad path fails in a second, not after the run.
+    // Open the report files now, so that a bad path fails in a second, not after the run.
     std::FILE* verdict_file = nullptr;
-    if (!opt.verdict_path.empty()) {
-        verdict_file = opt.verdict_path == "-" ? stdout : std::fopen(opt.verdict_path.c_str(), "w");
-        if (verdict_file == nullptr) {
-            std::fprintf(stderr, "%s: cannot write the verdict to '%s'\n", program.c_str(),
-                         opt.verdict_path.c_str());
-            return 2;
-        }
-    }
+    std::FILE* junit_file = nullptr;
+    if (!open_report(program, opt.verdict_path, verdict_file) ||
+        !open_report(program, opt.junit_path, junit_file))
+        return 2;
 
     // Installed before the loading screen, so that Ctrl-C during it still exits cleanly.
     std::signal(SIGINT, on_signal);
@@ -138,8 +158,14 @@ int main(int argc, char** argv) {
     memscope::Sampler sampler(budget);
     sampler.sample_now();
 
-    memscope_examples::VerdictRecorder verdict(
-        budget, {.program = program, .fail_on_leak = opt.fail_on_leak});
+    memscope::VerdictRecorder verdict(budget, {.program = program,
+                                               .fail_on_leak = opt.fail_on_leak,
+                                               .baseline_path = opt.baseline_path,
+                                               .baseline_tolerance = opt.baseline_tolerance});
+    if (!verdict.baseline_error().empty()) {
+        std::fprintf(stderr, "%s: %s\n", program.c_str(), verdict.baseline_error().c_str());
+        return 2;
+    }
 
     apply_dashboard_flags(opt);
     memscope::ServerOptions server_options;
@@ -164,7 +190,7 @@ int main(int argc, char** argv) {
 
     std::uint64_t frame = 0;
     Clock::time_point next_frame = Clock::now();
-    const memscope_examples::CpuWaitClock cpu_wait;  // this thread's
+    const memscope::CpuWaitClock cpu_wait;  // this thread's
     while (!g_stop.load(std::memory_order_relaxed)) {
         // The frame's work, timed without the pacing sleep: what a stall would show in. The
         // time the thread waited for a CPU meanwhile tells a stall from a busy machine.
@@ -216,26 +242,23 @@ int main(int argc, char** argv) {
                      times.p50_ms, times.p99_ms, times.worst_ms,
                      static_cast<unsigned long long>(times.worst_frame),
                      static_cast<unsigned long long>(times.over_budget_frames),
-                     memscope_examples::FrameTimes::kFrameBudgetMs, own.p99_ms, own.worst_ms,
+                     memscope::FrameTimes::kFrameBudgetMs, own.p99_ms, own.worst_ms,
                      static_cast<unsigned long long>(own.worst_frame));
     }
 
     int status = 0;
-    if (verdict_file != nullptr) {
-        const memscope_examples::Verdict v = verdict.evaluate();
-        bool written = std::fputs(v.json.c_str(), verdict_file) >= 0;
-        written = (verdict_file == stdout ? std::fflush(stdout) : std::fclose(verdict_file)) == 0 &&
-                  written;
+    if (opt.judged()) {
+        const memscope::Verdict v = verdict.evaluate();
         for (const std::string& failure : v.failures)
             std::fprintf(stderr, "%s: verdict: %s\n", program.c_str(), failure.c_str());
+        for (const std::string& note : v.notes)
+            std::fprintf(stderr, "%s: verdict: note: %s\n", program.c_str(), note.c_str());
         std::fprintf(stderr, "%s: verdict: %s\n", program.c_str(), v.pass ? "pass" : "FAIL");
         status = v.exit_code();
-        if (!written) {
-            // A CI job must not read "no failure" into a report that is not there.
-            std::fprintf(stderr, "%s: could not write the verdict to '%s'\n", program.c_str(),
-                         opt.verdict_path.c_str());
+        // A CI job must not read "no failure" into a report that is not there.
+        const bool json_written = close_report(program, opt.verdict_path, verdict_file, v.json);
+        if (!close_report(program, opt.junit_path, junit_file, v.junit_xml()) || !json_written)
             status = 2;
-        }
     }
     budget.log_peak_summary();
 

@@ -83,6 +83,26 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
              o.verdict_path = v;
              return "";
          }},
+        {"--junit",
+         [&](const std::string& v) -> std::string {
+             if (v.empty()) return "--junit needs a file name";
+             o.junit_path = v;
+             return "";
+         }},
+        {"--baseline",
+         [&](const std::string& v) -> std::string {
+             if (v.empty()) return "--baseline needs a file name (an earlier --verdict file)";
+             o.baseline_path = v;
+             return "";
+         }},
+        {"--baseline-tolerance",
+         [&](const std::string& v) -> std::string {
+             double f = 0;
+             if (!parse_number(v, f) || !(f >= 0) || f > 100)
+                 return "--baseline-tolerance needs a fraction of 0 or more (e.g. 0.05)";
+             o.baseline_tolerance = f;
+             return "";
+         }},
         {"--scale-budgets",
          [&](const std::string& v) -> std::string {
              double f = 0;
@@ -159,6 +179,12 @@ Budgets
   --verdict FILE      write the budget verdict as JSON at exit ('-': standard output);
                       the exit status is then 1 when a budget was exceeded
   --fail-on-leak      a suspected leak fails the verdict too
+  --junit FILE        write the verdict as JUnit XML at exit too (docs/verdict.md)
+  --baseline FILE     the --verdict file of an earlier run: fail when a subsystem's
+                      peak rose over its peak there by more than the tolerance, and
+                      report those that fell (the baseline can then be lowered)
+  --baseline-tolerance F
+                      how far a peak may move, as a fraction (default 0.05: 5%)
 
 Dashboard (these override MEMSCOPE_PORT, MEMSCOPE_BIND and MEMSCOPE_TOKEN;
 MEMSCOPE_DISABLE=1 turns it off)
@@ -168,7 +194,8 @@ MEMSCOPE_DISABLE=1 turns it off)
 
   -h, --help          print this help
 
-Exit status: 0 done (verdict passed), 1 verdict failed, 2 usage error.
+Exit status: 0 done (verdict passed), 1 verdict failed, 2 usage error or a baseline
+that cannot be read.
 )";
 }
 

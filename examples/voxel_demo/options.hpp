@@ -20,10 +20,18 @@ struct DemoOptions {
     std::optional<std::string> token;      ///< --token T
     std::string config_path;               ///< --config FILE
     std::string verdict_path;              ///< --verdict FILE ('-': stdout)
+    std::string junit_path;                ///< --junit FILE: the verdict as JUnit XML
+    std::string baseline_path;             ///< --baseline FILE: an earlier run's verdict
+    double baseline_tolerance = 0.05;      ///< --baseline-tolerance F
     double budget_scale = 1.0;             ///< --scale-budgets F
     bool leak = false;                     ///< --leak
     bool fail_on_leak = false;             ///< --fail-on-leak
     bool help = false;                     ///< --help
+
+    /// The run ends with a verdict (its report written, the exit status following it).
+    [[nodiscard]] bool judged() const {
+        return !verdict_path.empty() || !junit_path.empty() || !baseline_path.empty();
+    }
 };
 
 /// parse_options()' answer: the options, or why the command line is wrong.

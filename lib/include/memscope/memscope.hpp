@@ -23,6 +23,7 @@
 #include "memscope/build_config.hpp"
 #include "memscope/config_file.hpp"
 #include "memscope/format.hpp"
+#include "memscope/frame_times.hpp"
 #include "memscope/history.hpp"
 #include "memscope/json.hpp"
 #include "memscope/log.hpp"
@@ -30,3 +31,4 @@
 #include "memscope/sampler.hpp"
 #include "memscope/server.hpp"
 #include "memscope/units.hpp"
+#include "memscope/verdict.hpp"

@@ -2,7 +2,7 @@
 // Frame work times: a histogram of quarter-octave buckets, the exact mean and worst; and the
 // scheduler's account of a thread's waits for a CPU.
 
-#include "frame_times.hpp"
+#include "memscope/frame_times.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <limits>
 
-namespace memscope_examples {
+namespace memscope {
 
 CpuWaitClock::CpuWaitClock() : fd_(::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC)) {}
 
@@ -84,4 +84,4 @@ FrameTimes::Summary FrameTimes::summary() const {
     return s;
 }
 
-}  // namespace memscope_examples
+}  // namespace memscope

@@ -4,10 +4,10 @@
 /// Frame work time: how long the game thread worked on each frame (simulation, reports,
 /// memscope's calls; not the sleep that paces it). Kept as a histogram since start, so
 /// that any percentile can be read at any time in constant memory, and so that a script
-/// can subtract two readings to get the frames of one stretch of time (the hostile-client
-/// test reads the worst frame during each attack that way).
+/// can subtract two readings to get the frames of one stretch of time. The verdict
+/// (memscope/verdict.hpp) carries them; a game may also keep its own.
 ///
-///     memscope_examples::FrameTimes times;
+///     memscope::FrameTimes times;
 ///     ... each frame: auto t0 = clock::now(); work(); times.add(frame, clock::now() - t0);
 ///     auto s = times.summary();   // s.p99_ms, s.worst_ms, s.histogram
 
@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace memscope_examples {
+namespace memscope {
 
 /// How long the calling thread has waited, runnable, for a CPU since it started: the
 /// scheduler's run-queue delay, from /proc/thread-self/schedstat (Linux). A frame's time
@@ -85,4 +85,4 @@ class FrameTimes {
     std::uint64_t worst_frame_ = 0;
 };
 
-}  // namespace memscope_examples
+}  // namespace memscope
