@@ -369,11 +369,12 @@ void VerdictRecorder::judge_baseline(Verdict& v) const {
         v.baseline.push_back(std::move(b));
         v.rules.push_back(std::move(rule));
     }
-    for (const auto& [name, peak] : baseline_peaks_) {
+    for (const auto& entry : baseline_peaks_) {
+        const std::string& name = entry.first;
         const bool present = std::any_of(v.subsystems.begin(), v.subsystems.end(),
                                          [&](const VerdictLine& l) { return l.name == name; });
         if (!present)
-            v.notes.push_back(name + " is in the baseline (peak " + format_memory(peak) +
+            v.notes.push_back(name + " is in the baseline (peak " + format_memory(entry.second) +
                               ") but not in this run");
     }
 }
