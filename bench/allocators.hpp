@@ -10,11 +10,24 @@
 #include <cstdlib>
 #include <new>
 
+#include <optional>
+#include <string>
+
 #ifndef MEMSCOPE_BENCH_GLIBC
 #include <mimalloc.h>
+
+#include <memscope/scope.hpp>
 #endif
 
 namespace bench {
+
+// What a workload does to the current tag, per thread: nothing (every allocator but
+// memscope, where a tag means nothing), or memscope scopes. A policy names its own in
+// `Tags`; tagged_mixed calls enter(i) to switch to tag i of 8, the other workloads only
+// construct it.
+struct NoTags {
+    void enter(unsigned) {}
+};
 
 #ifdef MEMSCOPE_BENCH_GLIBC
 // glibc malloc. Built into a separate program that does not link mimalloc: Debian's
@@ -37,6 +50,33 @@ struct RawMimalloc {
 // std::allocator uses, so it is the common case.
 struct Memscope {
     static constexpr const char* name = "memscope";
+    struct Tags;  // memscope scopes: defined below
+    static void* allocate(std::size_t n) { return ::operator new(n); }
+    static void release(void* p, std::size_t n) { ::operator delete(p, n); }
+};
+
+// Eight memscope tags, entered by a Scope that is replaced at each switch.
+struct Memscope::Tags {
+    memscope::TagId ids[8];
+    std::optional<memscope::Scope> scope;
+    Tags() {
+        for (unsigned i = 0; i < 8; ++i) ids[i] = memscope::tag("bench-" + std::to_string(i));
+    }
+    void enter(unsigned i) {
+        scope.reset();
+        scope.emplace(ids[i % 8]);
+    }
+};
+
+// memscope with every allocation inside one scope for the whole run: what attribution
+// costs when a subsystem's code allocates (the tag is set once per thread; the per-call
+// work is the same as outside any scope, which this policy shows).
+struct MemscopeScoped {
+    static constexpr const char* name = "memscope_scoped";
+    struct Tags {
+        memscope::Scope scope{"bench-scoped"};  // entered for the whole run
+        void enter(unsigned) {}
+    };
     static void* allocate(std::size_t n) { return ::operator new(n); }
     static void release(void* p, std::size_t n) { ::operator delete(p, n); }
 };

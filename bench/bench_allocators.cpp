@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
 #else
     bench::register_workloads<bench::RawMimalloc>();
     bench::register_workloads<bench::Memscope>();
+    bench::register_workloads<bench::MemscopeScoped>();
     bench::register_workloads<bench::MimallocCall>();
     bench::register_workloads<bench::MemscopeUnsized>();
     bench::register_workloads<bench::SpecDesign>();

@@ -15,6 +15,21 @@
 
 namespace bench {
 
+// The policy's tag switcher (allocators.hpp): Alloc::Tags when it has one, else NoTags.
+template <class Alloc>
+struct TagsOf {
+    using type = NoTags;
+};
+template <class Alloc>
+requires requires {
+    typename Alloc::Tags;
+}
+struct TagsOf<Alloc> {
+    using type = typename Alloc::Tags;
+};
+template <class Alloc>
+using tags_of = typename TagsOf<Alloc>::type;
+
 // Makes `p` escape to the optimiser, so an allocate/release pair cannot be elided. Input
 // only: benchmark::DoNotOptimize's read-write "+m,r" operand, applied to a pointer stored
 // in a vector slot, made GCC 12 drop the store of the new pointer into the slot (the slot
@@ -26,6 +41,7 @@ inline void escape(void* p) {
 // 1. A tight loop of 64-byte allocate/free pairs: pure allocator-call overhead.
 template <class Alloc>
 void tight_loop_64(benchmark::State& state) {
+    const tags_of<Alloc> tags;  // MemscopeScoped: one scope for the run; others: none
     for (auto _ : state) {
         void* p = Alloc::allocate(64);
         escape(p);
@@ -58,6 +74,7 @@ struct MixedPlan {
 template <class Alloc, bool kTouch>
 void mixed_sizes(benchmark::State& state) {
     const MixedPlan plan(1234u + static_cast<unsigned>(state.thread_index()));
+    const tags_of<Alloc> tags;  // MemscopeScoped: one scope for the run; others: none
     struct Slot {
         unsigned char* p;
         std::size_t size;
@@ -136,6 +153,7 @@ void producer_consumer(benchmark::State& state) {
     Mailbox& inbox = g_mailboxes[self];
     Mailbox& outbox = g_mailboxes[(self + 1) % state.threads()];
     std::minstd_rand rng(99u + static_cast<unsigned>(self));
+    const tags_of<Alloc> tags;  // MemscopeScoped: one scope for the run; others: none
     std::size_t sizes[Batch::kBlocks];
     for (auto& s : sizes) s = 16 + rng() % 1009;
     void* batch[Batch::kBlocks];
@@ -150,7 +168,60 @@ void producer_consumer(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(Batch::kBlocks));
 }
 
-// Registers the three workloads for one allocator at 1 and 2 threads. Real time, so that
+// 4. Tagged mixed: the mixed workload's sizes and live set, under 8 tags, the scope
+// changing every 64 allocations; every other new block goes to the next thread, which
+// frees it (in batches of 64, through the producer/consumer mailboxes), so half the blocks
+// are freed by a thread that did not allocate them, under whatever scope it is in. At one
+// thread the thread takes its own batches. An iteration is one allocation and one free.
+template <class Alloc>
+void tagged_mixed(benchmark::State& state) {
+    const int self = state.thread_index();
+    Mailbox& inbox = g_mailboxes[self];
+    Mailbox& outbox = g_mailboxes[(self + 1) % state.threads()];
+    const MixedPlan plan(4321u + static_cast<unsigned>(self));
+    tags_of<Alloc> tags;
+    struct Slot {
+        void* p;
+        std::size_t size;
+    };
+    std::vector<Slot> live(MixedPlan::kSlots);
+    for (std::size_t i = 0; i < live.size(); ++i) {
+        live[i].size = plan.sizes[(i * 7) % MixedPlan::kSteps];
+        live[i].p = Alloc::allocate(live[i].size);
+    }
+    void* batch[Batch::kBlocks];
+    std::size_t batch_sizes[Batch::kBlocks];
+    std::size_t in_batch = 0;
+    std::size_t step = 0;
+    unsigned tag = 0;
+    for (auto _ : state) {
+        if (step % 64 == 0) tags.enter(tag++);
+        const std::size_t size = plan.sizes[step];
+        void* p = Alloc::allocate(size);
+        escape(p);
+        if (step % 2 == 0) {
+            Slot& s = live[plan.slots[step]];
+            Alloc::release(s.p, s.size);
+            s = {p, size};
+        } else {
+            batch[in_batch] = p;
+            batch_sizes[in_batch] = size;
+            if (++in_batch == Batch::kBlocks) {
+                // The other thread's batch is freed here: 64 frees for the 64 allocations
+                // sent, so the iteration count stays one allocation and one free.
+                outbox.put<Alloc>(batch, batch_sizes);
+                inbox.take_and_free<Alloc>();
+                in_batch = 0;
+            }
+        }
+        step = (step + 1) % MixedPlan::kSteps;
+    }
+    for (std::size_t i = 0; i < in_batch; ++i) Alloc::release(batch[i], batch_sizes[i]);
+    for (Slot& s : live) Alloc::release(s.p, s.size);
+    state.SetItemsProcessed(state.iterations());
+}
+
+// Registers the four workloads for one allocator at 1 and 2 threads. Real time, so that
 // a contended shared counter shows as the wall-clock cost it is.
 template <class Alloc>
 void register_workloads() {
@@ -168,6 +239,10 @@ void register_workloads() {
         ->Threads(2)
         ->UseRealTime();
     benchmark::RegisterBenchmark(("producer_consumer/" + a).c_str(), producer_consumer<Alloc>)
+        ->Threads(1)
+        ->Threads(2)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("tagged_mixed/" + a).c_str(), tagged_mixed<Alloc>)
         ->Threads(1)
         ->Threads(2)
         ->UseRealTime();

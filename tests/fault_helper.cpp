@@ -138,7 +138,7 @@ bool books_settle(const Books& from, std::int64_t bytes, std::int64_t blocks, co
 }
 
 std::int64_t usable(const void* p) {
-    return static_cast<std::int64_t>(memscope::detail::backend::usable_size(p));
+    return static_cast<std::int64_t>(memscope::usable_size(p));
 }
 
 // Address space in use now (VmSize), in bytes.

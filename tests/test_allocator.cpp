@@ -16,19 +16,25 @@
 #include <mutex>
 #include <new>
 #include <random>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <memscope/allocator.hpp>
+#include <memscope/scope.hpp>
 
 namespace {
 
 using memscope::allocation_stats;
 using memscope::AllocationStats;
 
-// Both backends export malloc_usable_size (mimalloc's own copy when it is linked).
+// The bytes the books count for a block from operator new.
 std::size_t usable(void* p) {
-    return ::malloc_usable_size(p);
+    return memscope::usable_size(p);
+}
+
+bool backend_is_mimalloc() {
+    return std::string_view(memscope::allocator_backend()) == "mimalloc";
 }
 
 std::int64_t bytes_now() {
@@ -174,10 +180,13 @@ TEST_CASE("every operator new/delete form balances") {
 }
 
 TEST_CASE("sized and unsized delete count the same bytes for every small and medium size") {
-    // The allocation path counts small requests from a size-class table and sized delete
-    // does too; unsized delete asks the allocator. This sweep proves the two agree for
-    // every size the table covers and beyond, so the books balance whichever is used.
+    // The allocation path counts small and medium requests from a size-class table and
+    // writes the figure in the block's header, which every delete reads. This sweep proves
+    // that the table agrees with the allocator (mimalloc's usable size of the whole block,
+    // less the 16-byte header) for every size the table covers and beyond, that the user
+    // gets at least what was asked, and that the books balance whichever delete is used.
     if (!memscope::tracking_enabled()) return;
+    const bool mimalloc = backend_is_mimalloc();
     std::vector<std::size_t> mismatches;
     for (std::size_t n = 0; n <= 140 * 1024; n += (n < 4096 ? 1 : 7)) {
         for (int sized = 0; sized < 2; ++sized) {
@@ -185,12 +194,16 @@ TEST_CASE("sized and unsized delete count the same bytes for every small and med
             void* p = ::operator new(n);
             const auto during = bytes_now();
             const std::size_t size = usable(p);
+            // The allocator's block starts 16 bytes before the user's bytes.
+            const bool table_ok =
+                !mimalloc || size + 16 == ::malloc_usable_size(static_cast<char*>(p) - 16);
             if (sized)
                 ::operator delete(p, n);
             else
                 ::operator delete(p);
             const auto after = bytes_now();
-            if (static_cast<std::size_t>(during - before) != size || after != before)
+            if (static_cast<std::size_t>(during - before) != size || after != before || size < n ||
+                !table_ok)
                 mismatches.push_back(n);
         }
     }

@@ -2,6 +2,7 @@
 // TextureCache and AudioSystem: the asset-shaped subsystems, streamed per biome.
 
 #include <algorithm>
+#include "memscope/scope.hpp"
 
 #include "subsystems.hpp"
 
@@ -45,14 +46,17 @@ void TextureCache::unload_biome(Biome biome) {
 }
 
 Footprint TextureCache::footprint() const {
+    // Textures stand for GPU memory, which the CPU allocator cannot see, so the engine
+    // reports them. A real engine asks the driver what each resource holds; the demo's
+    // "driver" is the allocator's own account of the stand-in buffers.
+    auto held = [](const void* p) { return memscope::usable_size(p); };
     Footprint f;
-    f.bytes =
-        pages_.capacity() * sizeof(Page) + color_target_.capacity() + depth_target_.capacity();
+    f.bytes = held(pages_.data()) + held(color_target_.data()) + held(depth_target_.data());
     for (const Page& p : pages_) {
         // A name longer than the small-string buffer lives on the heap too.
-        if (p.name.capacity() > std::string().capacity()) f.bytes += p.name.capacity() + 1;
-        f.bytes += p.mips.capacity() * sizeof(p.mips[0]);
-        for (const auto& mip : p.mips) f.bytes += mip.capacity();
+        if (p.name.capacity() > std::string().capacity()) f.bytes += held(p.name.data());
+        f.bytes += held(p.mips.data());
+        for (const auto& mip : p.mips) f.bytes += held(mip.data());
     }
     f.count = pages_.size() + (color_target_.empty() ? 0 : 2);
     return f;
@@ -69,16 +73,19 @@ constexpr std::size_t kMusicRingFrames = std::size_t{1} << 16;
 }  // namespace
 
 AudioSystem::AudioSystem() {
+    MEMSCOPE_SCOPE("Audio");
     ambience_.reserve(8);
 }
 
 void AudioSystem::load_base() {
+    MEMSCOPE_SCOPE("Audio");
     voices_.reserve(kVoices);
     for (std::size_t i = 0; i < kVoices; ++i) voices_.emplace_back(kVoiceFrames * 2, 0);
     music_ring_.assign(kMusicRingFrames * 2, 0);
 }
 
 void AudioSystem::load_ambience(Biome biome) {
+    MEMSCOPE_SCOPE("Audio");
     if (std::any_of(ambience_.begin(), ambience_.end(),
                     [&](const Clip& c) { return c.biome == biome; }))
         return;
@@ -91,6 +98,7 @@ void AudioSystem::load_ambience(Biome biome) {
 }
 
 void AudioSystem::unload_ambience(Biome biome) {
+    MEMSCOPE_SCOPE("Audio");
     std::erase_if(ambience_, [&](const Clip& c) { return c.biome == biome; });
 }
 

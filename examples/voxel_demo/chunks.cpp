@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include "memscope/scope.hpp"
 
 #include "subsystems.hpp"
 
@@ -176,6 +177,7 @@ void ChunkStreamer::unload_chunk(Sector& sector, Chunk& chunk) {
 }
 
 void ChunkStreamer::load_initial(double camera_x) {
+    MEMSCOPE_SCOPE("Chunks");
     const int index = static_cast<int>(std::floor(camera_x / kSectorColumns));
     sectors_.push_back(make_sector(index));
     Sector& sector = *sectors_.back();
@@ -185,6 +187,7 @@ void ChunkStreamer::load_initial(double camera_x) {
 }
 
 ChunkStreamer::StepResult ChunkStreamer::step(double camera_x) {
+    MEMSCOPE_SCOPE("Chunks");
     StepResult result;
     const int here = static_cast<int>(std::floor(camera_x / kSectorColumns));
     auto find = [&](int index) -> Sector* {
@@ -243,6 +246,7 @@ ChunkStreamer::StepResult ChunkStreamer::step(double camera_x) {
 }
 
 std::size_t ChunkStreamer::evict_behind(double camera_x) {
+    MEMSCOPE_SCOPE("Chunks");
     std::size_t evicted = 0;
     const double limit = camera_x - kKeepBehindColumns;
     for (auto& s : sectors_) {
@@ -263,6 +267,10 @@ bool ChunkStreamer::in_transition() const {
 bool ChunkStreamer::biome_in_use(Biome biome) const {
     return std::any_of(sectors_.begin(), sectors_.end(),
                        [&](const auto& s) { return biome_of(s->index) == biome; });
+}
+
+Footprint ChunkStreamer::estimate() const {
+    return {block_bytes_, loaded_chunks_};
 }
 
 Footprint ChunkStreamer::footprint() const {

@@ -48,8 +48,8 @@ class Engine {
     /// Simulates frame `frame` (1, 2, 3...) and reports every subsystem.
     void step(std::uint64_t frame);
 
-    /// Reports the six subsystems' footprints (Chunks first: its pressure callback may
-    /// unload chunks, and with them meshes and colliders reported after it).
+    /// Reports Textures (GPU memory) and the Chunks estimate, then has memscope re-read
+    /// the measured rows (Chunks, Meshes, Entities, Audio, Physics: MemoryBudget::update()).
     void report();
 
     /// Camera position along the flight path at `frame`, in chunk columns.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iterator>
 #include <numbers>
+#include "memscope/scope.hpp"
 
 #include "subsystems.hpp"
 
@@ -87,11 +88,13 @@ void EntityWorld::shrink_if_sparse() {
 }
 
 void EntityWorld::populate(double seconds) {
+    MEMSCOPE_SCOPE("Entities");
     while (mob_transforms_.size() < mob_target(seconds)) spawn_mob();
     while (items_.size() < item_target(seconds)) spawn_item();
 }
 
 void EntityWorld::step(double seconds) {
+    MEMSCOPE_SCOPE("Entities");
     const std::size_t mobs = mob_target(seconds);
     const std::size_t items = item_target(seconds);
     // At most this many spawns or despawns of each archetype per frame.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // MeshStore: vertex and index buffers per visible chunk, in reusable slots.
 
+#include "memscope/scope.hpp"
 #include "subsystems.hpp"
 
 namespace voxel {
@@ -8,6 +9,7 @@ namespace voxel {
 MeshStore::MeshStore(bool leak_edited) : leak_edited_(leak_edited) {}
 
 std::int32_t MeshStore::build(ChunkKind kind, const Column& column, std::uint64_t seed) {
+    MEMSCOPE_SCOPE("Meshes");
     const std::size_t r = column.roughness;
     std::size_t vertices = 0;
     switch (kind) {
@@ -44,6 +46,7 @@ std::int32_t MeshStore::build(ChunkKind kind, const Column& column, std::uint64_
 }
 
 void MeshStore::release(std::int32_t slot, bool edited) {
+    MEMSCOPE_SCOPE("Meshes");
     if (slot < 0) return;
     Mesh& mesh = slots_[slot];
     mesh.attached = false;

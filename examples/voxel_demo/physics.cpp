@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // PhysicsWorld: collider boxes per chunk and a broadphase tree sized to them.
 
+#include "memscope/scope.hpp"
 #include "subsystems.hpp"
 
 namespace voxel {
 
 std::int32_t PhysicsWorld::add(ChunkKind kind, const Column& column, std::uint64_t seed) {
+    MEMSCOPE_SCOPE("Physics");
     const std::size_t r = column.roughness;
     std::size_t boxes = 0;
     switch (kind) {
@@ -35,6 +37,7 @@ std::int32_t PhysicsWorld::add(ChunkKind kind, const Column& column, std::uint64
 }
 
 void PhysicsWorld::remove(std::int32_t slot) {
+    MEMSCOPE_SCOPE("Physics");
     if (slot < 0) return;
     Collider& collider = slots_[slot];
     box_count_ -= collider.boxes.capacity();
@@ -46,6 +49,7 @@ void PhysicsWorld::remove(std::int32_t slot) {
 }
 
 void PhysicsWorld::step() {
+    MEMSCOPE_SCOPE("Physics");
     if (!dirty_) return;
     dirty_ = false;
     const std::size_t needed = box_count_ == 0 ? 0 : 2 * box_count_ - 1;  // a binary tree

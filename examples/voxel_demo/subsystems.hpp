@@ -223,6 +223,11 @@ class ChunkStreamer {
 
     /// Palettes and block arrays of the loaded chunks, and the chunk tables.
     [[nodiscard]] Footprint footprint() const;
+    /// The estimate a game would write by hand, the specification's
+    /// `chunk_count * (palette_size + block_data_size)`: it forgets the sector tables, the
+    /// terrain template and the allocator's rounding. The demo reports it on purpose, beside
+    /// the measured Chunks row, so the dashboard shows how far an estimate can be off.
+    [[nodiscard]] Footprint estimate() const;
 
   private:
     struct Chunk {

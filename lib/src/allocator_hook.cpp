@@ -5,11 +5,13 @@
 // core ask for the symbol memscope_allocator_hook, which only this file defines.
 //
 // The allocation path never locks, never allocates and never logs: it calls the backend,
-// then adds to the calling thread's own counters (counters.hpp).
+// writes the block's 16-byte header (its counted size and its tag), then adds to the
+// calling thread's own row of that tag (counters.hpp).
 
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <new>
 
 #include "backend.hpp"
@@ -21,21 +23,68 @@ extern "C" {
 }
 
 namespace memscope::detail {
+
+#if MEMSCOPE_TRACKING
+// The calling thread's counters (counters.hpp).
+constinit thread_local ThreadCounters t_counters;
+#endif
+
 namespace {
 
 #if MEMSCOPE_TRACKING
 
-// The calling thread's counters. initial-exec: a fixed offset from the thread pointer, no
-// call to __tls_get_addr, also when memscope ends up inside a shared object.
-[[gnu::tls_model("initial-exec")]] constinit thread_local ThreadCounters t_counters;
+// Every block handed out by operator new starts 16 bytes after its allocator block, and
+// those 16 bytes are its header:
+//   user - 8:  counted << 16 | flags | tag
+//              counted: the usable bytes the books charged (user's share of the block)
+//              tag:     the tag charged (bits 0-8; kMaxTags is 512)
+//              kOffsetFlag: the allocator block does not start at user - 16 (a block
+//              aligned beyond what the allocator can align at an offset)
+//   user - 16: with kOffsetFlag, the distance from the allocator block to user; else
+//              whatever the allocator left there
+// So a free finds its size and its tag without asking the allocator, whichever thread and
+// whichever form of delete frees it: no pointer map, no lock. For ordinary blocks
+// user - 8 is on the cache line mimalloc touches anyway (its free-list link sits at the
+// block's start). The header keeps raw mimalloc's alignment: its 8-aligned size classes
+// (24, 40, 56 B) serve requests that are not multiples of 16, as they would raw.
+constexpr std::size_t kHeaderBytes = 16;
+constexpr std::uint64_t kOffsetFlag = 0x8000;
+constexpr unsigned kCountedShift = 16;
+static_assert(kTagMask < kOffsetFlag, "the tag field overlaps the flags");
+
+[[gnu::always_inline]] inline void write_header(void* user, std::size_t counted, TagId tag,
+                                                std::uint64_t flags) noexcept {
+    const std::uint64_t word = (std::uint64_t{counted} << kCountedShift) | flags | tag;
+    std::memcpy(static_cast<char*>(user) - 8, &word, sizeof word);
+}
+[[gnu::always_inline]] inline std::uint64_t read_header(const void* user) noexcept {
+    std::uint64_t word;
+    std::memcpy(&word, static_cast<const char*>(user) - 8, sizeof word);
+    return word;
+}
+// The allocator block that holds `user`.
+[[gnu::always_inline]] inline void* block_of(void* user, std::uint64_t word) noexcept {
+    char* p = static_cast<char*>(user);
+    if ((word & kOffsetFlag) == 0) [[likely]]
+        return p - kHeaderBytes;
+    std::uint64_t offset;
+    std::memcpy(&offset, p - 16, sizeof offset);
+    return p - offset;
+}
+// The request for `size` user bytes; if that overflows, PTRDIFF_MAX, which no allocator
+// grants (it is larger than any object may be).
+[[gnu::always_inline]] inline std::size_t with_header(std::size_t size) noexcept {
+    const std::size_t request = size + kHeaderBytes;
+    return request < size ? static_cast<std::size_t>(PTRDIFF_MAX) : request;
+}
 
 #if MEMSCOPE_BACKEND_MIMALLOC
 // The bytes a block occupies, by request size, copied from mi_good_size() before the first
 // thread counts. For requests up to mimalloc's medium size limit, the usable size of
 // mi_malloc(n) is the size of n's size class, which is exactly mi_good_size(n) (proved for
-// every such n by tests/test_allocator.cpp). Counting from a table when the size is known
-// (at new, and at sized delete) saves an out-of-line mi_usable_size() lookup, about half
-// the cost of counting; unsized delete still asks mimalloc and gets the same figure.
+// every such n by tests/test_allocator.cpp). Counting from a table saves an out-of-line
+// mi_usable_size() lookup, about half the cost of counting. It is read at allocation only:
+// a free reads the figure from the block's header.
 //
 // Small requests are looked up by 8-byte word, medium ones by 128-byte step: above 1 KiB
 // every mimalloc size class is a multiple of 256 bytes, so a step never straddles two
@@ -53,52 +102,132 @@ constinit std::uint16_t g_size_class[kMediumBase + kMediumMax / kMediumStep] = {
 // if it fails its check), then kMediumMax + 1.
 constinit std::size_t g_table_limit = 0;
 
-inline std::size_t counted_size(void* p, std::size_t requested) noexcept {
-    if (requested < g_table_limit) [[likely]] {
+// The allocator's usable size of `block`, given for a request of `request` bytes.
+inline std::size_t block_size(void* block, std::size_t request) noexcept {
+    if (request < g_table_limit) [[likely]] {
         // Branch-free choice of the index: sizes in real workloads switch between the
         // small and the medium range unpredictably, and a mispredicted branch here costs
-        // more than everything else memscope adds to an allocation.
-        const std::size_t small = (requested + 7) / 8;
-        const std::size_t medium = kMediumBase + (requested - 1) / kMediumStep;
-        const std::size_t is_medium = std::size_t{0} - std::size_t{requested > kSmallMax};
+        // more than everything else memscope adds to an allocation (GCC 12 compiles a
+        // ternary here to a branch).
+        const std::size_t small = (request + 7) / 8;
+        const std::size_t medium = kMediumBase + (request - 1) / kMediumStep;
+        const std::size_t is_medium = std::size_t{0} - std::size_t{request > kSmallMax};
         return std::size_t{g_size_class[(small & ~is_medium) | (medium & is_medium)]} * 8;
     }
-    return backend::usable_size(p);
+    return backend::usable_size(block);
+}
+
+// Alignments mimalloc 2.0.9 can serve at an offset (MI_ALIGNMENT_MAX): beyond, it refuses.
+constexpr std::size_t kAlignAtMax = std::size_t{16} << 20;
+
+// An allocator block for `size` user bytes aligned to `alignment` (a power of two > 16)
+// behind a header. Sets `offset` to the distance from the block to the user bytes.
+inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
+                                    std::size_t& offset) noexcept {
+    if (alignment <= kAlignAtMax) {
+        // mi_malloc_aligned_at aligns base + 16, and (unlike mi_malloc_aligned) has no
+        // small-size shortcut that assumes a size class is aligned: it checks at run time.
+        void* block = mi_malloc_aligned_at(with_header(size), alignment, kHeaderBytes);
+        if (block == nullptr) return nullptr;
+        if (((reinterpret_cast<std::uintptr_t>(block) + kHeaderBytes) & (alignment - 1)) == 0) {
+            offset = kHeaderBytes;
+            return block;
+        }
+        mi_free(block);  // never seen: fall back to the generic way below
+    }
+    const std::size_t request = size + alignment;
+    if (request < size) return nullptr;
+    void* block = backend::allocate_aligned(request, alignment);
+    offset = alignment;
+    return block;
 }
 #else
-inline std::size_t counted_size(void* p, std::size_t) noexcept {
-    return backend::usable_size(p);
+inline std::size_t block_size(void* block, std::size_t) noexcept {
+    return backend::usable_size(block);
+}
+inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
+                                    std::size_t& offset) noexcept {
+    if (alignment < kHeaderBytes) alignment = kHeaderBytes;
+    const std::size_t request = size + alignment;
+    if (request < size) return nullptr;
+    offset = alignment;
+    return backend::allocate_aligned(request, alignment);
 }
 #endif
 
-inline void note_new(void* p, std::size_t requested) noexcept {
-    count_allocation(t_counters, counted_size(p, requested));
+// The rare ends of charge() and release_counted(), out of line and reached by a tail
+// call, so that the fast paths save no registers: a thread's first call, a row's first
+// use, a batch to publish, a thread in the shared state.
+[[gnu::noinline]] void* charge_slow(void* block, std::size_t counted, TagId tag) noexcept {
+    count_allocation_slow(t_counters, tag, counted);
+    return static_cast<char*>(block) + kHeaderBytes;
 }
-inline void note_delete(void* p) noexcept {
-    count_free(t_counters, backend::usable_size(p));
-}
-inline void note_delete_sized(void* p, std::size_t requested) noexcept {
-    count_free(t_counters, counted_size(p, requested));
-}
-inline void note_new_aligned(void* p) noexcept {
-    count_allocation(t_counters, backend::usable_size(p));
+[[gnu::noinline]] void release_slow(void* user, std::uint64_t word) noexcept {
+    count_free_slow(t_counters, static_cast<TagId>(word & kTagMask), word >> kCountedShift);
+    backend::release(block_of(user, word));
 }
 
-#else  // tracking compiled out: mimalloc (or the system allocator) with no counting at all
+// Writes the header of a fresh block, charges it to the thread's current tag, and returns
+// the user bytes. The row is reached from the TLS fields directly (no address of the
+// thread's block is formed unless the slow path needs it).
+[[gnu::always_inline]] inline void* charge(void* block, std::size_t request) noexcept {
+    void* user = static_cast<char*>(block) + kHeaderBytes;
+    const std::size_t counted = block_size(block, request) - kHeaderBytes;
+    const TagId tag = t_counters.tag;
+    write_header(user, counted, tag, 0);
+    TagRow& r = t_counters.rows[tag];
+    const std::int64_t bytes =
+        r.bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(counted);
+    if (bytes >= r.upper) [[unlikely]]
+        return charge_slow(block, counted, tag);
+    r.bytes.store(bytes, std::memory_order_relaxed);
+    r.allocations.store(r.allocations.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+    return user;
+}
 
-inline void note_new(void*, std::size_t) noexcept {}
-inline void note_delete(void*) noexcept {}
-inline void note_delete_sized(void*, std::size_t) noexcept {}
-inline void note_new_aligned(void*) noexcept {}
+[[gnu::always_inline]] inline void* charge_aligned(void* block, std::size_t offset) noexcept {
+    void* user = static_cast<char*>(block) + offset;
+    const std::size_t counted = backend::usable_size(block) - offset;
+    const TagId tag = t_counters.tag;
+    std::uint64_t flags = 0;
+    if (offset != kHeaderBytes) {
+        const std::uint64_t distance = offset;
+        std::memcpy(static_cast<char*>(user) - 16, &distance, sizeof distance);
+        flags = kOffsetFlag;
+    }
+    write_header(user, counted, tag, flags);
+    count_allocation(t_counters, tag, counted);
+    return user;
+}
 
-#endif
+[[gnu::always_inline]] inline void release_counted(void* user) noexcept {
+    const std::uint64_t word = read_header(user);
+    TagRow& r = t_counters.rows[word & kTagMask];
+    const std::int64_t bytes =
+        r.bytes.load(std::memory_order_relaxed) - static_cast<std::int64_t>(word >> kCountedShift);
+    if (bytes <= r.lower) [[unlikely]]
+        return release_slow(user, word);
+    r.bytes.store(bytes, std::memory_order_relaxed);
+    r.frees.store(r.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    backend::release(block_of(user, word));
+}
+
+#endif  // MEMSCOPE_TRACKING
 
 // The failure path of [new.delete.single]: call the new_handler until it gives up, then
-// throw. Kept out of line so the fast path stays small.
-[[gnu::noinline]] void* allocate_slow(std::size_t size, std::size_t alignment) {
+// throw. Kept out of line so the fast path stays small. `alignment` 0: an ordinary block.
+[[gnu::noinline]] void* allocate_slow(std::size_t size, std::size_t alignment,
+                                      std::size_t& offset) {
     for (;;) {
+#if MEMSCOPE_TRACKING
+        void* p = alignment == 0 ? backend::allocate(with_header(size))
+                                 : allocate_aligned_block(size, alignment, offset);
+#else
+        static_cast<void>(offset);
         void* p =
             alignment == 0 ? backend::allocate(size) : backend::allocate_aligned(size, alignment);
+#endif
         if (p != nullptr) return p;
         std::new_handler handler = std::get_new_handler();
         if (handler == nullptr) throw std::bad_alloc();
@@ -106,38 +235,100 @@ inline void note_new_aligned(void*) noexcept {}
     }
 }
 
-[[gnu::noinline]] void* allocate_slow_nothrow(std::size_t size, std::size_t alignment) noexcept {
+[[gnu::noinline]] void* allocate_slow_nothrow(std::size_t size, std::size_t alignment,
+                                              std::size_t& offset) noexcept {
     try {
-        return allocate_slow(size, alignment);
+        return allocate_slow(size, alignment, offset);
     } catch (...) {  // the handler threw bad_alloc (or gave up): nothrow new returns null
         return nullptr;
     }
 }
 
+#if MEMSCOPE_TRACKING
+
+// What new does when the allocator refused: the new_handler loop, then the charge.
+[[gnu::noinline]] void* new_failed(std::size_t size) {
+    std::size_t unused = 0;
+    return charge(allocate_slow(size, 0, unused), with_header(size));
+}
+[[gnu::noinline]] void* new_failed_nothrow(std::size_t size) noexcept {
+    std::size_t unused = 0;
+    void* block = allocate_slow_nothrow(size, 0, unused);
+    return block == nullptr ? nullptr : charge(block, with_header(size));
+}
+
+[[gnu::always_inline]] inline void* new_impl(std::size_t size) {
+    const std::size_t request = with_header(size);
+    void* block = backend::allocate(request);
+    if (block == nullptr) [[unlikely]]
+        return new_failed(size);
+    return charge(block, request);
+}
+
+[[gnu::always_inline]] inline void* new_impl_nothrow(std::size_t size) noexcept {
+    const std::size_t request = with_header(size);
+    void* block = backend::allocate(request);
+    if (block == nullptr) [[unlikely]]
+        return new_failed_nothrow(size);
+    return charge(block, request);
+}
+
+// Any power of two: operator new is called with alignments above 16 by new-expressions,
+// and with any alignment by hand.
+[[gnu::always_inline]] inline void* new_aligned_impl(std::size_t size, std::align_val_t al) {
+    const auto alignment = static_cast<std::size_t>(al);
+    std::size_t offset = 0;
+    void* block = allocate_aligned_block(size, alignment, offset);
+    if (block == nullptr) [[unlikely]]
+        block = allocate_slow(size, alignment, offset);
+    return charge_aligned(block, offset);
+}
+
+[[gnu::always_inline]] inline void* new_aligned_impl_nothrow(std::size_t size,
+                                                             std::align_val_t al) noexcept {
+    const auto alignment = static_cast<std::size_t>(al);
+    std::size_t offset = 0;
+    void* block = allocate_aligned_block(size, alignment, offset);
+    if (block == nullptr) [[unlikely]] {
+        block = allocate_slow_nothrow(size, alignment, offset);
+        if (block == nullptr) return nullptr;
+    }
+    return charge_aligned(block, offset);
+}
+
+// Every form of delete: the header holds the size and the tag.
+[[gnu::always_inline]] inline void delete_impl(void* p) noexcept {
+    if (p == nullptr) return;
+    release_counted(p);
+}
+
+#else  // tracking compiled out: mimalloc (or the system allocator) with no header at all
+
 [[gnu::always_inline]] inline void* new_impl(std::size_t size) {
     void* p = backend::allocate(size);
-    if (p == nullptr) [[unlikely]]
-        p = allocate_slow(size, 0);
-    note_new(p, size);
+    if (p == nullptr) [[unlikely]] {
+        std::size_t unused = 0;
+        p = allocate_slow(size, 0, unused);
+    }
     return p;
 }
 
 [[gnu::always_inline]] inline void* new_impl_nothrow(std::size_t size) noexcept {
     void* p = backend::allocate(size);
     if (p == nullptr) [[unlikely]] {
-        p = allocate_slow_nothrow(size, 0);
-        if (p == nullptr) return nullptr;
+        std::size_t unused = 0;
+        p = allocate_slow_nothrow(size, 0, unused);
     }
-    note_new(p, size);
     return p;
 }
 
 [[gnu::always_inline]] inline void* new_aligned_impl(std::size_t size, std::align_val_t al) {
     const auto alignment = static_cast<std::size_t>(al);
     void* p = backend::allocate_aligned(size, alignment);
-    if (p == nullptr) [[unlikely]]
-        p = allocate_slow(size, alignment);
-    note_new_aligned(p);
+    if (p == nullptr) [[unlikely]] {
+        std::size_t unused = 0;
+        p = allocate_slow(size, alignment, unused);
+    }
     return p;
 }
 
@@ -146,30 +337,24 @@ inline void note_new_aligned(void*) noexcept {}
     const auto alignment = static_cast<std::size_t>(al);
     void* p = backend::allocate_aligned(size, alignment);
     if (p == nullptr) [[unlikely]] {
-        p = allocate_slow_nothrow(size, alignment);
-        if (p == nullptr) return nullptr;
+        std::size_t unused = 0;
+        p = allocate_slow_nothrow(size, alignment, unused);
     }
-    note_new_aligned(p);
     return p;
 }
 
 [[gnu::always_inline]] inline void delete_impl(void* p) noexcept {
     if (p == nullptr) return;
-    note_delete(p);
     backend::release(p);
 }
 
-[[gnu::always_inline]] inline void delete_sized_impl(void* p, std::size_t size) noexcept {
-    if (p == nullptr) return;
-    note_delete_sized(p, size);
-    backend::release(p);
-}
+#endif
 
 }  // namespace
 
 void mark_thread_internal() noexcept {
 #if MEMSCOPE_TRACKING
-    set_internal(t_counters);
+    t_counters.tag = kInternalTag;
 #endif
 }
 
@@ -194,8 +379,20 @@ void prepare_size_classes() noexcept {
 
 }  // namespace memscope::detail
 
+namespace memscope {
+
+std::size_t usable_size(const void* p) noexcept {
+    if (p == nullptr) return 0;
+#if MEMSCOPE_TRACKING
+    return static_cast<std::size_t>(detail::read_header(p) >> detail::kCountedShift);
+#else
+    return detail::backend::usable_size(p);
+#endif
+}
+
+}  // namespace memscope
+
 using memscope::detail::delete_impl;
-using memscope::detail::delete_sized_impl;
 using memscope::detail::new_aligned_impl;
 using memscope::detail::new_aligned_impl_nothrow;
 using memscope::detail::new_impl;
@@ -227,19 +424,20 @@ void* operator new[](std::size_t size, std::align_val_t al, const std::nothrow_t
     return new_aligned_impl_nothrow(size, al);
 }
 
-// The twelve replaceable deallocation functions. Aligned blocks are always counted by
-// their usable size, so the aligned forms ignore the alignment (mi_free finds the block).
+// The twelve replaceable deallocation functions. Every block's header holds its counted
+// size, its tag and where its allocator block starts, so every form does the same thing:
+// the size and the alignment a caller passes are not needed.
 void operator delete(void* p) noexcept {
     delete_impl(p);
 }
 void operator delete[](void* p) noexcept {
     delete_impl(p);
 }
-void operator delete(void* p, std::size_t size) noexcept {
-    delete_sized_impl(p, size);
+void operator delete(void* p, std::size_t) noexcept {
+    delete_impl(p);
 }
-void operator delete[](void* p, std::size_t size) noexcept {
-    delete_sized_impl(p, size);
+void operator delete[](void* p, std::size_t) noexcept {
+    delete_impl(p);
 }
 void operator delete(void* p, std::align_val_t) noexcept {
     delete_impl(p);

@@ -22,7 +22,9 @@
 #include <unordered_map>
 
 #include "fork_safety.hpp"
+#include "memscope/allocator.hpp"
 #include "memscope/format.hpp"
+#include "memscope/scope.hpp"
 
 namespace memscope {
 namespace {
@@ -89,7 +91,11 @@ std::string describe(EventKind kind, std::string_view name, std::size_t current,
 }
 
 struct Entry {
-    SubsystemMemory memory;
+    SubsystemMemory memory;  // the driving figures: measured ones on a measured row
+    bool measured = false;   // a tag of this name has allocated (update())
+    bool reported = false;   // report() was called for it
+    std::size_t reported_bytes = 0;
+    std::size_t reported_count = 0;
     std::size_t window_peak = 0;
     int alert = kNone;
     MemoryStatus timed_status = MemoryStatus::unbudgeted;  // status since `since`
@@ -261,6 +267,20 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
         event_cv.notify_all();
     }
 
+    // Sets a row's driving figures, then runs its timers and its state machine. `peak`: a
+    // peak seen between two updates (a tag's own), or the current figure.
+    void set_current(std::string_view name, Entry& e, std::size_t current, std::size_t count,
+                     std::size_t peak, SteadyClock::time_point t, Pending& out) {
+        account_time(e, t);
+        total_current = total_current - e.memory.current_bytes + current;
+        e.memory.current_bytes = current;
+        e.memory.allocation_count = count;
+        e.memory.peak_bytes = std::max({e.memory.peak_bytes, current, peak});
+        e.window_peak = std::max(e.window_peak, current);
+        e.timed_status = classify(current, e.memory.budget_bytes, threshold);
+        evaluate(name, e, out);
+    }
+
     void update_total(Pending& out, SteadyClock::time_point t) {
         account_time(total, t);
         total.memory.current_bytes = total_current;
@@ -297,6 +317,11 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
         s.name = name;
         s.memory = e.memory;
         s.status = classify(e.memory.current_bytes, e.memory.budget_bytes, threshold);
+        s.source = e.measured && e.reported ? SubsystemSource::both
+                   : e.measured             ? SubsystemSource::measured
+                                            : SubsystemSource::reported;
+        s.reported_bytes = e.reported_bytes;
+        s.reported_count = e.reported_count;
         s.usage = usage_of(e.memory.current_bytes, e.memory.budget_bytes);
         s.window_peak_bytes = e.window_peak;
         s.seconds_over_threshold = e.seconds_over_threshold;
@@ -339,6 +364,18 @@ std::string name_problem(std::string_view name) {
     return {};
 }
 
+std::string_view to_string(SubsystemSource source) noexcept {
+    switch (source) {
+        case SubsystemSource::reported:
+            return "reported";
+        case SubsystemSource::measured:
+            return "measured";
+        case SubsystemSource::both:
+            return "both";
+    }
+    return "unknown";
+}
+
 std::string_view to_string(EventKind kind) noexcept {
     switch (kind) {
         case EventKind::warning:
@@ -372,14 +409,43 @@ void MemoryBudget::report(std::string_view name, std::size_t current_bytes, std:
         std::lock_guard lock(impl_->mutex);
         const auto t = impl_->now();
         Entry& e = impl_->entry(name);
-        impl_->account_time(e, t);
-        impl_->total_current = impl_->total_current - e.memory.current_bytes + current_bytes;
-        e.memory.current_bytes = current_bytes;
-        e.memory.allocation_count = count;
-        e.memory.peak_bytes = std::max(e.memory.peak_bytes, current_bytes);
-        e.window_peak = std::max(e.window_peak, current_bytes);
-        e.timed_status = classify(current_bytes, e.memory.budget_bytes, impl_->threshold);
-        impl_->evaluate(name, e, out);
+        e.reported = true;
+        e.reported_bytes = current_bytes;
+        e.reported_count = count;
+        if (e.measured) return;  // the measurement drives this row: nothing else changes
+        impl_->set_current(name, e, current_bytes, count, current_bytes, t, out);
+        impl_->update_total(out, t);
+        impl_->store_events(out);
+    }
+    impl_->dispatch(out);
+}
+
+void MemoryBudget::update() {
+    if (!tracking_enabled()) return;
+    // Read before the lock: tag_stats() takes the counter registry's lock, which the
+    // budget's lock must never be held across (a pressure callback may allocate).
+    const std::vector<TagStats> tags = tag_stats();
+    Pending out;
+    {
+        std::lock_guard lock(impl_->mutex);
+        const auto t = impl_->now();
+        bool changed = false;
+        for (std::size_t id = 2; id < tags.size(); ++id) {
+            const TagStats& tag = tags[id];
+            auto it = impl_->subsystems.find(tag.name);
+            if (it == impl_->subsystems.end()) {
+                if (tag.allocation_count == 0) continue;  // named, never used: no row yet
+                it = impl_->subsystems.emplace(tag.name, Entry{}).first;
+            }
+            Entry& e = it->second;
+            e.measured = true;
+            impl_->set_current(
+                tag.name, e, tag.current_bytes,
+                static_cast<std::size_t>(tag.allocation_count - tag.deallocation_count),
+                tag.peak_bytes, t, out);
+            changed = true;
+        }
+        if (!changed) return;
         impl_->update_total(out, t);
         impl_->store_events(out);
     }

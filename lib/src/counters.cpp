@@ -1,60 +1,89 @@
 // SPDX-License-Identifier: MIT
-// The registry of per-thread counters, the shared totals, and the readers of both.
+// The registry of per-thread row blocks, the shared per-tag totals, and the readers of both.
 
 #include "counters.hpp"
 
 #include <pthread.h>
+#include <sys/mman.h>
 
+#include <cstring>
 #include <limits>
 #include <mutex>
 
 #include "fork_safety.hpp"
 
 namespace memscope::detail {
-namespace {
 
 // Everything here is constant-initialised and trivially destructible, so it works for
 // allocations made before main() and in static destructors, in any order.
 
-std::mutex g_registry_mutex;                 // guards the list, g_live_threads and g_key
+constinit TrapBlock g_trap;
+
+namespace {
+
+std::mutex g_registry_mutex;  // guards the list, the free blocks, g_key and the peaks' reset
 constinit ThreadCounters* g_head = nullptr;  // registered threads, newest first
-constinit std::size_t g_live_threads = 0;    // length of the list
 constinit bool g_key_created = false;
 constinit bool g_key_failed = false;
 constinit pthread_key_t g_key{};
 
-// Shared totals, each on its own cache line: written by threads that exited or publish a
-// batch, never on the ordinary allocation path.
-struct alignas(64) SharedTotals {
+// A row block given back by an exited thread, zeroed, waiting for the next new thread.
+// The link lives in the block itself (its first row is not in use while it waits).
+struct FreeBlock {
+    FreeBlock* next;
+};
+constinit FreeBlock* g_free_blocks = nullptr;
+constexpr std::size_t kRowBlockBytes = sizeof(TagRow) * kMaxTags;
+
+// A tag's shared figures, each tag on its own cache line: written by threads that exited,
+// publish a batch, or count in the shared state; never on the ordinary allocation path.
+struct alignas(64) SharedTag {
     std::atomic<std::int64_t> retired_bytes{0};  // left behind by exited threads
     std::atomic<std::uint64_t> retired_allocations{0};
     std::atomic<std::uint64_t> retired_frees{0};
+    std::atomic<std::int64_t> published{0};  // sum of every row's published bytes
+    std::atomic<std::uint64_t> peak{0};      // highest `published` (or sum) seen
 };
-constinit SharedTotals g_retired;
-constinit std::int64_t g_retired_internal_bytes = 0;             // guarded by g_registry_mutex
-alignas(64) constinit std::atomic<std::int64_t> g_published{0};  // sum of published bytes
+constinit SharedTag g_tags[kMaxTags];
+alignas(64) constinit std::atomic<std::int64_t> g_published{0};  // sum over every tag
 alignas(64) constinit std::atomic<std::uint64_t> g_peak{0};
 
-void raise_peak(std::int64_t bytes) noexcept {
+void raise(std::atomic<std::uint64_t>& peak, std::int64_t bytes) noexcept {
     if (bytes <= 0) return;
     const auto candidate = static_cast<std::uint64_t>(bytes);
-    std::uint64_t peak = g_peak.load(std::memory_order_relaxed);
-    while (candidate > peak &&
-           !g_peak.compare_exchange_weak(peak, candidate, std::memory_order_relaxed)) {
+    std::uint64_t seen = peak.load(std::memory_order_relaxed);
+    while (candidate > seen &&
+           !peak.compare_exchange_weak(seen, candidate, std::memory_order_relaxed)) {
     }
 }
 
-// From here on every call of the thread takes the slow path and counts into the shared
-// totals (see ThreadCounters::upper).
-void enter_shared_state(ThreadCounters& t) noexcept {
-    t.state = ThreadState::shared;
-    t.upper = std::numeric_limits<std::int64_t>::min();
-    t.lower = std::numeric_limits<std::int64_t>::max();
+// Adds `delta` bytes to what the peaks of `tag` and of the whole program follow.
+void publish_delta(TagId tag, std::int64_t delta) noexcept {
+    if (delta == 0) return;
+    raise(g_tags[tag].peak,
+          g_tags[tag].published.fetch_add(delta, std::memory_order_relaxed) + delta);
+    raise(g_peak, g_published.fetch_add(delta, std::memory_order_relaxed) + delta);
 }
 
-void set_bounds(ThreadCounters& t) noexcept {
-    t.upper = t.published + kBatch;
-    t.lower = t.published - kBatch;
+// The count a row in use last published: its bounds sit one batch either side of it.
+std::int64_t published_of(const TagRow& r) noexcept {
+    return r.lower + kBatch;
+}
+
+void set_bounds(TagRow& r, std::int64_t published) noexcept {
+    r.upper = published + kBatch;
+    r.lower = published - kBatch;
+}
+
+bool is_fresh(const TagRow& r) noexcept {
+    return r.upper == r.lower;
+}
+
+// From here on every call of the thread takes the slow path and counts into the shared
+// totals (the trap rows' bounds see to that).
+void enter_shared_state(ThreadCounters& t) noexcept {
+    t.state = ThreadState::shared;
+    t.rows = g_trap.rows;
 }
 
 void unlink(ThreadCounters& t) noexcept {
@@ -64,55 +93,56 @@ void unlink(ThreadCounters& t) noexcept {
         g_head = t.next;
     if (t.next != nullptr) t.next->prev = t.prev;
     t.prev = t.next = nullptr;
-    --g_live_threads;
 }
 
-// Moves a thread's figures into the retired totals and takes it off the list; from here on
+// Moves a thread's figures into the retired totals of each tag, publishes what its rows
+// held back from the peaks, and puts its row block, zeroed, on the free list. From here on
 // the thread (if it still runs) counts into the shared totals. Under the registry lock.
 void retire_locked(ThreadCounters& t) noexcept {
-    const std::int64_t bytes = t.bytes.load(std::memory_order_relaxed);
-    g_retired.retired_bytes.fetch_add(bytes, std::memory_order_relaxed);
-    g_retired.retired_allocations.fetch_add(t.allocations.load(std::memory_order_relaxed),
-                                            std::memory_order_relaxed);
-    g_retired.retired_frees.fetch_add(t.frees.load(std::memory_order_relaxed),
-                                      std::memory_order_relaxed);
-    raise_peak(g_published.fetch_add(bytes - t.published, std::memory_order_relaxed) + bytes -
-               t.published);
-    t.published = bytes;
-    if (t.internal) g_retired_internal_bytes += bytes;
+    TagRow* rows = t.rows;
+    const TagId count = tags_in_use();
+    for (TagId tag = 0; tag < count; ++tag) {
+        TagRow& r = rows[tag];
+        if (is_fresh(r)) continue;
+        const std::int64_t bytes = r.bytes.load(std::memory_order_relaxed);
+        SharedTag& s = g_tags[tag];
+        s.retired_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        s.retired_allocations.fetch_add(r.allocations.load(std::memory_order_relaxed),
+                                        std::memory_order_relaxed);
+        s.retired_frees.fetch_add(r.frees.load(std::memory_order_relaxed),
+                                  std::memory_order_relaxed);
+        publish_delta(tag, bytes - published_of(r));
+    }
     enter_shared_state(t);
     unlink(t);
+    std::memset(static_cast<void*>(rows), 0, sizeof(TagRow) * count);
+    auto* block = reinterpret_cast<FreeBlock*>(rows);
+    block->next = g_free_blocks;
+    g_free_blocks = block;
 }
 
 // Runs when a registered thread exits (pthread key destructors run after the C++
 // thread_local destructors, so most late frees of the thread are still counted in its own
-// block).
+// rows).
 void retire_thread(void* arg) noexcept {
     std::lock_guard lock(g_registry_mutex);
     retire_locked(*static_cast<ThreadCounters*>(arg));
 }
 
-struct Sums {
-    std::int64_t bytes = 0;
-    std::uint64_t allocations = 0;
-    std::uint64_t frees = 0;
-};
-
-Sums sum_all() noexcept {
-    Sums s;
-    std::lock_guard lock(g_registry_mutex);
-    s.bytes = g_retired.retired_bytes.load(std::memory_order_relaxed);
-    s.allocations = g_retired.retired_allocations.load(std::memory_order_relaxed);
-    s.frees = g_retired.retired_frees.load(std::memory_order_relaxed);
-    for (const ThreadCounters* t = g_head; t != nullptr; t = t->next) {
-        s.bytes += t->bytes.load(std::memory_order_relaxed);
-        s.allocations += t->allocations.load(std::memory_order_relaxed);
-        s.frees += t->frees.load(std::memory_order_relaxed);
+// A zeroed row block: a recycled one, or fresh pages from the kernel (never from the
+// allocator being counted). Null when the kernel refuses. Under the registry lock.
+TagRow* take_row_block() noexcept {
+    if (g_free_blocks != nullptr) {
+        FreeBlock* block = g_free_blocks;
+        g_free_blocks = block->next;
+        block->next = nullptr;  // the first row's bytes: zero again
+        return reinterpret_cast<TagRow*>(block);
     }
-    return s;
+    void* p =
+        ::mmap(nullptr, kRowBlockBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    return static_cast<TagRow*>(p);
 }
-
-}  // namespace
 
 void register_thread(ThreadCounters& t) noexcept {
     std::lock_guard lock(g_registry_mutex);
@@ -127,18 +157,94 @@ void register_thread(ThreadCounters& t) noexcept {
             g_key_failed = true;
         }
     }
-    if (!g_key_created || pthread_setspecific(g_key, &t) != 0) {
+    TagRow* rows = g_key_created ? take_row_block() : nullptr;
+    if (rows == nullptr || pthread_setspecific(g_key, &t) != 0) {
+        if (rows != nullptr) {
+            auto* block = reinterpret_cast<FreeBlock*>(rows);
+            block->next = g_free_blocks;
+            g_free_blocks = block;
+        }
         enter_shared_state(t);  // counted exactly, only less cheaply
         return;
     }
+    t.rows = rows;
     t.owner = pthread_self();
     t.next = g_head;
     if (g_head != nullptr) g_head->prev = &t;
     g_head = &t;
-    ++g_live_threads;
     t.state = ThreadState::active;
-    set_bounds(t);
 }
+
+void count_shared(TagId tag, std::int64_t bytes_delta, std::uint64_t allocations,
+                  std::uint64_t frees) noexcept {
+    SharedTag& s = g_tags[tag];
+    s.retired_bytes.fetch_add(bytes_delta, std::memory_order_relaxed);
+    if (allocations != 0) s.retired_allocations.fetch_add(allocations, std::memory_order_relaxed);
+    if (frees != 0) s.retired_frees.fetch_add(frees, std::memory_order_relaxed);
+    publish_delta(tag, bytes_delta);
+}
+
+// The row of `tag` for a counting call that missed the fast path: registers the thread and
+// starts a fresh row as needed. Null when the thread counts in the shared state.
+TagRow* slow_row(ThreadCounters& t, TagId tag) noexcept {
+    if (t.state == ThreadState::unregistered) register_thread(t);
+    if (t.state != ThreadState::active) return nullptr;
+    TagRow& r = t.rows[tag];
+    if (is_fresh(r)) {
+        set_bounds(r, 0);
+        t.rows_touched.store(t.rows_touched.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
+    }
+    return &r;
+}
+
+// Publishes a row whose count reached a bound and moves the bounds around the new count.
+void publish_row(TagId tag, TagRow& r, std::int64_t bytes) noexcept {
+    const std::int64_t delta = bytes - published_of(r);
+    set_bounds(r, bytes);
+    publish_delta(tag, delta);
+}
+
+struct Sums {
+    std::int64_t bytes = 0;
+    std::uint64_t allocations = 0;
+    std::uint64_t frees = 0;
+};
+
+// Sums of one tag over the retired totals and every live thread. Under the registry lock.
+Sums sum_tag_locked(TagId tag) noexcept {
+    const SharedTag& s = g_tags[tag];
+    Sums sums{s.retired_bytes.load(std::memory_order_relaxed),
+              s.retired_allocations.load(std::memory_order_relaxed),
+              s.retired_frees.load(std::memory_order_relaxed)};
+    for (const ThreadCounters* t = g_head; t != nullptr; t = t->next) {
+        const TagRow& r = t->rows[tag];
+        sums.bytes += r.bytes.load(std::memory_order_relaxed);
+        sums.allocations += r.allocations.load(std::memory_order_relaxed);
+        sums.frees += r.frees.load(std::memory_order_relaxed);
+    }
+    return sums;
+}
+
+Sums sum_all_locked() noexcept {
+    Sums total;
+    const TagId count = tags_in_use();
+    for (TagId tag = 0; tag < count; ++tag) {
+        const Sums s = sum_tag_locked(tag);
+        total.bytes += s.bytes;
+        total.allocations += s.allocations;
+        total.frees += s.frees;
+    }
+    return total;
+}
+
+// Under concurrency a block freed on one thread may be seen before its allocation on
+// another: never report a negative transient as a huge unsigned figure.
+std::int64_t clamp(std::int64_t bytes) noexcept {
+    return bytes < 0 ? 0 : bytes;
+}
+
+}  // namespace
 
 // fork(): the registry lock is held across the copy (locked last, after every object of
 // fork_safety.hpp, since they allocate under their own locks), so the child never inherits
@@ -150,12 +256,12 @@ void registry_after_fork_parent() noexcept {
     g_registry_mutex.unlock();
 }
 
-// In the child, only the thread that called fork() exists. The other threads' blocks hold
+// In the child, only the thread that called fork() exists. The other threads' rows hold
 // figures that stay right (the memory they counted was copied too), but glibc puts those
 // threads' stacks, and with them their static TLS, back in its stack cache: a thread the
-// child starts may get one, and its fresh zeroed block would land on a node of this list,
-// cutting the list and losing the figures. So the blocks are retired here, as if their
-// threads had exited, and the list holds only the calling thread.
+// child starts may get one, and its fresh TLS would land on a node of this list, cutting
+// the list and losing the figures. So the threads are retired here, as if they had exited,
+// and the list holds only the calling thread.
 void registry_after_fork_child() noexcept {
     const pthread_t self = pthread_self();
     for (ThreadCounters* t = g_head; t != nullptr;) {
@@ -166,69 +272,52 @@ void registry_after_fork_child() noexcept {
     g_registry_mutex.unlock();
 }
 
-namespace {
-
-// Adds what `t` has not published yet to the shared total, raises the peak, and moves the
-// thread's fast-path bounds one batch either side of the new figure.
-void publish(ThreadCounters& t, std::int64_t bytes) noexcept {
-    const std::int64_t delta = bytes - t.published;
-    t.published = bytes;
-    set_bounds(t);
-    raise_peak(g_published.fetch_add(delta, std::memory_order_relaxed) + delta);
+void count_allocation_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
+    const auto delta = static_cast<std::int64_t>(size);
+    TagRow* r = slow_row(t, tag);
+    if (r == nullptr) return count_shared(tag, delta, 1, 0);
+    const std::int64_t bytes = r->bytes.load(std::memory_order_relaxed) + delta;
+    r->bytes.store(bytes, std::memory_order_relaxed);
+    r->allocations.store(r->allocations.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+    if (bytes >= r->upper) publish_row(tag, *r, bytes);
 }
 
-void count_shared(std::int64_t bytes_delta, std::uint64_t allocations,
-                  std::uint64_t frees) noexcept {
-    g_retired.retired_bytes.fetch_add(bytes_delta, std::memory_order_relaxed);
-    if (allocations != 0)
-        g_retired.retired_allocations.fetch_add(allocations, std::memory_order_relaxed);
-    if (frees != 0) g_retired.retired_frees.fetch_add(frees, std::memory_order_relaxed);
-    raise_peak(g_published.fetch_add(bytes_delta, std::memory_order_relaxed) + bytes_delta);
+void count_free_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
+    const auto delta = static_cast<std::int64_t>(size);
+    TagRow* r = slow_row(t, tag);
+    if (r == nullptr) return count_shared(tag, -delta, 0, 1);
+    const std::int64_t bytes = r->bytes.load(std::memory_order_relaxed) - delta;
+    r->bytes.store(bytes, std::memory_order_relaxed);
+    r->frees.store(r->frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (bytes <= r->lower) publish_row(tag, *r, bytes);
 }
 
-// Registers a new thread; true when it can count in its own block.
-bool ensure_active(ThreadCounters& t) noexcept {
-    if (t.state == ThreadState::unregistered) register_thread(t);
-    return t.state == ThreadState::active;
-}
-
-}  // namespace
-
-void set_internal(ThreadCounters& t) noexcept {
-    if (t.state == ThreadState::unregistered) register_thread(t);
-    std::lock_guard lock(g_registry_mutex);
-    t.internal = true;
+bool sum_tags(TagSums* out, std::size_t count) noexcept {
+    if constexpr (!MEMSCOPE_TRACKING) {
+        return false;
+    } else {
+        std::lock_guard lock(g_registry_mutex);
+        for (std::size_t i = 0; i < count && i < kMaxTags; ++i) {
+            const auto tag = static_cast<TagId>(i);
+            const Sums s = sum_tag_locked(tag);
+            raise(g_tags[tag].peak, s.bytes);
+            out[i].bytes = clamp(s.bytes);
+            out[i].allocations = s.allocations;
+            out[i].frees = s.frees;
+            out[i].peak = g_tags[tag].peak.load(std::memory_order_relaxed);
+        }
+        return true;
+    }
 }
 
 std::int64_t internal_bytes() noexcept {
     if constexpr (MEMSCOPE_TRACKING) {
         std::lock_guard lock(g_registry_mutex);
-        std::int64_t bytes = g_retired_internal_bytes;
-        for (const ThreadCounters* t = g_head; t != nullptr; t = t->next)
-            if (t->internal) bytes += t->bytes.load(std::memory_order_relaxed);
-        return bytes;
+        return sum_tag_locked(kInternalTag).bytes;
     } else {
         return 0;
     }
-}
-
-void count_allocation_slow(ThreadCounters& t, std::size_t size) noexcept {
-    const auto delta = static_cast<std::int64_t>(size);
-    if (!ensure_active(t)) return count_shared(delta, 1, 0);
-    const std::int64_t bytes = t.bytes.load(std::memory_order_relaxed) + delta;
-    t.bytes.store(bytes, std::memory_order_relaxed);
-    t.allocations.store(t.allocations.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
-    if (bytes >= t.upper) publish(t, bytes);
-}
-
-void count_free_slow(ThreadCounters& t, std::size_t size) noexcept {
-    const auto delta = static_cast<std::int64_t>(size);
-    if (!ensure_active(t)) return count_shared(-delta, 0, 1);
-    const std::int64_t bytes = t.bytes.load(std::memory_order_relaxed) - delta;
-    t.bytes.store(bytes, std::memory_order_relaxed);
-    t.frees.store(t.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (bytes <= t.lower) publish(t, bytes);
 }
 
 }  // namespace memscope::detail
@@ -238,11 +327,10 @@ namespace memscope {
 AllocationStats allocation_stats() noexcept {
     AllocationStats stats;
     if constexpr (MEMSCOPE_TRACKING) {
-        const detail::Sums s = detail::sum_all();
-        // Under concurrency a block freed on one thread may be seen before its allocation
-        // on another: never report a negative transient as a huge unsigned figure.
-        const std::int64_t bytes = s.bytes < 0 ? 0 : s.bytes;
-        detail::raise_peak(bytes);
+        std::lock_guard lock(detail::g_registry_mutex);
+        const detail::Sums s = detail::sum_all_locked();
+        const std::int64_t bytes = detail::clamp(s.bytes);
+        detail::raise(detail::g_peak, bytes);
         stats.total_allocated_bytes = static_cast<std::size_t>(bytes);
         stats.peak_allocated_bytes = detail::g_peak.load(std::memory_order_relaxed);
         stats.allocation_count = static_cast<std::size_t>(s.allocations);
@@ -259,8 +347,16 @@ bool tracking_enabled() noexcept {
 
 void reset_peak() noexcept {
     if constexpr (MEMSCOPE_TRACKING) {
-        const std::int64_t bytes = detail::sum_all().bytes;
-        detail::g_peak.store(bytes < 0 ? 0 : static_cast<std::uint64_t>(bytes),
+        std::lock_guard lock(detail::g_registry_mutex);
+        const TagId count = detail::tags_in_use();
+        std::int64_t total = 0;
+        for (TagId tag = 0; tag < count; ++tag) {
+            const std::int64_t bytes = detail::sum_tag_locked(tag).bytes;
+            total += bytes;
+            detail::g_tags[tag].peak.store(static_cast<std::uint64_t>(detail::clamp(bytes)),
+                                           std::memory_order_relaxed);
+        }
+        detail::g_peak.store(static_cast<std::uint64_t>(detail::clamp(total)),
                              std::memory_order_relaxed);
     }
 }
@@ -268,7 +364,10 @@ void reset_peak() noexcept {
 std::size_t peak_tolerance_bytes() noexcept {
     if constexpr (MEMSCOPE_TRACKING) {
         std::lock_guard lock(detail::g_registry_mutex);
-        return detail::g_live_threads * kPeakBatchBytes;
+        std::size_t rows = 0;
+        for (const detail::ThreadCounters* t = detail::g_head; t != nullptr; t = t->next)
+            rows += t->rows_touched.load(std::memory_order_relaxed);
+        return rows * kPeakBatchBytes;
     } else {
         return 0;
     }

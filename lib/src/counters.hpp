@@ -1,90 +1,141 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Per-thread allocation counters: the data behind allocation_stats().
+// Per-thread, per-tag allocation counters: the data behind allocation_stats() and
+// tag_stats().
 //
-// Each thread owns one ThreadCounters block in its static TLS. Only the owner writes it,
-// with a relaxed load and a relaxed store (a plain add on x86, no lock prefix): readers on
-// other threads load the fields atomically and sum them. A block is put on a registry
-// list the first time its thread allocates, and taken off when the thread exits, after
-// its figures are folded into the retired totals. The list is guarded by a mutex that the
-// allocation path never takes once a thread is registered.
+// Each thread owns one block of TagRows, one row per tag, reached from its static TLS.
+// Only the owner writes its rows, with a relaxed load and a relaxed store (a plain add on
+// x86, no lock prefix): readers on other threads load the fields atomically and sum them.
+// A thread gets its block from the registry the first time it allocates, and gives it back
+// when it exits, after its figures are folded into the retired totals of each tag. The
+// registry is guarded by a mutex that the allocation path never takes once a thread is
+// registered.
 //
-// The global peak cannot be kept exactly without a shared write per allocation. Instead a
-// thread adds its byte count to a shared total each time the count has moved by
-// kPeakBatchBytes since it last did, and the peak follows that shared total: see
-// peak_tolerance_bytes() in allocator.hpp for the bound this gives.
+// A block is charged to the tag that was current on the allocating thread, and the tag is
+// written in the block's header (allocator_hook.cpp). Its free is counted on the *freeing*
+// thread's row of that tag, so a row may go negative; only sums over threads mean anything.
+//
+// The peaks cannot be kept exactly without a shared write per allocation. Instead each row
+// adds its byte count to the tag's shared total, and to the global one, each time the count
+// has moved by kPeakBatchBytes since it last did, and the peaks follow those shared totals:
+// see peak_tolerance_bytes() in allocator.hpp for the bound this gives.
 
 #include <pthread.h>
 
 #include <atomic>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 
 #include "memscope/allocator.hpp"
 #include "memscope/internal.hpp"  // mark_thread_internal, internal_bytes
+#include "memscope/scope.hpp"
 
 namespace memscope::detail {
 
 enum class ThreadState : std::uint8_t {
     unregistered = 0,  // zero-initialised TLS: the thread has not allocated yet
-    active = 1,        // on the registry list; counts into its own block
+    active = 1,        // registered; counts into its own rows
     shared = 2,        // exited (or could not register): counts straight into the shared totals
 };
 
-struct alignas(64) ThreadCounters {
-    std::atomic<std::int64_t> bytes{0};         // usable bytes allocated minus freed by this thread
-    std::atomic<std::uint64_t> allocations{0};  // allocations made by this thread
-    std::atomic<std::uint64_t> frees{0};        // frees made by this thread
+/// One thread's figures for one tag. Owner-written; read by anyone.
+struct TagRow {
+    std::atomic<std::int64_t> bytes{0};         // usable bytes allocated minus freed here
+    std::atomic<std::uint64_t> allocations{0};  // allocations charged to the tag here
+    std::atomic<std::uint64_t> frees{0};        // frees credited to the tag here
     // Owner-only bounds of the fast path: a byte count at or beyond either one takes the
-    // slow path. Active threads keep them one batch either side of `published`; the
-    // zero-initialised TLS of a new thread (0, 0) and the shared state (min, max) send
-    // every call down the slow path. One compare thus covers registration, the shared
-    // state and peak publication.
+    // slow path. A row in use keeps them one batch either side of the count it last
+    // published, so upper - lower == 2 * kBatch. A fresh row (0, 0) and the rows of the
+    // trap block (min, max) send every call down the slow path: one compare covers
+    // registration, the shared state, a row's first use and peak publication.
     std::int64_t upper = 0;
     std::int64_t lower = 0;
-    std::int64_t published = 0;      // `bytes` when last added to the shared total
-    ThreadCounters* prev = nullptr;  // registry list links, guarded by its mutex
-    ThreadCounters* next = nullptr;
-    pthread_t owner{};  // the thread, for the child of a fork (fork_safety.hpp)
-    ThreadState state = ThreadState::unregistered;
-    bool internal = false;  // a memscope server thread: see mark_thread_internal
 };
 
 inline constexpr std::int64_t kBatch = static_cast<std::int64_t>(kPeakBatchBytes);
 
-/// Puts `t` on the registry and arranges for it to be retired when its thread exits.
-/// Leaves `t.state` active, or shared if the thread-exit hook could not be installed.
-void register_thread(ThreadCounters& t) noexcept;
+/// Tags with a reserved meaning. Named tags take the ids after them, in naming order.
+inline constexpr TagId kUntaggedTag = 0;  // outside any scope
+inline constexpr TagId kInternalTag = 1;  // memscope's own allocations
+inline constexpr TagId kFirstNamedTag = 2;
+/// The tag field of a block header is masked with this, so a corrupt header can never
+/// index past a row block.
+inline constexpr TagId kTagMask = kMaxTags - 1;
+static_assert((kMaxTags & (kMaxTags - 1)) == 0, "kMaxTags must be a power of two");
+
+/// The rows every unregistered or retired thread points at: their bounds send every call
+/// to the slow path, which never writes them.
+struct TrapBlock {
+    TagRow rows[kMaxTags];
+    constexpr TrapBlock() noexcept {
+        for (TagRow& r : rows) {
+            r.upper = INT64_MIN;
+            r.lower = INT64_MAX;
+        }
+    }
+};
+extern TrapBlock g_trap;
+
+struct alignas(64) ThreadCounters {
+    TagRow* rows = g_trap.rows;  // kMaxTags rows of the thread's own, or the trap block
+    TagId tag = kUntaggedTag;    // the innermost scope of the thread (Scope writes it)
+    ThreadState state = ThreadState::unregistered;
+    // Rows that left the fresh state: each may hold up to one batch back from the peaks.
+    // Owner-written, read by peak_tolerance_bytes().
+    std::atomic<std::uint32_t> rows_touched{0};
+    ThreadCounters* prev = nullptr;  // registry list links, guarded by its mutex
+    ThreadCounters* next = nullptr;
+    pthread_t owner{};  // the thread, for the child of a fork (fork_safety.hpp)
+};
 
 /// The rare cases of count_allocation / count_free: a thread's first call, a thread in the
-/// shared state, and a byte count that moved a batch away from what was last published.
-void count_allocation_slow(ThreadCounters& t, std::size_t size) noexcept;
-void count_free_slow(ThreadCounters& t, std::size_t size) noexcept;
+/// shared state, a row's first use, and a byte count that moved a batch away from what was
+/// last published.
+void count_allocation_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept;
+void count_free_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept;
 
 // The hot path, inlined into the operator new / delete of allocator_hook.cpp: a load, an
-// add, one compare, two stores, all on the calling thread's own cache line.
+// add, one compare, two stores, all on one row of the calling thread's own block.
 
-inline void count_allocation(ThreadCounters& t, std::size_t size) noexcept {
+inline void count_allocation(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
+    TagRow& r = t.rows[tag];
     const std::int64_t bytes =
-        t.bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size);
-    if (bytes >= t.upper) [[unlikely]]
-        return count_allocation_slow(t, size);
-    t.bytes.store(bytes, std::memory_order_relaxed);
-    t.allocations.store(t.allocations.load(std::memory_order_relaxed) + 1,
+        r.bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size);
+    if (bytes >= r.upper) [[unlikely]]
+        return count_allocation_slow(t, tag, size);
+    r.bytes.store(bytes, std::memory_order_relaxed);
+    r.allocations.store(r.allocations.load(std::memory_order_relaxed) + 1,
                         std::memory_order_relaxed);
 }
 
-inline void count_free(ThreadCounters& t, std::size_t size) noexcept {
+inline void count_free(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
+    TagRow& r = t.rows[tag];
     const std::int64_t bytes =
-        t.bytes.load(std::memory_order_relaxed) - static_cast<std::int64_t>(size);
-    if (bytes <= t.lower) [[unlikely]]
-        return count_free_slow(t, size);
-    t.bytes.store(bytes, std::memory_order_relaxed);
-    t.frees.store(t.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        r.bytes.load(std::memory_order_relaxed) - static_cast<std::int64_t>(size);
+    if (bytes <= r.lower) [[unlikely]]
+        return count_free_slow(t, tag, size);
+    r.bytes.store(bytes, std::memory_order_relaxed);
+    r.frees.store(r.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-/// Registers `t` if needed and flags it internal (called by mark_thread_internal).
-void set_internal(ThreadCounters& t) noexcept;
+/// The calling thread's counters, defined in allocator_hook.cpp. initial-exec: a fixed
+/// offset from the thread pointer, no call to __tls_get_addr, also when memscope ends up
+/// inside a shared object; constinit: no TLS wrapper call to initialise it.
+[[gnu::tls_model("initial-exec")]] extern constinit thread_local ThreadCounters t_counters;
+
+/// The number of ids handed out so far (named tags plus the reserved ones); tags.cpp.
+[[nodiscard]] TagId tags_in_use() noexcept;
+
+/// Per-tag sums over every thread, live and exited, for ids below `count`.
+struct TagSums {
+    std::int64_t bytes = 0;
+    std::uint64_t allocations = 0;
+    std::uint64_t frees = 0;
+    std::uint64_t peak = 0;
+};
+/// Fills `out[0..count)`; returns false (and fills nothing) when tracking is off.
+bool sum_tags(TagSums* out, std::size_t count) noexcept;
 
 /// One-time set-up that must happen before the first thread counts (called under the
 /// registry lock by register_thread); implemented by the allocator hook.

@@ -96,6 +96,9 @@ struct Sampler::Impl final : detail::ForkHandler {
     std::thread thread;
 
     void take_sample() {
+        // Measured rows first, outside the sample lock: update() may call pressure
+        // callbacks, which may do anything.
+        budget.update();
         std::vector<BudgetEvent> leaks;
         {
             std::lock_guard lock(sample_mutex);

@@ -113,11 +113,29 @@ struct BudgetStatus {
     double usage = 0.0;              ///< current / budget; 0 when unbudgeted
 };
 
+/// Where a subsystem's figures come from.
+enum class SubsystemSource : std::uint8_t {
+    reported,  ///< report() only: the game's own figures (estimates, or memory the CPU
+               ///< allocator cannot see, such as GPU memory)
+    measured,  ///< a memscope::Scope tag of the same name: what its blocks hold, exactly
+    both,      ///< measured and reported: the measurement drives the budget, the report is
+               ///< kept beside it (its difference is the estimate's error)
+};
+
+/// "reported", "measured", "both".
+[[nodiscard]] std::string_view to_string(SubsystemSource source) noexcept;
+
 /// One row of the dashboard's subsystem table.
 struct SubsystemSnapshot {
-    std::string name;        ///< as passed to report()
-    SubsystemMemory memory;  ///< the reported figures
+    std::string name;  ///< as passed to report(), or the tag's name
+    /// The figures that drive the budget: measured ones where the row is measured.
+    SubsystemMemory memory;
     MemoryStatus status = MemoryStatus::unbudgeted;
+    SubsystemSource source = SubsystemSource::reported;  ///< where `memory` comes from
+    /// The game's last report(): equal to memory.current_bytes on a reported row, shown
+    /// beside the measurement on a `both` row, 0 on a measured one.
+    std::size_t reported_bytes = 0;
+    std::size_t reported_count = 0;  ///< the count of that report()
 #define MEMSCOPE_X_(type, field, kind, metric, help) type field = 0;
     MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
@@ -235,7 +253,18 @@ class MemoryBudget {
     /// Records a subsystem's current bytes and allocation count. Raises its peak, updates
     /// its time over budget, and fires the events and callbacks of any state change.
     /// Costs a lock and a hash lookup; allocates only the first time a name is seen.
+    /// On a measured row (a tag of the same name, see update()) the figures are kept
+    /// beside the measurement, which alone drives the budget.
     void report(std::string_view name, std::size_t current_bytes, std::size_t count);
+
+    /// Re-reads the measured rows: every tag of memscope::tag_stats() that has allocated
+    /// (memscope's own and the untagged bytes aside) feeds the subsystem of its name, which
+    /// is created if needed. A measured row's current bytes are its tag's live bytes, its
+    /// count the tag's live blocks, its peak the tag's peak; its warnings, callbacks, window
+    /// peaks and time over budget follow as report() does for reported rows. The Sampler
+    /// calls it at every sample; a game may call it once per frame. Does nothing when
+    /// tracking is off.
+    void update();
 
     /// Sets a subsystem's budget in bytes (0: unbudgeted). Creates the subsystem if needed.
     void set_budget(std::string_view name, std::size_t budget_bytes);

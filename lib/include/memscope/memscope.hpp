@@ -29,6 +29,7 @@
 #include "memscope/log.hpp"
 #include "memscope/options.hpp"
 #include "memscope/sampler.hpp"
+#include "memscope/scope.hpp"
 #include "memscope/server.hpp"
 #include "memscope/units.hpp"
 #include "memscope/verdict.hpp"
