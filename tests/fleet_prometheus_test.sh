@@ -4,7 +4,9 @@
 # loopback, one of them given a budget file that puts its Network subsystem over budget;
 # Prometheus scrapes the three every second with fleet/prometheus/alerts.yml, and the test
 # asks its HTTP API until MemscopeSubsystemOverBudget fires, then checks that it fires for
-# that instance and subsystem alone, and that it was pending first.
+# that instance and subsystem alone, and that it was pending first. Last, every metric the
+# rules and the Grafana dashboard name must be among those scraped, and every dashboard
+# query must run.
 #
 # The rules Prometheus loads are the shipped ones with one substitution: every line
 # `for: <duration>` becomes `for: 3s`, so the expressions tested are the shipped ones and
@@ -179,5 +181,21 @@ pending=$(query 'count_over_time(ALERTS{alertname="MemscopeSubsystemOverBudget",
 bad=$(curl -fsS "$api/rules" | jq -r '[.data.groups[].rules[] | select(.health != "ok") |
   "\(.name): \(.lastError)"] | join("; ")')
 [[ -z $bad ]] || fail "rules with errors: $bad"
+
+# Every metric the rules and the dashboard name is one the games export (or Prometheus's
+# own up), and every dashboard query runs in this Prometheus, for all instances.
+mapfile -t queries < <(python3 "$fleet/grafana/queries.py" --set instance='.*' \
+  "$fleet/grafana/memscope.json" | jq -r '.')
+((${#queries[@]} > 0)) || fail "no query in the dashboard"
+curl -fsS "$api/label/__name__/values" | jq -r '.data[]' >"$work/names"
+for name in $( (printf '%s\n' "${queries[@]}"; grep -h 'expr:' "$work/alerts.yml" "$work/recording.yml") |
+  grep -oP '(?<![\w:])(memscope_\w+|process_\w+|up)(?![\w:(])' | sort -u); do
+  grep -qx "$name" "$work/names" || fail "$name is used by the fleet kit but no game exports it"
+done
+for q in "${queries[@]}"; do
+  status=$(curl -sS --get "$api/query" --data-urlencode "query=$q" | jq -r '.status')
+  [[ $status == success ]] || fail "dashboard query failed in Prometheus: $q"
+done
+echo "${#queries[@]} dashboard queries ran; every metric named exists"
 
 echo "PASS: fleet_prometheus (firing after $firing_at s, done in $SECONDS s)"
