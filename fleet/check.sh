@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Checks the fleet kit with promtool (Debian package `prometheus`):
-#   rules      promtool check rules on alerts.yml and recording.yml (syntax, PromQL,
+#   rules      promtool check config on the example prometheus.yml (which loads the rules),
+#              promtool check rules on alerts.yml and recording.yml (syntax, PromQL,
 #              templates, duplicates), then promtool test rules on prometheus/tests/*.yml
 #   dashboard  every query of grafana/memscope.json parsed by promtool: the expressions,
 #              with the dashboard's variables replaced by sample values
@@ -24,6 +25,7 @@ if ! command -v promtool >/dev/null; then
 fi
 
 check_rules() {
+  promtool check config "$here/prometheus/prometheus.yml"
   promtool check rules "$here/prometheus/alerts.yml" "$here/prometheus/recording.yml"
   promtool test rules "$here"/prometheus/tests/*.yml
 }
