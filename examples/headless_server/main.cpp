@@ -2,7 +2,9 @@
 // headless_server: memscope in a dedicated game server. No page is needed: the server
 // serves JSON and Prometheus metrics for scrapers (see prometheus.yml), binds where the
 // MEMSCOPE_BIND and MEMSCOPE_PORT environment variables say (the container image sets
-// MEMSCOPE_BIND=0.0.0.0), and stops cleanly on SIGTERM, as `docker stop` sends.
+// MEMSCOPE_BIND=0.0.0.0), takes its budgets from the file MEMSCOPE_CONFIG names (or
+// memscope.json) over its built-in ones, and stops cleanly on SIGTERM, as `docker stop`
+// sends.
 //
 // A 20 Hz tick loop with three subsystems of its own naming: the world cache (chunks
 // around each player), player sessions, and network buffers. Players come and go in a
@@ -102,7 +104,8 @@ int main(int argc, char** argv) {
                          "A dedicated-server example: a 20 Hz tick loop whose memory memscope\n"
                          "serves as JSON (/api/v1/...) and Prometheus metrics (/metrics).\n"
                          "Environment: MEMSCOPE_BIND (default 127.0.0.1), MEMSCOPE_PORT\n"
-                         "(default 9090; 0 picks a free port), MEMSCOPE_TOKEN.\n",
+                         "(default 9090; 0 picks a free port), MEMSCOPE_TOKEN, MEMSCOPE_CONFIG\n"
+                         "(a budget file; default memscope.json when there is one).\n",
                          argv[0]);
             return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
@@ -114,6 +117,9 @@ int main(int argc, char** argv) {
     budget.set_budget("Sessions", 16 * kMiB);
     budget.set_budget("Network", 32 * kMiB);
     budget.set_total_budget(192 * kMiB);
+    // Operators tune budgets per deployment without a rebuild. The load logs what it
+    // applied, or why it refused the file: then the built-in budgets stay.
+    memscope::load_default_config(budget);
 
     GameServer game;
     memscope::VerdictRecorder verdict(budget, {.program = "headless_server"});
