@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "fork_safety.hpp"
+#include "memscope/allocator.hpp"
 #include "memscope/budget.hpp"
 #include "memscope/build_config.hpp"
 #include "memscope/internal.hpp"
@@ -211,6 +212,8 @@ struct Recorder::Impl final : detail::ForkHandler {
         w.key("unix_ms").value(now_unix_ms());
         w.key("pid").value(static_cast<std::int64_t>(::getpid()));
         w.key("program").value(program_invocation_short_name);
+        w.key("backend").value(allocator_backend());
+        w.key("tracking_enabled").value(tracking_enabled());
         w.key("interval_ms").value(sampler.options().interval.count());
         w.key("part").value(part);
         w.end_object();
