@@ -832,6 +832,27 @@ TEST_CASE("Server::mark() refuses bad names, and records nothing while stopped")
     CHECK(parse(c.Get("/api/v1/marks"))["marks"].empty());
 }
 
+TEST_CASE("ServerOptions::recording: samples and the page's and the game's marks reach the file") {
+    memscope_test::TempDir dir;
+    const auto path = dir.path() / "session.ndjson";
+    auto options = test_options();
+    options.recording.path = path.string();
+    {
+        Running s(options);
+        CHECK(s.server->mark("from-the-game", 7));
+        auto c = s.client();
+        REQUIRE(c.Post("/api/v1/marks", R"({"name": "from-the-page"})", "application/json"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(120));  // two samples or more
+    }                                                                 // stop(): the rest is written
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text.starts_with(R"({"type":"header","format":"memscope-recording")"));
+    CHECK(text.find(R"({"type":"mark")") != std::string::npos);
+    CHECK(text.find(R"("name":"from-the-game","frame":7})") != std::string::npos);
+    CHECK(text.find(R"("name":"from-the-page","frame":null})") != std::string::npos);
+    CHECK(text.find(R"("subsystems":{"Audio":0,"Chunks":314572800)") != std::string::npos);
+}
+
 TEST_CASE("GET /api/v1/verdict: 404 until a provider is set") {
     Running s;
     auto c = s.client();

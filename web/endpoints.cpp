@@ -46,6 +46,7 @@ Api::Api(MemoryBudget& budget, const Sampler& sampler, ApiOptions options)
 Mark Api::add_mark(std::string name, std::optional<std::uint64_t> frame) {
     Mark mark = make_mark(read_figures(budget_, &sampler_.history()), std::move(name));
     mark.frame = frame;
+    if (options_.recorder != nullptr) options_.recorder->mark(mark.name, frame);
     return marks_->add(std::move(mark));
 }
 

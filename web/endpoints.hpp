@@ -26,6 +26,7 @@ struct ApiOptions {
     std::size_t max_body_bytes = ServerOptions{}.max_body_bytes;  ///< larger bodies get 413
     std::size_t max_stream_clients = 4;  ///< live streams open at once; more get 503
     HostPolicy hosts;                    ///< the Host values answered; others get 421
+    Recorder* recorder = nullptr;        ///< receives every mark, when the session is recorded
 };
 
 /// The route table and the state behind it (marks, stream clients, verdict provider).

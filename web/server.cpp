@@ -30,6 +30,7 @@
 #include "memscope/internal.hpp"
 #include "memscope/log.hpp"
 #include "memscope/options.hpp"
+#include "memscope/recording.hpp"
 #include "memscope/sampler.hpp"
 #include "memscope/server.hpp"
 #include "sockets.hpp"
@@ -200,6 +201,9 @@ void apply_environment(ServerOptions& options, bool& disabled) {
             report_bad_environment_value("MEMSCOPE_BIND", *env.bind, why);
     }
     if (env.token) options.token = *env.token;
+    if (env.record) options.recording.path = *env.record;
+    if (env.record_max_bytes) options.recording.max_bytes = *env.record_max_bytes;
+    if (env.record_keep) options.recording.keep = *env.record_keep;
     if (env.allowed_hosts) {
         std::string why;
         for (const std::string& entry : *env.allowed_hosts)
@@ -319,6 +323,7 @@ struct Server::Impl final : detail::ForkHandler {
     std::atomic<bool> running{false};
     std::atomic<int> port{0};
     std::unique_ptr<Sampler> own_sampler;
+    std::unique_ptr<Recorder> recorder;  // when options.recording.path names a file
     std::shared_ptr<Serving> serving;
     std::shared_ptr<HttpServer> http;  // shared with worker threads that outlive stop()
     std::unique_ptr<web::ConnectionPool> pool;
@@ -473,6 +478,10 @@ struct Server::Impl final : detail::ForkHandler {
         // Half the workers at most hold streams, so the JSON endpoints always have some.
         api_options.max_stream_clients = std::max<std::size_t>(1, options.worker_threads / 2);
         api_options.hosts = {options.bind_address, bound, options.allowed_hosts};
+        if (!options.recording.path.empty()) {
+            recorder = std::make_unique<Recorder>(budget, *sampler, options.recording);
+            api_options.recorder = recorder.get();
+        }
         try {
             serving->api = std::make_unique<web::Api>(budget, *sampler, std::move(api_options));
             serving->api->set_verdict_provider(verdict);
@@ -484,6 +493,8 @@ struct Server::Impl final : detail::ForkHandler {
 
         try {
             if (own_sampler) own_sampler->start();
+            // A recording that cannot start is logged; the dashboard serves all the same.
+            if (recorder) static_cast<void>(recorder->start());
             listener_done = false;
             listener = std::thread([this] {
                 detail::mark_thread_internal();
@@ -547,8 +558,10 @@ struct Server::Impl final : detail::ForkHandler {
         pool->stop(kStopGrace, http);
         pool.reset();
         if (own_sampler) own_sampler->stop();
+        if (recorder) recorder->stop();  // after the last sample, so that it is recorded
         http.reset();
         serving.reset();
+        recorder.reset();
         own_sampler.reset();
         running = false;
         port = 0;
@@ -561,6 +574,7 @@ struct Server::Impl final : detail::ForkHandler {
         pool.reset();
         http.reset();
         serving.reset();
+        recorder.reset();
         own_sampler.reset();
     }
 
@@ -600,6 +614,7 @@ struct Server::Impl final : detail::ForkHandler {
         orphaned = false;
         http.reset();
         serving.reset();
+        recorder.reset();     // its own fork handler already closed its file
         own_sampler.reset();  // its own fork handler already dropped its thread
     }
 };

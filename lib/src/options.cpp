@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -17,6 +18,7 @@
 
 #include "memscope/internal.hpp"
 #include "memscope/log.hpp"
+#include "memscope/units.hpp"
 
 namespace memscope {
 namespace {
@@ -143,6 +145,21 @@ std::optional<std::vector<std::string>> parse_hosts(std::string_view name,
     return out;
 }
 
+std::optional<std::size_t> parse_record_max_bytes(std::string_view name, const std::string& value) {
+    const std::optional<std::uint64_t> bytes = parse_size(value);
+    if (bytes && *bytes >= 4096 && *bytes <= SIZE_MAX) return static_cast<std::size_t>(*bytes);
+    refuse(name, value);
+    return std::nullopt;
+}
+
+std::optional<std::size_t> parse_keep(std::string_view name, const std::string& value) {
+    std::size_t keep = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), keep);
+    if (ec == std::errc() && end == value.data() + value.size() && keep <= 1000) return keep;
+    refuse(name, value);
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::span<const EnvironmentVariable> environment_variables() noexcept {
@@ -205,6 +222,11 @@ Environment read_environment() {
     if (auto v = raw("MEMSCOPE_ALLOWED_HOSTS"))
         env.allowed_hosts = parse_hosts("MEMSCOPE_ALLOWED_HOSTS", *v);
     env.web_root = raw("MEMSCOPE_WEB_ROOT");
+    env.record = raw("MEMSCOPE_RECORD");
+    if (auto v = raw("MEMSCOPE_RECORD_MAX_BYTES"))
+        env.record_max_bytes = parse_record_max_bytes("MEMSCOPE_RECORD_MAX_BYTES", *v);
+    if (auto v = raw("MEMSCOPE_RECORD_KEEP"))
+        env.record_keep = parse_keep("MEMSCOPE_RECORD_KEEP", *v);
     return env;
 }
 

@@ -9,16 +9,18 @@
 // a crossing, the specification's warning message in the events panel, an over-budget
 // row, a leak suspect, the charts' points, marks and their diff, the polling fallback,
 // the disconnect banner and the reconnection, and that the console stayed clean and no
-// request left the machine. Screenshots (1280x720 and 1440x900, light and dark) go to
+// request left the machine, and that the recording of the run, loaded with "Load
+// recording", shows like a live session. Screenshots (1280x720 and 1440x900, light and dark) go to
 // --out. With --look S it only runs the fixture for S seconds with --extra subsystems
 // and takes the screenshots (for looking at the page, not testing it).
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { chromium } from 'playwright-core';
+import { formatBytes } from '../../web/static/format.js';
 
 const args = { chromium: '/usr/bin/chromium', extra: '0', look: '' };
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
@@ -206,9 +208,12 @@ async function main() {
   const look = args.look ? Number(args.look) : 0;
   // The script starts 6 s in: Chunks loads its second level 6 s (plus the frozen time)
   // after the start rather than 12.
-  const fixture = new Fixture(args.fixture, ['--port', '0', '--interval-ms', '250', '--extra', args.extra,
-    '--script-start', look ? '0' : '6']);
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'memscope-e2e-'));
+  // The run records itself (ServerOptions::recording): the restart of step 10 moves the
+  // first server's recording to session.ndjson.1.
+  const recording = path.join(userDataDir, 'session.ndjson');
+  const fixture = new Fixture(args.fixture, ['--port', '0', '--interval-ms', '250', '--extra', args.extra,
+    '--script-start', look ? '0' : '6', '--record', recording]);
   let context = null;
   try {
     const listening = await fixture.line(/^listening on /);
@@ -429,6 +434,48 @@ async function main() {
     check(unexpected.length === 0, `while the game was away, only refused connections:\n  ${unexpected.join('\n  ')}`);
     check(foreign.length === 0, `no request left the machine: ${foreign.join(', ')}`);
     log(`console: ${errorsUp.length} errors while the game ran, ${errorsDown.length} expected ones while it was away`);
+
+    // 13. The recording of the first server (closed by the stop of step 10), loaded into
+    // the page: a banner, the table at its last sample, every sample on the charts, its
+    // marks and events; "Back to live" leaves it.
+    const recFile = `${recording}.1`;
+    const recLines = readFileSync(recFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const recSamples = recLines.filter((l) => l.type === 'sample');
+    const lastSample = recSamples[recSamples.length - 1];
+    const recMarks = recLines.filter((l) => l.type === 'mark').map((m) => m.name);
+    check(recLines[0].type === 'header' && recLines[0].format === 'memscope-recording', 'the recording starts with its header');
+    check(['e2e-before', 'e2e-after', 'e2e-from-code'].every((m) => recMarks.includes(m)), `the page's and the game's marks are recorded: ${recMarks}`);
+    const pageErrors = () => errorsDown.filter((e) => e.startsWith('page error')).length;
+    const pageErrorsBefore = pageErrors();
+    await page.setInputFiles('#recording-file', recFile);
+    await eventually('the recording banner shows', async () => page.isVisible('#recording-banner'), 3000);
+    const recBanner = await page.textContent('#recording-banner');
+    check(recBanner.includes('session.ndjson.1') && recBanner.includes(`${recSamples.length} samples`), `the banner names the file and its samples: ${recBanner}`);
+    check((await page.textContent('#conn')) === 'recording', 'the status pill says recording');
+    check(await page.isHidden('#banner'), 'no disconnected banner over a recording');
+    const recRows = await tableRows(page);
+    check(recRows.length === Object.keys(lastSample.subsystems).length, `a row per recorded subsystem: ${recRows.length}`);
+    for (const r of recRows) {
+      check(r.cells[1] === formatBytes(lastSample.subsystems[r.name]), `${r.name}: current ${r.cells[1]} is the last sample's ${formatBytes(lastSample.subsystems[r.name])}`);
+    }
+    await eventually('the charts show every recorded sample', async () => {
+      const p = await chartPoints(page);
+      return p.total[0].n === recSamples.length && p.subsystems.every((d) => d.n === recSamples.length);
+    }, 3000);
+    const recMarkItems = await page.$$eval('#marks li', (l) => l.map((x) => x.dataset.name));
+    check(['e2e-before', 'e2e-after', 'e2e-from-code'].every((m) => recMarkItems.includes(m)), `the recorded marks are listed: ${recMarkItems}`);
+    check(await page.isHidden('#diff-form'), 'no diff form for a recording');
+    const recEvents = await page.$$eval('#events li .msg', (m) => m.map((x) => x.textContent));
+    check(recEvents.includes(warning.message), 'the recorded Physics warning is in the events panel');
+    check(pageErrors() === pageErrorsBefore, 'no page error while loading the recording');
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await sleep(300);
+    await page.screenshot({ path: path.join(args.out, 'recording-full-1440-light.png'), fullPage: true });
+    log(`recording shown: ${recSamples.length} samples, ${recRows.length} rows, ${recMarkItems.length} marks`);
+    // "Back to live" loads the page again (the game is gone by now: the request is all).
+    const reload = page.waitForRequest((r) => r.url() === base && r.isNavigationRequest(), { timeout: 3000 });
+    await page.click('#recording-live');
+    await reload;
   } catch (err) {
     if (context && context.pages().length) {
       await context.pages()[0].screenshot({ path: path.join(args.out, 'failure.png'), fullPage: true }).catch(() => {});

@@ -214,7 +214,7 @@ class Game {
 int usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s [--port N] [--interval-ms MS] [--extra N] [--leak-window N] "
-                 "[--script-start S]\n",
+                 "[--script-start S] [--record FILE]\n",
                  argv0);
     return 2;
 }
@@ -227,9 +227,14 @@ int main(int argc, char** argv) {
     int extras = 0;
     int leak_window = 40;
     int script_start = 0;
+    std::string record;  // the session's recording, for the page's "Load recording"
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (i + 1 >= argc) return usage(argv[0]);
+        if (arg == "--record") {
+            record = argv[++i];
+            continue;
+        }
         const int value = std::atoi(argv[++i]);
         if (arg == "--port")
             port = value;
@@ -258,6 +263,7 @@ int main(int argc, char** argv) {
     options.port = port;
     options.read_environment = false;
     options.sampler = &sampler;
+    options.recording.path = record;
     auto server = std::make_unique<memscope::Server>(budget, options);
     memscope::StartResult started = server->start();
     if (!started) {

@@ -8,6 +8,7 @@
 //   events.js    the events panel
 //   charts.js    the two Chart.js charts (chart_axes.js, chart_markers.js, chart_series.js)
 //   marks.js     marks and their diff
+//   recording.js a recording file shown like a live session (recording_file.js reads it)
 //   format.js    every figure's text (bytes as memscope::format_memory() writes them)
 //   dom.js, http.js, state.js: element helpers, JSON requests, the shared state
 // Chart.js is the UMD build loaded by index.html before this module runs (window.Chart).
@@ -16,12 +17,14 @@ import { setupCharts } from './charts.js';
 import { renderEventCount } from './events.js';
 import { setConnection, startStream } from './live.js';
 import { loadMarks, setupMarks } from './marks.js';
+import { setupRecording } from './recording.js';
 import { fetchHistory } from './snapshot.js';
 import { setupTable } from './table.js';
 
 setupTable();
 setupCharts();
 setupMarks();
+setupRecording();
 renderEventCount();
 setConnection('connecting');
 loadMarks();

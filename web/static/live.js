@@ -105,8 +105,20 @@ function listen(es) {
   });
 }
 
+// Stops the stream, the polling and the probes (the page then shows a recording).
+export function stopLive() {
+  closeStream();
+  clearTimeout(pollTimer);
+  clearTimeout(probeTimer);
+  clearTimeout(streamRetryTimer);
+  state.connected = false;
+  $('banner').hidden = true;
+  document.body.classList.remove('stale');
+}
+
 // Opens the live stream (or polls, in a browser without EventSource).
 export function startStream() {
+  if (state.recording) return;  // a recording is on show: no live figures
   closeStream();
   clearTimeout(pollTimer);
   clearTimeout(probeTimer);
@@ -121,6 +133,7 @@ export function startStream() {
 
 // While disconnected: ask for a snapshot every PROBE_MS; the first answer reconnects.
 function scheduleProbe() {
+  if (state.recording) return;  // a recording is on show: no live figures
   clearTimeout(probeTimer);
   probeTimer = setTimeout(async () => {
     try {
@@ -135,6 +148,7 @@ function scheduleProbe() {
 }
 
 function startPolling() {
+  if (state.recording) return;  // a recording is on show: no live figures
   closeStream();
   clearTimeout(pollTimer);
   state.mode = 'poll';

@@ -16,6 +16,7 @@ const markLabel = (m) => `${m.name} (${clock(m.unix_ms)})`;
 export async function loadMarks() {
   try {
     const r = await getJson('/api/v1/marks');
+    if (state.recording) return;
     state.marks = r.marks;
     renderMarks();
     updateCharts();
@@ -57,7 +58,7 @@ function renderDiffChoices() {
   if (keepTo === '' || names.includes(keepTo)) to.value = keepTo;
 }
 
-function renderMarks() {
+export function renderMarks() {
   $('marks').replaceChildren(...[...state.marks].reverse().map(markItem));
   $('no-marks').hidden = state.marks.length > 0;
   $('diff-form').hidden = state.marks.length === 0;

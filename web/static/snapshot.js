@@ -12,6 +12,7 @@ import { renderGlobal, renderReconciliation, renderTotals } from './summary.js';
 import { renderTable } from './table.js';
 
 export function applySnapshot(s) {
+  if (state.recording) return;  // a request answered after a recording was loaded
   // A restarted game numbers its samples and events from 1 again.
   if (s.history.last_sequence < state.lastSampleSeq) {
     state.samples = [];
@@ -41,6 +42,7 @@ export function applySnapshot(s) {
 // Appends the samples of one /api/v1/history answer that the page does not have, and
 // drops those the server's ring has dropped: the window follows the ring.
 function addSamples(h) {
+  if (state.recording) return;
   state.capacity = h.capacity;
   state.intervalMs = h.interval_ms;
   state.subNames = h.subsystem_names;
@@ -89,6 +91,7 @@ export async function fetchHistory() {
 async function fetchEvents() {
   try {
     const r = await getJson(`/api/v1/events?since=${state.lastEventSeq}`);
+    if (state.recording) return;
     mergeEvents(r.events, true);
   } catch (err) {
     // next snapshot retries

@@ -20,4 +20,5 @@ export const state = {
   connected: false,
   mode: 'stream',           // 'stream' or 'poll'
   downSince: 0,             // Date.now() when the game stopped answering, else 0
+  recording: false,         // a recording file is on show (recording.js), not the game
 };

@@ -28,6 +28,7 @@
 #include "memscope/json.hpp"
 #include "memscope/log.hpp"
 #include "memscope/options.hpp"
+#include "memscope/recording.hpp"
 #include "memscope/sampler.hpp"
 #include "memscope/scope.hpp"
 #include "memscope/server.hpp"

@@ -10,6 +10,7 @@
 ///     const memscope::Environment env = memscope::read_environment();
 ///     if (env.port) options.port = *env.port;  // MEMSCOPE_PORT=abc: logged, 9090 kept
 
+#include <cstddef>
 #include <optional>
 #include <span>
 #include <string>
@@ -41,7 +42,14 @@ namespace memscope {
       "ServerOptions::allowed_hosts (* answers any).")                                            \
     X(web_root, MEMSCOPE_WEB_ROOT, "a directory", "none (the embedded page)",                     \
       "Serves the page's files from this directory instead of the copy compiled in "              \
-      "(for working on web/static/).")
+      "(for working on web/static/).")                                                            \
+    X(record, MEMSCOPE_RECORD, "a file path", "none (no recording)",                              \
+      "Records the session to this NDJSON file, over ServerOptions::recording.path "              \
+      "(docs/recordings.md).")                                                                    \
+    X(record_max_bytes, MEMSCOPE_RECORD_MAX_BYTES, "a size of at least 4 KiB: 64 MiB, 1048576",   \
+      "64 MiB", "A recording file is rotated before it grows past this size.")                    \
+    X(record_keep, MEMSCOPE_RECORD_KEEP, "a number of files from 0 to 1000", "3",                 \
+      "Rotated recording files kept beside the current one (path.1 is the newest).")
 
 /// One row of the table, as docs/configuration.md shows it.
 struct EnvironmentVariable {
@@ -65,6 +73,9 @@ struct Environment {
     std::optional<std::string> token_file;  ///< MEMSCOPE_TOKEN_FILE (the path, when read)
     std::optional<std::vector<std::string>> allowed_hosts;  ///< MEMSCOPE_ALLOWED_HOSTS, split
     std::optional<std::string> web_root;                    ///< MEMSCOPE_WEB_ROOT
+    std::optional<std::string> record;                      ///< MEMSCOPE_RECORD
+    std::optional<std::size_t> record_max_bytes;            ///< MEMSCOPE_RECORD_MAX_BYTES
+    std::optional<std::size_t> record_keep;                 ///< MEMSCOPE_RECORD_KEEP
 };
 
 /// Reads every variable now (each call reads them again). Logs a warning per bad value:

@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "memscope/recording.hpp"
+
 namespace memscope {
 
 class MemoryBudget;
@@ -30,7 +32,8 @@ class Sampler;
 
 /// How the server runs. Environment variables override these unless
 /// `read_environment` is false: MEMSCOPE_PORT, MEMSCOPE_BIND, MEMSCOPE_TOKEN (or
-/// MEMSCOPE_TOKEN_FILE), MEMSCOPE_ALLOWED_HOSTS, and MEMSCOPE_DISABLE=1 (start() then does
+/// MEMSCOPE_TOKEN_FILE), MEMSCOPE_ALLOWED_HOSTS, MEMSCOPE_RECORD (and its _MAX_BYTES,
+/// _KEEP), and MEMSCOPE_DISABLE=1 (start() then does
 /// nothing and says so).
 struct ServerOptions {
     /// Address to listen on. Loopback by default; anything else exposes the game's memory
@@ -69,6 +72,10 @@ struct ServerOptions {
     /// A request's head must arrive within this time of its first byte, and its body
     /// within this time after the head; else 408 (head) or the connection is closed.
     std::chrono::milliseconds read_timeout{5000};
+    /// Records the session to a file when `recording.path` is set (MEMSCOPE_RECORD,
+    /// MEMSCOPE_RECORD_MAX_BYTES, MEMSCOPE_RECORD_KEEP): from start() to stop(), with the
+    /// page's and mark()'s marks. A file that cannot be written is logged; the server runs.
+    RecordingOptions recording;
     /// Use this sampler instead of starting one (it must outlive the server and sample
     /// `budget`). The server then neither starts nor stops it.
     Sampler* sampler = nullptr;
