@@ -16,8 +16,7 @@
 #include "workloads.hpp"
 
 // Out of line with C linkage, so callgrind's --toggle-collect can name it.
-extern "C" [[gnu::noinline]] void measured_loop(void (*body)(void*, long), void* ctx,
-                                                long pairs) {
+extern "C" [[gnu::noinline]] void measured_loop(void (*body)(void*, long), void* ctx, long pairs) {
     body(ctx, pairs);
 }
 

@@ -12,6 +12,7 @@
 #include <new>
 #include <numeric>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -122,7 +123,8 @@ TEST_CASE("a block's free credits its own tag, whatever scope frees it") {
     const auto m2 = stats_of(meshes);
     const auto a2 = stats_of(audio);
     CHECK(m2.current_bytes == m0.current_bytes);
-    CHECK(m2.allocation_count - m0.allocation_count == m2.deallocation_count - m0.deallocation_count);
+    CHECK(m2.allocation_count - m0.allocation_count ==
+          m2.deallocation_count - m0.deallocation_count);
     CHECK(a2.current_bytes == a0.current_bytes);
     CHECK(a2.deallocation_count == a0.deallocation_count);
 }
@@ -138,9 +140,8 @@ TEST_CASE("every form of new and delete, aligned ones included, balances inside 
         CHECK(memscope::usable_size(p) >= size);
         CHECK(bytes_of(id) - base == static_cast<std::int64_t>(memscope::usable_size(p)));
     };
-    for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{24},
-                                   std::size_t{64}, std::size_t{1009}, std::size_t{70000},
-                                   std::size_t{3} << 20}) {
+    for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{24}, std::size_t{64},
+                                   std::size_t{1009}, std::size_t{70000}, std::size_t{3} << 20}) {
         void* p = ::operator new(size);
         check_block(p, size, size % 16 == 0 && size ? 16 : 8);
         ::operator delete(p);
@@ -215,7 +216,8 @@ TEST_CASE("Scope(TagId) carries a tag to another thread; an unknown id counts as
         const Scope bogus(static_cast<TagId>(memscope::kMaxTags - 2));  // never handed out
         CHECK(memscope::current_tag() == 0);
         auto block = std::make_unique<char[]>(300);
-        CHECK(bytes_of(0) - untagged0 >= static_cast<std::int64_t>(memscope::usable_size(block.get())));
+        CHECK(bytes_of(0) - untagged0 >=
+              static_cast<std::int64_t>(memscope::usable_size(block.get())));
     }
 }
 
@@ -301,7 +303,8 @@ TEST_CASE("8 threads, 8 tags, cross-thread frees: every tag returns exactly to i
                 {
                     const Scope s(ids[tag_index]);
                     for (int b = 0; b < kBlocks; ++b)
-                        made.push_back(::operator new(static_cast<std::size_t>(16 + (b * 97 + round) % 5000)));
+                        made.push_back(
+                            ::operator new(static_cast<std::size_t>(16 + (b * 97 + round) % 5000)));
                 }
                 expected_allocations[tag_index] += kBlocks;
                 {
@@ -326,7 +329,8 @@ TEST_CASE("8 threads, 8 tags, cross-thread frees: every tag returns exactly to i
         const auto now = stats_of(ids[i]);
         CHECK(now.current_bytes == base[i].current_bytes);
         CHECK(now.allocation_count - base[i].allocation_count == expected_allocations[i].load());
-        CHECK(now.deallocation_count - base[i].deallocation_count == expected_allocations[i].load());
+        CHECK(now.deallocation_count - base[i].deallocation_count ==
+              expected_allocations[i].load());
         CHECK(now.peak_bytes >= now.current_bytes);
     }
 }
@@ -372,4 +376,36 @@ TEST_CASE("a tag's peak follows its own high-water mark within the documented to
     CHECK(after.current_bytes == base.current_bytes);
     CHECK(after.peak_bytes + memscope::kPeakBatchBytes >= base.current_bytes + held);
     CHECK(after.peak_bytes <= base.current_bytes + held + memscope::kPeakBatchBytes);
+}
+
+TEST_CASE("large blocks carry no header: a 1 MiB request costs 1 MiB, and is charged exactly") {
+    if (!memscope::tracking_enabled()) return;
+    const TagId id = memscope::tag("large-blocks");
+    const auto base = bytes_of(id);
+    std::vector<void*> blocks;
+    blocks.reserve(8);
+    std::size_t held = 0;
+    {
+        const Scope s(id);
+        for (const std::size_t size :
+             {std::size_t{128} * 1024 + 1, std::size_t{256} * 1024, std::size_t{1} << 20,
+              std::size_t{3} << 20, std::size_t{40} << 20}) {
+            void* p = ::operator new(size);
+            CHECK(reinterpret_cast<std::uintptr_t>(p) % (64 * 1024) == 0);
+            CHECK(memscope::usable_size(p) >= size);
+            if (std::string_view(memscope::allocator_backend()) == "mimalloc" &&
+                (size & (size - 1)) == 0)
+                CHECK(memscope::usable_size(p) == size);  // no size class step for a header
+            held += memscope::usable_size(p);
+            blocks.push_back(p);
+        }
+    }
+    CHECK(bytes_of(id) - base == static_cast<std::int64_t>(held));
+    // Freed by another thread, inside another scope.
+    std::thread other([&] {
+        const Scope s("large-blocks-freer");
+        for (void* p : blocks) ::operator delete(p);
+    });
+    other.join();
+    CHECK(bytes_of(id) == base);
 }

@@ -8,14 +8,18 @@
 // writes the block's 16-byte header (its counted size and its tag), then adds to the
 // calling thread's own row of that tag (counters.hpp).
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
 #include "backend.hpp"
 #include "counters.hpp"
+#include "large_blocks.hpp"
 
 // Referenced by the link option that keeps this object in every program linking memscope.
 extern "C" {
@@ -158,9 +162,27 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
 // The rare ends of charge() and release_counted(), out of line and reached by a tail
 // call, so that the fast paths save no registers: a thread's first call, a row's first
 // use, a batch to publish, a thread in the shared state.
+// A headed block whose user address fell on a large block's boundary: entered in the
+// large table as headed, so its free reads the header (large_blocks.hpp). If the table is
+// full too, which takes over 131072 live large blocks and this one-in-thousands address,
+// memscope cannot tell this block from a large one: it says so and stops the program
+// rather than corrupt the heap later.
+[[gnu::noinline]] void* enter_headed(void* user, std::size_t counted, TagId tag) noexcept {
+    if (!large_insert(user, counted, static_cast<TagId>(tag | kHeadedEntry))) {
+        static const char message[] =
+            "memscope: the large-block table is full and a block fell on its boundary\n";
+        [[maybe_unused]] const auto written = ::write(2, message, sizeof message - 1);
+        std::abort();
+    }
+    return user;
+}
+
 [[gnu::noinline]] void* charge_slow(void* block, std::size_t counted, TagId tag) noexcept {
     count_allocation_slow(t_counters, tag, counted);
-    return static_cast<char*>(block) + kHeaderBytes;
+    void* user = static_cast<char*>(block) + kHeaderBytes;
+    if (is_large_address(user)) [[unlikely]]
+        return enter_headed(user, counted, tag);
+    return user;
 }
 [[gnu::noinline]] void release_slow(void* user, std::uint64_t word) noexcept {
     count_free_slow(t_counters, static_cast<TagId>(word & kTagMask), word >> kCountedShift);
@@ -183,6 +205,8 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
     r.bytes.store(bytes, std::memory_order_relaxed);
     r.allocations.store(r.allocations.load(std::memory_order_relaxed) + 1,
                         std::memory_order_relaxed);
+    if (is_large_address(user)) [[unlikely]]
+        return enter_headed(user, counted, tag);
     return user;
 }
 
@@ -198,10 +222,58 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
     }
     write_header(user, counted, tag, flags);
     count_allocation(t_counters, tag, counted);
+    if (is_large_address(user)) [[unlikely]]
+        return enter_headed(user, counted, tag);
     return user;
 }
 
+// The free of a block at a large block's boundary: a large block, or a headed one that
+// fell there (entered with kHeadedEntry).
+[[gnu::noinline]] void release_large(void* user) noexcept {
+    std::size_t counted = 0;
+    TagId tag = 0;
+    if (!large_remove(user, counted, tag)) {
+        // Not memscope's: every block it hands out at such an address is in the table. Give
+        // it back to the allocator, which knows its own blocks, and count nothing.
+        backend::release(user);
+        return;
+    }
+    count_free(t_counters, static_cast<TagId>(tag & kTagMask), counted);
+    if ((tag & kHeadedEntry) != 0)
+        backend::release(block_of(user, read_header(user)));
+    else
+        backend::release(user);
+}
+
+// A block for a large request (or a large alignment) with no header, entered in the large
+// table; a headed block when the allocator's block is off the boundary or the table is
+// full. Null when the allocator refuses.
+void* try_large(std::size_t size, std::size_t alignment) noexcept {
+    void* p = alignment > kLargeAlign ? backend::allocate_aligned(size, alignment)
+                                      : backend::allocate_large(size);
+    if (p == nullptr) return nullptr;
+    if (is_large_address(p)) {
+        const std::size_t counted = backend::usable_size(p);
+        const TagId tag = t_counters.tag;
+        if (large_insert(p, counted, tag)) {
+            count_allocation(t_counters, tag, counted);
+            return p;
+        }
+    }
+    backend::release(p);
+    if (alignment == 0) {
+        const std::size_t request = with_header(size);
+        void* block = backend::allocate(request);
+        return block == nullptr ? nullptr : charge(block, request);
+    }
+    std::size_t offset = 0;
+    void* block = allocate_aligned_block(size, alignment, offset);
+    return block == nullptr ? nullptr : charge_aligned(block, offset);
+}
+
 [[gnu::always_inline]] inline void release_counted(void* user) noexcept {
+    if (is_large_address(user)) [[unlikely]]
+        return release_large(user);
     const std::uint64_t word = read_header(user);
     TagRow& r = t_counters.rows[word & kTagMask];
     const std::int64_t bytes =
@@ -257,7 +329,26 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
     return block == nullptr ? nullptr : charge(block, with_header(size));
 }
 
+// Large requests and alignments: try_large, with the new_handler loop of a failure.
+[[gnu::noinline]] void* new_large(std::size_t size, std::size_t alignment) {
+    for (;;) {
+        if (void* p = try_large(size, alignment)) return p;
+        std::new_handler handler = std::get_new_handler();
+        if (handler == nullptr) throw std::bad_alloc();
+        handler();
+    }
+}
+[[gnu::noinline]] void* new_large_nothrow(std::size_t size, std::size_t alignment) noexcept {
+    try {
+        return new_large(size, alignment);
+    } catch (...) {
+        return nullptr;
+    }
+}
+
 [[gnu::always_inline]] inline void* new_impl(std::size_t size) {
+    if (size > kLargeMin) [[unlikely]]
+        return new_large(size, 0);
     const std::size_t request = with_header(size);
     void* block = backend::allocate(request);
     if (block == nullptr) [[unlikely]]
@@ -266,6 +357,8 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
 }
 
 [[gnu::always_inline]] inline void* new_impl_nothrow(std::size_t size) noexcept {
+    if (size > kLargeMin) [[unlikely]]
+        return new_large_nothrow(size, 0);
     const std::size_t request = with_header(size);
     void* block = backend::allocate(request);
     if (block == nullptr) [[unlikely]]
@@ -277,6 +370,7 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
 // and with any alignment by hand.
 [[gnu::always_inline]] inline void* new_aligned_impl(std::size_t size, std::align_val_t al) {
     const auto alignment = static_cast<std::size_t>(al);
+    if (size > kLargeMin || alignment >= kLargeAlign) return new_large(size, alignment);
     std::size_t offset = 0;
     void* block = allocate_aligned_block(size, alignment, offset);
     if (block == nullptr) [[unlikely]]
@@ -287,6 +381,7 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
 [[gnu::always_inline]] inline void* new_aligned_impl_nothrow(std::size_t size,
                                                              std::align_val_t al) noexcept {
     const auto alignment = static_cast<std::size_t>(al);
+    if (size > kLargeMin || alignment >= kLargeAlign) return new_large_nothrow(size, alignment);
     std::size_t offset = 0;
     void* block = allocate_aligned_block(size, alignment, offset);
     if (block == nullptr) [[unlikely]] {
@@ -384,6 +479,11 @@ namespace memscope {
 std::size_t usable_size(const void* p) noexcept {
     if (p == nullptr) return 0;
 #if MEMSCOPE_TRACKING
+    if (detail::is_large_address(p)) {
+        std::size_t counted = 0;
+        TagId tag = 0;
+        if (detail::large_find(p, counted, tag)) return counted;
+    }
     return static_cast<std::size_t>(detail::read_header(p) >> detail::kCountedShift);
 #else
     return detail::backend::usable_size(p);

@@ -32,6 +32,11 @@ inline void release(void* p) noexcept {
 inline std::size_t usable_size(const void* p) noexcept {
     return mi_usable_size(p);
 }
+/// A block for a request above 128 KiB: mimalloc puts such blocks at the start of their
+/// pages, on a 64 KiB slice boundary (large_blocks.hpp relies on it, and checks it).
+inline void* allocate_large(std::size_t size) noexcept {
+    return mi_malloc(size);
+}
 
 /// mimalloc 2.0.9 (Debian 12) returns blocks aligned to only 128 bytes from
 /// mi_malloc_aligned(size, align) when align is 256, 512 or 1024 and size is a multiple of
@@ -73,6 +78,10 @@ inline void* allocate_aligned(std::size_t size, std::size_t alignment) noexcept 
     void* p = nullptr;
     if (alignment < sizeof(void*)) alignment = sizeof(void*);
     return ::posix_memalign(&p, alignment, size) == 0 ? p : nullptr;
+}
+/// A block for a request above 128 KiB, on a 64 KiB boundary (see large_blocks.hpp).
+inline void* allocate_large(std::size_t size) noexcept {
+    return allocate_aligned(size, std::size_t{64} * 1024);
 }
 
 #endif

@@ -124,8 +124,8 @@ TagId tag(std::string_view name) {
         {
             std::lock_guard lock(g_intern_mutex);
             if (id = find(name, h); id != 0) return id;
-            const bool full = g_count.load(std::memory_order_relaxed) >= kMaxTags - 1 &&
-                              name != kOtherName;
+            const bool full =
+                g_count.load(std::memory_order_relaxed) >= kMaxTags - 1 && name != kOtherName;
             if (problem.empty() && !full) return insert_locked(name, h);
             id = other_locked();
             if (!problem.empty() && !g_warned_bad) {
