@@ -13,14 +13,16 @@ namespace {
 
 struct World {
     std::vector<std::vector<char>> chunks;
-    std::size_t chunk_bytes() const { return chunks.size() * 4096; }
-    std::size_t chunk_count() const { return chunks.size(); }
+    void stream_chunks(std::uint64_t frame) {
+        chunks.emplace_back(4096);
+        if (frame % 3 == 0) chunks.erase(chunks.begin());
+    }
     void unload_distant_chunks() { chunks.resize(chunks.size() / 2); }
 };
 
-struct Meshes {
-    std::size_t bytes() const { return 1 << 20; }
-    std::size_t count() const { return 16; }
+struct Gpu {
+    std::size_t texture_bytes() const { return 1 << 20; }
+    std::size_t texture_count() const { return 16; }
 };
 
 // The example's loop runs "while running": 600 frames here.
@@ -34,7 +36,7 @@ struct Running {
 int main() {
     World world;
     for (int i = 0; i < 100; ++i) world.chunks.emplace_back(4096);
-    Meshes meshes;
+    Gpu gpu;
     Running running;
     {
 #include "readme_body.inc"

@@ -61,7 +61,8 @@ const memscope::SubsystemSnapshot* row(const std::vector<memscope::SubsystemSnap
 
 }  // namespace
 
-TEST_CASE("update() raises the seeds' warning once per crossing and calls back, from measured bytes") {
+TEST_CASE(
+    "update() raises the seeds' warning once per crossing and calls back, from measured bytes") {
     if (!memscope::tracking_enabled()) {
         MemoryBudget budget;
         budget.update();
@@ -116,7 +117,7 @@ TEST_CASE("update() raises the seeds' warning once per crossing and calls back, 
     CHECK(r->source == SubsystemSource::measured);
     CHECK(r->memory.current_bytes == 0);
     CHECK(r->memory.peak_bytes >= 1760 * 65520);  // within the tolerance of the true peak
-    CHECK(r->memory.allocation_count == 0);  // live blocks
+    CHECK(r->memory.allocation_count == 0);       // live blocks
     CHECK(r->warnings == 2);
 }
 

@@ -43,7 +43,8 @@ TEST_CASE("names past the limit, and bad names, are charged to Other with one wa
         const memscope::Scope s("yet-another-name");
         block.reset(new char[1000]);
     }
-    CHECK(memscope::tag_stats()[other].current_bytes - before == memscope::usable_size(block.get()));
+    CHECK(memscope::tag_stats()[other].current_bytes - before ==
+          memscope::usable_size(block.get()));
     block.reset();
     CHECK(memscope::tag_stats()[other].current_bytes == before);
 

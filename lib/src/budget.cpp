@@ -438,7 +438,13 @@ void MemoryBudget::update() {
                 it = impl_->subsystems.emplace(tag.name, Entry{}).first;
             }
             Entry& e = it->second;
-            e.measured = true;
+            if (!e.measured) {
+                // The row's figures were reported until now: from here on they are
+                // measured, and a peak of the estimates would say nothing about them.
+                e.measured = true;
+                e.memory.peak_bytes = 0;
+                e.window_peak = 0;
+            }
             impl_->set_current(
                 tag.name, e, tag.current_bytes,
                 static_cast<std::size_t>(tag.allocation_count - tag.deallocation_count),

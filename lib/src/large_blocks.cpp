@@ -30,7 +30,8 @@ std::size_t home_of(std::uintptr_t key) noexcept {
 }
 
 Slot* find_slot(std::uintptr_t key) noexcept {
-    for (std::size_t i = home_of(key), n = 0; n < kLargeSlots; i = (i + 1) & (kLargeSlots - 1), ++n) {
+    for (std::size_t i = home_of(key), n = 0; n < kLargeSlots;
+         i = (i + 1) & (kLargeSlots - 1), ++n) {
         const std::uintptr_t k = g_slots[i].key.load(std::memory_order_acquire);
         if (k == key) return &g_slots[i];
         if (k == kEmpty) return nullptr;

@@ -23,6 +23,7 @@
 #include "memscope/budget.hpp"
 #include "memscope/format.hpp"
 #include "memscope/log.hpp"
+#include "memscope/scope.hpp"
 
 namespace memscope {
 namespace {
@@ -97,8 +98,12 @@ struct Sampler::Impl final : detail::ForkHandler {
 
     void take_sample() {
         // Measured rows first, outside the sample lock: update() may call pressure
-        // callbacks, which may do anything.
-        budget.update();
+        // callbacks, which may do anything. They are the game's code: on the sampler's
+        // thread they run untagged, not as memscope's own.
+        {
+            const Scope game(TagId{0});
+            budget.update();
+        }
         std::vector<BudgetEvent> leaks;
         {
             std::lock_guard lock(sample_mutex);
@@ -179,6 +184,7 @@ struct Sampler::Impl final : detail::ForkHandler {
 
     void run() {
         detail::name_this_thread("ms-sample");
+        detail::mark_thread_internal();  // its history and snapshots are memscope's own
         std::unique_lock lock(thread_mutex);
         while (!stop_requested) {
             if (wake.wait_until(lock, due.next(), [this] { return stop_requested; })) break;

@@ -15,9 +15,11 @@ namespace memscope {
 
 /// Global allocator figures, summed over every thread (fields listed in fields.hpp).
 ///
-/// Counted in mimalloc's usable size of each block, at allocation and at free alike, so
-/// the books balance whatever form of `delete` releases a block. Only the C++ operators
-/// are counted: `malloc`/`free` called directly are not (see README, "What is counted").
+/// Counted in the usable size of each block (`memscope::usable_size()`: what the caller may
+/// use, memscope's 16-byte block header aside), written in the block at allocation and read
+/// back at its free, so the books balance whatever form of `delete` releases a block and
+/// whichever thread does. Only the C++ operators are counted: `malloc`/`free` called
+/// directly are not (see README, "What is counted").
 struct AllocationStats {
 #define MEMSCOPE_X_(type, field, kind, metric, help) type field = 0;
     MEMSCOPE_ALLOCATION_STATS_FIELDS(MEMSCOPE_X_)
@@ -52,16 +54,19 @@ struct ProcessMemory {
 /// Starts a new peak window: the peak becomes the bytes in use now.
 void reset_peak() noexcept;
 
-/// Size of the per-thread batch after which a thread publishes its byte count to the
-/// shared peak. A thread writes a shared cache line only when its own count has moved by
-/// this much since it last did, which keeps the allocation path free of contention.
+/// Size of the batch after which a thread publishes one tag's byte count to the shared
+/// peaks (the tag's and the program's). A thread keeps one row of counters per tag it has
+/// allocated or freed under, and writes a shared cache line only when a row's count has
+/// moved by this much since it last did, which keeps the allocation path free of
+/// contention.
 inline constexpr std::size_t kPeakBatchBytes = 256 * 1024;
 
-/// Error bound of `peak_allocated_bytes`: the reported peak lies within
-/// `[true_peak - N * kPeakBatchBytes, true_peak + (N - 1) * kPeakBatchBytes]`, where N is
-/// the number of live threads that have allocated. Every thread can hold up to one batch
-/// that the shared peak has not seen yet (in either direction). Returns that bound for the
-/// threads alive now; 0 when tracking is off.
+/// Error bound of `peak_allocated_bytes`, and of each `TagStats::peak_bytes`: the reported
+/// peak lies within `[true_peak - N * kPeakBatchBytes, true_peak + N * kPeakBatchBytes]`,
+/// where N is the number of rows in use: for each live thread, the tags it has allocated
+/// or freed under (at least one per thread that allocated). Every row can hold up to one
+/// batch that the shared peaks have not seen yet, in either direction. Returns that bound
+/// for the rows in use now; 0 when tracking is off.
 [[nodiscard]] std::size_t peak_tolerance_bytes() noexcept;
 
 /// Resident, peak resident, committed and peak committed bytes of the process. Committed
