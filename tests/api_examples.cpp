@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Prints a real response of every endpoint, for docs/api.md: a server on an ephemeral port
 // over a budget with the specification's six subsystems, a few samples, events, marks and
-// a verdict provider. Each response is printed as
+// a verdict provider; then a budget with measured, reported and both rows. Each response is printed as
 //
 //     === GET /api/v1/totals -> 200
 //     { ...pretty-printed JSON... }
@@ -11,9 +11,11 @@
 #include <httplib.h>
 
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <memscope/memscope.hpp>
 
@@ -137,6 +139,43 @@ void print_stream(memscope::Server& server, memscope::MemoryBudget& budget,
     }
 }
 
+// A budget with a row of each source: Textures reported (GPU memory no tag sees), Meshes
+// measured (blocks under a Scope), Chunks both (measured, and reported with an estimate
+// that is too low). Its own server, after the others: the tags it makes would otherwise
+// join the first budget's rows at its next sample.
+void print_sources() {
+    memscope::MemoryBudget budget;
+    budget.configure_default_budgets();
+    std::vector<std::unique_ptr<char[]>> blocks;
+    blocks.reserve(80);
+    const auto hold = [&blocks](const char* tag, int count) {
+        const memscope::Scope scope(tag);
+        for (int i = 0; i < count; ++i) blocks.emplace_back(new char[64 * 1024]);
+    };
+    hold("Meshes", 24);
+    hold("Chunks", 48);
+    budget.report("Textures", 402 * kMiB, 310);
+    budget.report("Chunks", 2 * kMiB, 40);  // the game's estimate of what Chunks holds
+    budget.update();
+    memscope::ServerOptions options;
+    options.port = 0;
+    options.read_environment = false;
+    memscope::Server server(budget, options);
+    const auto started = server.start();
+    if (!started) return;
+    httplib::Client c("127.0.0.1", started.port);
+    print("GET /api/v1/subsystems (measured, reported and both rows)", c.Get("/api/v1/subsystems"));
+    print("GET /api/v1/reconciliation (measured, reported and both rows)",
+          c.Get("/api/v1/reconciliation"));
+    const auto metrics = c.Get("/metrics");
+    if (!metrics) return;
+    std::printf("=== GET /metrics (the source families)\n");
+    std::size_t at = metrics->body.find("# HELP memscope_subsystem_info");
+    const std::size_t end = metrics->body.find(
+        "# HELP", metrics->body.find("# TYPE memscope_subsystem_reported_bytes"));
+    std::printf("%s\n", metrics->body.substr(at, end - at).c_str());
+}
+
 }  // namespace
 
 int main() {
@@ -174,5 +213,6 @@ int main() {
     print_controls(c, auth);
     print_errors(c, auth);
     print_stream(server, budget, sampler);
+    print_sources();
     return 0;
 }

@@ -11,9 +11,11 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "figures.hpp"
 #include "metrics.hpp"
@@ -157,6 +159,45 @@ TEST_CASE("process_start_time_seconds: when this process started, since the Unix
     const std::string text =
         memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
     CHECK(check_exposition(text).at("process_start_time_seconds").type == "gauge");
+}
+
+TEST_CASE("memscope_subsystem_info says each row's source; reported rows their report") {
+    if (!memscope::tracking_enabled()) return;  // no tags, no measured rows
+    memscope::MemoryBudget budget;
+    budget.report("MetReported", 5 * kMiB, 7);
+    std::vector<std::unique_ptr<char[]>> blocks;
+    blocks.reserve(8);  // outside the scopes: each tag holds its blocks alone
+    {
+        const memscope::Scope scope("MetMeasured");
+        for (int i = 0; i < 4; ++i) blocks.emplace_back(new char[64 * 1024]);
+    }
+    {
+        const memscope::Scope scope("MetBoth");
+        for (int i = 0; i < 4; ++i) blocks.emplace_back(new char[32 * 1024]);
+    }
+    budget.report("MetBoth", 3 * kMiB, 9);
+    budget.update();
+    const std::string text =
+        memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
+    const auto families = check_exposition(text);
+    const auto has = [&](const std::string& line) {
+        CHECK_MESSAGE(text.find(line) != std::string::npos, line);
+    };
+    has("memscope_subsystem_info{subsystem=\"MetReported\",source=\"reported\"} 1\n");
+    has("memscope_subsystem_info{subsystem=\"MetMeasured\",source=\"measured\"} 1\n");
+    has("memscope_subsystem_info{subsystem=\"MetBoth\",source=\"both\"} 1\n");
+    CHECK(families.at("memscope_subsystem_info").type == "gauge");
+    has("memscope_subsystem_reported_bytes{subsystem=\"MetReported\"} 5242880\n");
+    has("memscope_subsystem_reported_bytes{subsystem=\"MetBoth\"} 3145728\n");
+    CHECK(text.find("memscope_subsystem_reported_bytes{subsystem=\"MetMeasured\"}") ==
+          std::string::npos);  // nothing reported, no sample
+    CHECK(families.at("memscope_subsystem_reported_bytes").samples == 2);
+    // The existing series keep their one label: queries written against them still match.
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+        if (line.starts_with("memscope_subsystem_") &&
+            !line.starts_with("memscope_subsystem_info{"))
+            CHECK_MESSAGE(line.find("source=") == std::string::npos, line);
 }
 
 TEST_CASE("subsystem names are escaped as label values") {

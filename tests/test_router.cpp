@@ -12,11 +12,13 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "bodies.hpp"
 #include "control.hpp"
@@ -80,6 +82,29 @@ struct Fixture {
         api = std::make_unique<Api>(budget, sampler, o);
     }
 };
+
+// Blocks allocated under memscope::Scope(name): what a measured subsystem holds. Each
+// name is charged by this test alone, so its figures are exactly these blocks.
+struct TaggedBlocks {
+    std::vector<std::unique_ptr<char[]>> blocks;
+    std::size_t bytes = 0;  // their usable sizes, as the tag counts them
+    TaggedBlocks(std::string_view name, std::size_t count, std::size_t size) {
+        blocks.reserve(count);  // outside the scope: the tag holds the blocks alone
+        const memscope::Scope scope(name);
+        for (std::size_t i = 0; i < count; ++i) {
+            blocks.emplace_back(new char[size]);
+            bytes += memscope::usable_size(blocks.back().get());
+        }
+    }
+};
+
+// The row named `name` of a JSON array of rows.
+json row_named(const json& rows, std::string_view name) {
+    for (const json& row : rows)
+        if (row["name"] == name) return row;
+    FAIL("no row named " << name);
+    return {};
+}
 
 }  // namespace
 
@@ -162,6 +187,66 @@ TEST_CASE("the Api answers without a socket; control by percent-encoded name") {
     CHECK(r.status == 200);
     CHECK(json::parse(r.body)["name"] == "Audio/Music");
     CHECK(f.budget.subsystem("Audio/Music")->budget_bytes == 4 * kMiB);
+}
+
+TEST_CASE("rows say their source; both rows carry the report and the estimate's error") {
+    if (!memscope::tracking_enabled()) return;  // no tags, no measured rows
+    memscope::MemoryBudget budget;
+    budget.report("SrcReported", 5 * kMiB, 7);
+    const TaggedBlocks measured("SrcMeasured", 4, 64 * 1024);
+    const TaggedBlocks both("SrcBoth", 3, 32 * 1024);
+    budget.report("SrcBoth", 1 * kMiB, 9);  // the game's estimate, beside the measurement
+    budget.update();
+    const auto figures = memscope::web::read_figures(budget, nullptr);
+    const json rows = json::parse(memscope::web::subsystems_document(figures))["subsystems"];
+
+    const json reported = row_named(rows, "SrcReported");
+    CHECK(reported["source"] == "reported");
+    CHECK(reported["current_bytes"] == 5 * kMiB);
+    CHECK(reported["reported_bytes"] == 5 * kMiB);
+    CHECK(reported["reported_count"] == 7);
+    CHECK(reported["formatted"]["reported_bytes"] == "5.0 MB");
+    CHECK_FALSE(reported.contains("estimate_error_bytes"));
+
+    const json m = row_named(rows, "SrcMeasured");
+    CHECK(m["source"] == "measured");
+    CHECK(m["current_bytes"] == measured.bytes);
+    CHECK(m["allocation_count"] == 4);
+    CHECK_FALSE(m.contains("reported_bytes"));  // no report: absent, not 0
+    CHECK_FALSE(m["formatted"].contains("reported_bytes"));
+    CHECK_FALSE(m.contains("estimate_error_bytes"));
+
+    const json b = row_named(rows, "SrcBoth");
+    const auto error = static_cast<std::int64_t>(kMiB) - static_cast<std::int64_t>(both.bytes);
+    CHECK(b["source"] == "both");
+    CHECK(b["current_bytes"] == both.bytes);  // the measurement drives the row
+    CHECK(b["allocation_count"] == 3);
+    CHECK(b["reported_bytes"] == kMiB);
+    CHECK(b["reported_count"] == 9);
+    CHECK(b["estimate_error_bytes"] == error);
+    CHECK(b["formatted"]["reported_bytes"] == "1.0 MB");
+    CHECK(b["formatted"]["estimate_error_bytes"] == memscope::format_signed_memory(error, true));
+
+    // The reconciliation, per subsystem: each figure where it exists.
+    const json recon = json::parse(memscope::web::reconciliation_document(figures));
+    CHECK(recon.contains("unattributed_bytes"));  // the global figures stay
+    const json rr = row_named(recon["subsystems"], "SrcReported");
+    CHECK(rr["source"] == "reported");
+    CHECK(rr["reported_bytes"] == 5 * kMiB);
+    CHECK_FALSE(rr.contains("measured_bytes"));
+    CHECK_FALSE(rr.contains("estimate_error_bytes"));
+    const json rm = row_named(recon["subsystems"], "SrcMeasured");
+    CHECK(rm["measured_bytes"] == measured.bytes);
+    CHECK_FALSE(rm.contains("reported_bytes"));
+    const json rb = row_named(recon["subsystems"], "SrcBoth");
+    CHECK(rb["source"] == "both");
+    CHECK(rb["measured_bytes"] == both.bytes);
+    CHECK(rb["reported_bytes"] == kMiB);
+    CHECK(rb["estimate_error_bytes"] == error);
+    CHECK(rb["formatted"]["measured_bytes"] == memscope::format_memory(both.bytes));
+    for (const json& row : recon["subsystems"])
+        for (const auto& [key, text] : row["formatted"].items())
+            CHECK_MESSAGE(row.contains(key), key);  // a text beside every figure
 }
 
 TEST_CASE("the live stream is a source of SSE messages") {

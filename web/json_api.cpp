@@ -35,6 +35,12 @@ std::int64_t unix_ms_of(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
+std::int64_t estimate_error_bytes(const SubsystemSnapshot& row) {
+    if (row.source != SubsystemSource::both) return 0;
+    return static_cast<std::int64_t>(row.reported_bytes) -
+           static_cast<std::int64_t>(row.memory.current_bytes);
+}
+
 std::string iso8601_utc(std::int64_t unix_ms) {
     const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
     std::tm tm{};
@@ -83,15 +89,26 @@ void write_process(JsonWriter& w, const ProcessMemory& process, Detail detail) {
 }
 
 void write_subsystem(JsonWriter& w, const SubsystemSnapshot& row) {
+    // The report's figures only where there is a report: on a measured row a 0 would read
+    // as "reported 0". The estimate's error only where both figures exist.
+    const bool has_report = row.source != SubsystemSource::measured;
+    const bool has_both = row.source == SubsystemSource::both;
+    const std::int64_t error = estimate_error_bytes(row);
     w.begin_object();
     w.key("name").value(row.name);
     w.key("status").value(to_string(row.status));
+    w.key("source").value(to_string(row.source));
 #define MEMSCOPE_X_(type, field, kind, metric, help) w.key(#field).value(row.memory.field);
     MEMSCOPE_SUBSYSTEM_MEMORY_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
 #define MEMSCOPE_X_(type, field, kind, metric, help) w.key(#field).value(row.field);
     MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
+    if (has_report) {
+        w.key("reported_bytes").value(row.reported_bytes);
+        w.key("reported_count").value(row.reported_count);
+    }
+    if (has_both) w.key("estimate_error_bytes").value(error);
     w.key("formatted").begin_object();
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     if (is_byte_field(#field)) w.key(#field).value(formatted(row.memory.field));
@@ -101,6 +118,8 @@ void write_subsystem(JsonWriter& w, const SubsystemSnapshot& row) {
     if (is_byte_field(#field)) w.key(#field).value(formatted(row.field));
     MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
+    if (has_report) w.key("reported_bytes").value(format_memory(row.reported_bytes));
+    if (has_both) w.key("estimate_error_bytes").value(format_signed_memory(error, true));
     w.end_object();
     w.end_object();
 }
@@ -121,7 +140,33 @@ void write_totals(JsonWriter& w, const BudgetTotals& totals, float warning_thres
     w.end_object();
 }
 
-void write_reconciliation(JsonWriter& w, const Reconciliation& r) {
+namespace {
+
+// One subsystem of the reconciliation: what was measured and what was reported, each
+// where it exists, and their difference where both do.
+void write_reconciliation_row(JsonWriter& w, const SubsystemSnapshot& row) {
+    const bool measured = row.source != SubsystemSource::reported;
+    const bool reported = row.source != SubsystemSource::measured;
+    const std::int64_t error = estimate_error_bytes(row);
+    w.begin_object();
+    w.key("name").value(row.name);
+    w.key("source").value(to_string(row.source));
+    if (measured) w.key("measured_bytes").value(row.memory.current_bytes);
+    if (reported) w.key("reported_bytes").value(row.reported_bytes);
+    if (measured && reported) w.key("estimate_error_bytes").value(error);
+    w.key("formatted").begin_object();
+    if (measured) w.key("measured_bytes").value(format_memory(row.memory.current_bytes));
+    if (reported) w.key("reported_bytes").value(format_memory(row.reported_bytes));
+    if (measured && reported)
+        w.key("estimate_error_bytes").value(format_signed_memory(error, true));
+    w.end_object();
+    w.end_object();
+}
+
+}  // namespace
+
+void write_reconciliation(JsonWriter& w, const Reconciliation& r,
+                          const std::vector<SubsystemSnapshot>& rows) {
     w.begin_object();
 #define MEMSCOPE_X_(type, field, kind, metric, help) w.key(#field).value(r.field);
     MEMSCOPE_RECONCILIATION_FIELDS(MEMSCOPE_X_)
@@ -132,6 +177,9 @@ void write_reconciliation(JsonWriter& w, const Reconciliation& r) {
     MEMSCOPE_RECONCILIATION_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
     w.end_object();
+    w.key("subsystems").begin_array();
+    for (const SubsystemSnapshot& row : rows) write_reconciliation_row(w, row);
+    w.end_array();
     w.end_object();
 }
 
@@ -216,7 +264,7 @@ std::string totals_document(const Figures& f) {
 std::string reconciliation_document(const Figures& f) {
     std::string out;
     JsonWriter w(out);
-    write_reconciliation(w, f.reconciliation);
+    write_reconciliation(w, f.reconciliation, f.subsystems);
     return out;
 }
 
@@ -302,7 +350,7 @@ std::string snapshot_document(const Sampler& sampler, const Figures& f,
     for (const SubsystemSnapshot& row : f.subsystems) write_subsystem(w, row);
     w.end_array();
     w.key("reconciliation");
-    write_reconciliation(w, f.reconciliation);
+    write_reconciliation(w, f.reconciliation, f.subsystems);
     w.key("trends");
     write_trends(w, sampler, f.subsystems);
     const History& history = sampler.history();

@@ -29,12 +29,16 @@ enum class Detail { full, compact };
 void write_allocator(JsonWriter& w, const AllocationStats& stats, Detail detail = Detail::full);
 /// The process's resident and committed memory.
 void write_process(JsonWriter& w, const ProcessMemory& process, Detail detail = Detail::full);
-/// One row of the subsystem table.
+/// One row of the subsystem table, with its `source`; `reported_bytes` and
+/// `reported_count` on rows with a report (reported, both), `estimate_error_bytes` on
+/// `both` rows.
 void write_subsystem(JsonWriter& w, const SubsystemSnapshot& row);
 /// The totals against the total budget, with the warning threshold.
 void write_totals(JsonWriter& w, const BudgetTotals& totals, float warning_threshold);
-/// Reported, tracked, committed, resident, unattributed and memscope's own bytes.
-void write_reconciliation(JsonWriter& w, const Reconciliation& r);
+/// Reported, tracked, committed, resident, unattributed and memscope's own bytes, then
+/// `subsystems`: per row of `rows`, its measured and reported bytes and their difference.
+void write_reconciliation(JsonWriter& w, const Reconciliation& r,
+                          const std::vector<SubsystemSnapshot>& rows);
 /// One budget event.
 void write_event(JsonWriter& w, const BudgetEvent& event);
 /// One trend result (without a name).
@@ -42,6 +46,10 @@ void write_trend_fields(JsonWriter& w, const TrendResult& trend);
 /// The global trend and one per subsystem in `rows`.
 void write_trends(JsonWriter& w, const Sampler& sampler,
                   const std::vector<SubsystemSnapshot>& rows);
+
+/// A `both` row's report minus its measurement: > 0 when the game's estimate is too high.
+/// 0 on the other rows.
+[[nodiscard]] std::int64_t estimate_error_bytes(const SubsystemSnapshot& row);
 
 // Whole documents, one per endpoint.
 

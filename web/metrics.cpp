@@ -9,9 +9,11 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <initializer_list>
 #include <optional>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "memscope/budget.hpp"
 #include "memscope/build_config.hpp"
@@ -49,19 +51,40 @@ class MetricsWriter {
     void sample(std::string_view name, T value, std::string_view label = {},
                 std::string_view label_value = {}) {
         out_ += name;
-        if (!label.empty()) {
-            out_ += '{';
-            out_ += label;
-            out_ += "=\"";
-            append_label_value(out_, label_value);
-            out_ += "\"}";
+        if (!label.empty()) append_label('{', label, label_value);
+        end_sample(!label.empty(), value);
+    }
+
+    // One sample with several labels, in the order given.
+    template <class T>
+    void sample(std::string_view name, T value,
+                std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
+        out_ += name;
+        char separator = '{';
+        for (const auto& [label, label_value] : labels) {
+            append_label(separator, label, label_value);
+            separator = ',';
         }
+        end_sample(labels.size() != 0, value);
+    }
+
+  private:
+    void append_label(char separator, std::string_view label, std::string_view value) {
+        out_ += separator;
+        out_ += label;
+        out_ += "=\"";
+        append_label_value(out_, value);
+        out_ += '"';
+    }
+
+    template <class T>
+    void end_sample(bool labelled, T value) {
+        if (labelled) out_ += '}';
         out_ += ' ';
         append_number(value);
         out_ += '\n';
     }
 
-  private:
     template <class T>
     void append_number(T value) {
         if constexpr (std::is_floating_point_v<T>) {
@@ -167,7 +190,25 @@ std::string metrics_text(const Figures& f) {
     MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
 
-    // Totals, reconciliation, events.
+    // Where each row's figures come from, as an info family rather than a label on the
+    // families above: a label added there would change every series' identity and break
+    // the queries and rules written against them. Join on `subsystem` to filter by it.
+    m.family("memscope_subsystem_info", "gauge",
+             "Always 1; source says where the subsystem's figures come from: measured (a "
+             "memscope::Scope tag), reported (report()) or both.");
+    for (const SubsystemSnapshot& row : f.subsystems)
+        m.sample("memscope_subsystem_info", 1,
+                 {{"subsystem", row.name}, {"source", to_string(row.source)}});
+    m.family("memscope_subsystem_reported_bytes", "gauge",
+             "Bytes the subsystem reported at its last report(), on rows with a report "
+             "(source reported or both); minus memscope_subsystem_current_bytes, the error "
+             "of a both row's estimate.");
+    for (const SubsystemSnapshot& row : f.subsystems)
+        if (row.source != SubsystemSource::measured)
+            m.sample("memscope_subsystem_reported_bytes", row.reported_bytes, "subsystem",
+                     row.name);
+
+            // Totals, reconciliation, events.
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     m.family(#metric, #kind, help);                  \
     m.sample(#metric, f.totals.field);

@@ -5,7 +5,8 @@
 //   node page.test.mjs --fixture <memscope_page_fixture> --out <screenshot dir>
 //                      [--chromium /usr/bin/chromium] [--extra N] [--look SECONDS]
 //
-// It checks that the table matches /api/v1/subsystems, sorting, the red row within 2 s of
+// It checks that the table matches /api/v1/subsystems (with each row's source badge and a
+// both row's estimate), the per-subsystem reconciliation, sorting, the red row within 2 s of
 // a crossing, the specification's warning message in the events panel, an over-budget
 // row, a leak suspect, the charts' points, marks and their diff, the polling fallback,
 // the disconnect banner and the reconnection, and that the console stayed clean and no
@@ -106,12 +107,29 @@ class Fixture {
 
 // ------------------------------------------------------------------ page helpers
 
-const tableRows = (page) => page.$$eval('#subsystem-rows tr', (trs) => trs.filter((tr) => !tr.hidden).map((tr) => ({
-  name: tr.dataset.name,
-  cls: tr.className,
-  cells: [...tr.cells].map((td) => td.textContent.trim()),
-  width: tr.querySelector('.fill').style.width,
-})));
+// The fixture's rows: the six reported ones, Scripts (measured and reported: both) and the
+// measured Particles.
+const ROWS = 8;
+
+// Each visible row: its cells' texts without the source badge and the estimate, which come
+// apart as `source` and `estimate` ('' when hidden).
+const tableRows = (page) => page.$$eval('#subsystem-rows tr', (trs) => trs.filter((tr) => !tr.hidden).map((tr) => {
+  const shown = (sel) => {
+    const e = tr.querySelector(sel);
+    return e && !e.hidden ? e.textContent : '';
+  };
+  const text = (td) => [...td.childNodes]
+    .filter((n) => !(n.classList && (n.classList.contains('src') || n.classList.contains('est'))))
+    .map((n) => n.textContent).join('').trim();
+  return {
+    name: tr.dataset.name,
+    cls: tr.className,
+    cells: [...tr.cells].map(text),
+    source: shown('.src'),
+    estimate: shown('.est'),
+    width: tr.querySelector('.fill').style.width,
+  };
+}));
 
 const getJson = async (base, p) => {
   const r = await fetch(new URL(p, base));
@@ -140,6 +158,9 @@ function rowMatches(row, s) {
   if (/\bwarn\b/.test(row.cls) !== red) problems.push(`class "${row.cls}" for status ${s.status}`);
   if (/\bover\b/.test(row.cls) !== (s.status === 'over_budget')) problems.push(`class "${row.cls}" for status ${s.status}`);
   if (budgeted && Math.abs(parseFloat(row.width) - Math.min(s.usage, 1) * 100) > 0.01) problems.push(`bar width ${row.width} for usage ${s.usage}`);
+  if (row.source !== s.source) problems.push(`source badge "${row.source}" != "${s.source}"`);
+  const estimate = s.source === 'both' ? `est. ${s.formatted.reported_bytes} (${s.formatted.estimate_error_bytes})` : '';
+  if (row.estimate !== estimate) problems.push(`estimate "${row.estimate}" != "${estimate}"`);
   return problems;
 }
 
@@ -249,7 +270,7 @@ async function main() {
     check(csp.includes("default-src 'self'"), `the page is served with its CSP (got "${csp}")`);
 
     // Generous first waits: CI machines are slow while other tests build.
-    await eventually('the table filled', async () => (await tableRows(page)).length >= 7, 15000);
+    await eventually('the table filled', async () => (await tableRows(page)).length >= ROWS, 15000);
     await eventually('the stream connected', async () => (await page.textContent('#conn')) === 'live', 10000);
     log('page loaded, stream live');
 
@@ -269,7 +290,7 @@ async function main() {
 
     await eventually('the charts have 6 samples', async () => {
       const p = await chartPoints(page);
-      return p.total && p.total[0].n >= 6 && p.subsystems.length >= 7 && p.subsystems.every((d) => d.n >= 6);
+      return p.total && p.total[0].n >= 6 && p.subsystems.length >= ROWS && p.subsystems.every((d) => d.n >= 6);
     }, 15000);
 
     // 1. The table shows what the JSON says.
@@ -286,6 +307,44 @@ async function main() {
     const scripts = (await tableRows(page)).find((r) => r.name === 'Scripts');
     check(scripts && scripts.cells[3] === 'N/A' && scripts.cells[4] === 'N/A', 'an unbudgeted row reads N/A');
     log(`table matches the JSON (${json.subsystems.length} rows)`);
+
+    // 1b. Where each row comes from: badges, a both row's estimate and its error beside
+    // the measurement, the legend, and the reconciliation per subsystem.
+    const bySource = (rows, name) => rows.find((r) => r.name === name);
+    const rowsNow = await tableRows(page);
+    if (json.subsystems.some((s) => s.source === 'measured')) {  // tracking compiled in
+      check(bySource(rowsNow, 'Chunks').source === 'reported', 'Chunks has the reported badge');
+      check(bySource(rowsNow, 'Particles').source === 'measured', 'Particles has the measured badge');
+      const scriptsJson = json.subsystems.find((s) => s.name === 'Scripts');
+      const scriptsRow = bySource(rowsNow, 'Scripts');
+      check(scriptsJson.source === 'both' && scriptsRow.source === 'both', 'Scripts is both, and says so');
+      check(scriptsJson.estimate_error_bytes === scriptsJson.reported_bytes - scriptsJson.current_bytes,
+        'the estimate error is the report minus the measurement');
+      check(scriptsJson.estimate_error_bytes > 0, `the fixture's Scripts estimate is too high: ${scriptsJson.estimate_error_bytes}`);
+      check(/^est\. [\d.]+ MB \(\+[\d.]+ (MB|KB)\)$/.test(scriptsRow.estimate), `the estimate under the figure: "${scriptsRow.estimate}"`);
+      check(!rowsNow.some((r) => r.name !== 'Scripts' && r.estimate), 'only the both row shows an estimate');
+      check(await page.isVisible('#source-legend'), 'the legend of the badges shows');
+      check((await page.getAttribute('#subsystem-rows tr[data-name="Scripts"] .src', 'title')).includes('estimate'),
+        'the both badge explains itself');
+      const reconSubs = recon.subsystems.find((x) => x.name === 'Scripts');
+      const reconRow = await page.$$eval('#recon-est-rows tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+      check(JSON.stringify(reconRow) === JSON.stringify([['Scripts', reconSubs.formatted.measured_bytes,
+        reconSubs.formatted.reported_bytes, reconSubs.formatted.estimate_error_bytes]]),
+      `the reconciliation lists Scripts' measurement against its report: ${JSON.stringify(reconRow)}`);
+      check((await page.textContent('#recon-sources')).startsWith(`${ROWS} subsystems: 1 measured, 6 reported, 1 both`),
+        `the reconciliation counts the sources: ${await page.textContent('#recon-sources')}`);
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.locator('.card-table').screenshot({ path: path.join(args.out, 'table-sources-light.png') });
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await sleep(200);
+      await page.locator('.card-table').screenshot({ path: path.join(args.out, 'table-sources-dark.png') });
+      await page.locator('.row-bottom').screenshot({ path: path.join(args.out, 'reconciliation-sources-dark.png') });
+      await page.emulateMedia({ colorScheme: 'light' });
+      await page.setViewportSize({ width: 1280, height: 720 });
+      log(`sources shown: Scripts "${scriptsRow.estimate}", legend, reconciliation per subsystem`);
+    } else {
+      log('tracking is compiled out: no measured rows to check');
+    }
 
     // 2. Sorting by clicking the headers.
     const order = async () => (await tableRows(page)).map((r) => r.name);
@@ -337,7 +396,7 @@ async function main() {
     await eventually('the charts show the warning marker and every subsystem', async () => {
       const p = await chartPoints(page);
       const ev = p.total.find((d) => d.label === 'Events');
-      return p.total[0].n >= 6 && ev.n >= 1 && p.subsystems.length === 7;
+      return p.total[0].n >= 6 && ev.n >= 1 && p.subsystems.length === ROWS;
     }, 3000);
     check(await canvasDrew(page, 'chart-total') > 3, 'the total chart has pixels drawn');
     check(await canvasDrew(page, 'chart-subsystems') > 3, 'the subsystem chart has pixels drawn');
@@ -392,7 +451,7 @@ async function main() {
     polled.on('pageerror', (e) => pollErrors.push(e.message));
     await polled.goto(base);
     await eventually('the second tab polls', async () => (await polled.textContent('#conn')) === 'polling', 5000);
-    await eventually('the polled table filled', async () => (await tableRows(polled)).length === 7, 3000);
+    await eventually('the polled table filled', async () => (await tableRows(polled)).length === ROWS, 3000);
     check(pollErrors.length === 0, `no page errors while polling: ${pollErrors}`);
     await polled.close();
     log('polling fallback works');
@@ -457,6 +516,9 @@ async function main() {
     check(recRows.length === Object.keys(lastSample.subsystems).length, `a row per recorded subsystem: ${recRows.length}`);
     for (const r of recRows) {
       check(r.cells[1] === formatBytes(lastSample.subsystems[r.name]), `${r.name}: current ${r.cells[1]} is the last sample's ${formatBytes(lastSample.subsystems[r.name])}`);
+      // A recording's rows may not say their source: then neither badge nor estimate.
+      check(['', 'measured', 'reported', 'both'].includes(r.source) && !r.estimate.includes('undefined'),
+        `${r.name}: a recorded row's source "${r.source}", estimate "${r.estimate}"`);
     }
     await eventually('the charts show every recorded sample', async () => {
       const p = await chartPoints(page);

@@ -2,8 +2,8 @@
 // The figures above and beside the table: the global cards, the tracked total against
 // its budget, and the reconciliation. Byte figures are the server's `formatted` texts.
 
-import { $, setText, statusClass } from './dom.js';
-import { clock, formatCount, formatPercent, formatRate } from './format.js';
+import { $, el, setText, statusClass } from './dom.js';
+import { clock, compareNames, formatCount, formatPercent, formatRate, plural } from './format.js';
 
 // The trend line under "Allocated now": "growing, +1.5 MB/s", "stable".
 function trendText(s) {
@@ -63,4 +63,40 @@ export function renderReconciliation(r) {
   setText($('r-self'), f.memscope_bytes);
   setText($('r-self-detail'),
     `server threads ${f.memscope_thread_bytes} + history ${f.history_bytes}`);
+  renderSubsystemReconciliation(r.subsystems);
 }
+
+// "6 subsystems: 4 measured, 1 reported, 1 both" above the per-subsystem table.
+function sourceCounts(rows) {
+  const count = (source) => rows.filter((x) => x.source === source).length;
+  const parts = ['measured', 'reported', 'both'].map((source) => `${count(source)} ${source}`);
+  return `${plural(rows.length, 'subsystem')}: ${parts.join(', ')}`;
+}
+
+// Per subsystem: the rows both measured and reported, the game's estimate against the
+// measurement. A document without `subsystems` (a recording) hides the part.
+function renderSubsystemReconciliation(rows) {
+  $('recon-subs').hidden = !rows;
+  if (!rows) return;
+  const both = rows.filter((x) => x.source === 'both').sort((a, b) => compareNames(a.name, b.name));
+  setText($('recon-sources'), both.length
+    ? `${sourceCounts(rows)}. Where both, the estimate against the measurement:`
+    : `${sourceCounts(rows)}. None is both measured and reported: no estimate to check.`);
+  $('recon-est').hidden = both.length === 0;
+  const body = $('recon-est-rows');
+  const trs = both.map((x) => {
+    const tr = el('tr');
+    tr.dataset.name = x.name;
+    const error = el('td', 'num', x.formatted.estimate_error_bytes);
+    error.classList.toggle('over-estimate', x.estimate_error_bytes > 0);
+    error.title = x.estimate_error_bytes > 0 ? 'The report is higher than what is measured'
+      : x.estimate_error_bytes < 0 ? 'The report is lower than what is measured' : 'The report is exact';
+    tr.append(el('td', 'name', x.name), el('td', 'num', x.formatted.measured_bytes),
+      el('td', 'num', x.formatted.reported_bytes), error);
+    return tr;
+  });
+  const same = body.children.length === trs.length &&
+    trs.every((tr, i) => body.children[i].textContent === tr.textContent);
+  if (!same) body.replaceChildren(...trs);  // rewritten only when a figure changed
+}
+

@@ -13,9 +13,16 @@ function makeRow(name) {
   const nameCell = el('td', 'col-name');
   const badge = el('span', 'badge');
   badge.hidden = true;
-  nameCell.append(el('span', 'name', name), badge);
+  const source = el('span', 'src');
+  source.hidden = true;
+  nameCell.append(el('span', 'name', name), source, badge);
   nameCell.title = name;
-  const [current, peak, budget] = [el('td', 'num'), el('td', 'num'), el('td', 'num')];
+  const [currentCell, peak, budget] = [el('td', 'num'), el('td', 'num'), el('td', 'num')];
+  // A both row's estimate goes under its measured figure, in the same cell.
+  const current = el('span', 'cur');
+  const estimate = el('span', 'est');
+  estimate.hidden = true;
+  currentCell.append(current, estimate);
   const usageCell = el('td', 'col-usage');
   const usage = el('div', 'usage');
   const bar = el('div', 'bar');
@@ -27,8 +34,10 @@ function makeRow(name) {
   usageCell.append(usage);
   const count = el('td', 'num');
   const over = el('td', 'num');
-  tr.append(nameCell, current, peak, budget, usageCell, count, over);
-  return { tr, badge, current, peak, budget, usageCell, bar, fill, tick, pct, count, over, data: null };
+  tr.append(nameCell, currentCell, peak, budget, usageCell, count, over);
+  return {
+    tr, badge, source, current, estimate, peak, budget, usageCell, bar, fill, tick, pct, count, over, data: null,
+  };
 }
 
 function updateUsage(row, s, threshold) {
@@ -44,6 +53,32 @@ function updateUsage(row, s, threshold) {
   }
 }
 
+// What each source means, for the badge's tooltip (the legend under the table says it too).
+const SOURCE_TITLE = {
+  measured: 'Measured: memscope counted the blocks allocated under a Scope tag of this name',
+  reported: "Reported: the game's own figure, from MemoryBudget::report()",
+  both: "Measured, with the game's report beside it: the measurement drives the budget, " +
+    'the difference is the error of the estimate',
+};
+
+// The source badge, and a both row's estimate: "est. 48.0 MB (-12.3 MB)". A row without a
+// source (a recording made before rows had one) shows neither.
+function updateSource(row, s) {
+  const known = s.source in SOURCE_TITLE;
+  row.source.hidden = !known;
+  setText(row.source, known ? s.source : '');
+  row.source.className = known ? `src src-${s.source}` : 'src';
+  row.source.title = known ? SOURCE_TITLE[s.source] : '';
+  row.tr.dataset.source = known ? s.source : '';
+  const both = s.source === 'both' && s.formatted && s.formatted.reported_bytes !== undefined;
+  row.estimate.hidden = !both;
+  setText(row.estimate, both ? `est. ${s.formatted.reported_bytes} (${s.formatted.estimate_error_bytes})` : '');
+  row.estimate.title = both
+    ? `The game reported ${s.formatted.reported_bytes}; memscope measured ${s.formatted.current_bytes}. ` +
+      `The report is off by ${s.formatted.estimate_error_bytes}.`
+    : '';
+}
+
 function updateRow(row, s, threshold) {
   row.data = s;
   const cls = statusClass(s.status);
@@ -52,6 +87,7 @@ function updateRow(row, s, threshold) {
   row.badge.hidden = s.status !== 'over_budget';
   setText(row.badge, s.status === 'over_budget' ? 'over' : '');
   setText(row.current, s.formatted.current_bytes);
+  updateSource(row, s);
   setText(row.peak, s.formatted.peak_bytes);
   updateUsage(row, s, threshold);
   setText(row.count, formatCount(s.allocation_count));
@@ -91,6 +127,7 @@ function renderCounts(subsystems, threshold) {
   setText($('sub-count'), parts.join(' · '));
   setText($('foot-threshold'), `rows turn red above ${Math.round(threshold * 100)}% of their budget`);
   $('no-rows').hidden = subsystems.length > 0;
+  $('source-legend').hidden = !subsystems.some((s) => s.source);
 }
 
 export function renderTable(subsystems, threshold) {
