@@ -57,9 +57,10 @@ Cost measure(const std::vector<std::size_t>& sizes) {
 void row(const char* name, std::size_t blocks, const Cost& c) {
     const double extra = static_cast<double>(c.memscope) - static_cast<double>(c.raw);
     std::printf("| %s | %zu | %.2f | %.2f | %.2f | %+.2f MiB (%+.1f%%) | %+.1f |\n", name, blocks,
-                static_cast<double>(c.requested) / 1048576.0, static_cast<double>(c.raw) / 1048576.0,
-                static_cast<double>(c.memscope) / 1048576.0, extra / 1048576.0,
-                100.0 * extra / static_cast<double>(c.raw), extra / static_cast<double>(blocks));
+                static_cast<double>(c.requested) / 1048576.0,
+                static_cast<double>(c.raw) / 1048576.0, static_cast<double>(c.memscope) / 1048576.0,
+                extra / 1048576.0, 100.0 * extra / static_cast<double>(c.raw),
+                extra / static_cast<double>(blocks));
 }
 
 }  // namespace
@@ -73,24 +74,25 @@ int main() {
         std::puts("operator new is the system allocator here: nothing to compare with mimalloc");
         return 0;
     }
-    std::puts("| live set | blocks | requested MiB | raw mimalloc MiB | memscope MiB | "
-              "memscope - raw | per block, bytes |");
+    std::puts(
+        "| live set | blocks | requested MiB | raw mimalloc MiB | memscope MiB | "
+        "memscope - raw | per block, bytes |");
     std::puts("|---|---|---|---|---|---|---|");
     const bench::MixedPlan plan(1234u);
     std::vector<std::size_t> mixed(bench::MixedPlan::kSlots);
     for (std::size_t i = 0; i < mixed.size(); ++i)
         mixed[i] = plan.sizes[(i * 7) % bench::MixedPlan::kSteps];
     row("mixed_sizes (4096 blocks, 8 B - 64 KiB)", mixed.size(), measure(mixed));
-    row("64-byte loop's block, 100000 live", 100000,
-        measure(std::vector<std::size_t>(100000, 64)));
+    row("64-byte loop's block, 100000 live", 100000, measure(std::vector<std::size_t>(100000, 64)));
     for (const std::size_t n : {std::size_t{24}, std::size_t{48}, std::size_t{4096},
                                 std::size_t{65536}, std::size_t{1} << 20}) {
         char name[64];
         std::snprintf(name, sizeof name, "%zu-byte blocks, 1000 live", n);
         row(name, 1000, measure(std::vector<std::size_t>(1000, n)));
     }
-    std::printf("\nPer thread: %zu bytes of counter rows per tag in use (a block of %zu rows, "
-                "%zu KiB of address space, mapped at a thread's first allocation).\n",
-                std::size_t{40}, memscope::kMaxTags, memscope::kMaxTags * 40 / 1024);
+    std::printf(
+        "\nPer thread: %zu bytes of counter rows per tag in use (a block of %zu rows, "
+        "%zu KiB of address space, mapped at a thread's first allocation).\n",
+        std::size_t{40}, memscope::kMaxTags, memscope::kMaxTags * 40 / 1024);
     return 0;
 }

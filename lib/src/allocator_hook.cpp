@@ -90,37 +90,34 @@ static_assert(kTagMask < kOffsetFlag, "the tag field overlaps the flags");
 // mi_usable_size() lookup, about half the cost of counting. It is read at allocation only:
 // a free reads the figure from the block's header.
 //
-// Small requests are looked up by 8-byte word, medium ones by 128-byte step: above 1 KiB
-// every mimalloc size class is a multiple of 256 bytes, so a step never straddles two
-// classes. prepare_size_classes() checks that, and turns the tables off if a future
-// mimalloc breaks it.
-constexpr std::size_t kSmallMax = 1024;
+// Two loads: the request's 8-byte word gives a class index (one byte: mimalloc has fewer
+// than 256 classes up to 128 KiB), the index gives the class size. 16 KiB of indexes, of
+// which a program touches the lines of the sizes it asks for. prepare_size_classes()
+// checks that every request of a word has the same class, and turns the table off if a
+// future mimalloc breaks that.
 constexpr std::size_t kMediumMax = 128 * 1024;
-constexpr std::size_t kMediumStep = 128;
-// One table: entries [0, 128] by 8-byte word up to 1 KiB, then by 128-byte step up to
-// 128 KiB. Entries hold the class size in 8-byte units (all classes are multiples of 8),
-// which keeps the table at 2.3 KiB, in a few cache lines.
-constexpr std::size_t kMediumBase = kSmallMax / 8 + 1 - kSmallMax / kMediumStep;
-constinit std::uint16_t g_size_class[kMediumBase + kMediumMax / kMediumStep] = {};
+constexpr std::size_t kTableWords = kMediumMax / 8 + 1;
+constinit std::uint8_t g_class_of[kTableWords] = {};
+constinit std::uint32_t g_class_size[256] = {};
 // Requests below this size are counted from the table: 0 until it is filled (and forever
 // if it fails its check), then kMediumMax + 1.
 constinit std::size_t g_table_limit = 0;
+// operator new takes its fast path for sizes below this: 0 until the table is filled, then
+// the largest size whose request, header included, the table covers (and never a large
+// one, nor one whose request would overflow).
+constinit std::size_t g_fast_limit = 0;
+
+// The size class of a request below g_table_limit, from the table.
+[[gnu::always_inline]] inline std::size_t table_size(std::size_t request) noexcept {
+    return g_class_size[g_class_of[(request + 7) / 8]];
+}
 
 // The allocator's usable size of `block`, given for a request of `request` bytes.
 inline std::size_t block_size(void* block, std::size_t request) noexcept {
-    if (request < g_table_limit) [[likely]] {
-        // Branch-free choice of the index: sizes in real workloads switch between the
-        // small and the medium range unpredictably, and a mispredicted branch here costs
-        // more than everything else memscope adds to an allocation (GCC 12 compiles a
-        // ternary here to a branch).
-        const std::size_t small = (request + 7) / 8;
-        const std::size_t medium = kMediumBase + (request - 1) / kMediumStep;
-        const std::size_t is_medium = std::size_t{0} - std::size_t{request > kSmallMax};
-        return std::size_t{g_size_class[(small & ~is_medium) | (medium & is_medium)]} * 8;
-    }
+    if (request < g_table_limit) [[likely]]
+        return table_size(request);
     return backend::usable_size(block);
 }
-
 // Alignments mimalloc 2.0.9 can serve at an offset (MI_ALIGNMENT_MAX): beyond, it refuses.
 constexpr std::size_t kAlignAtMax = std::size_t{16} << 20;
 
@@ -189,12 +186,11 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
     backend::release(block_of(user, word));
 }
 
-// Writes the header of a fresh block, charges it to the thread's current tag, and returns
-// the user bytes. The row is reached from the TLS fields directly (no address of the
-// thread's block is formed unless the slow path needs it).
-[[gnu::always_inline]] inline void* charge(void* block, std::size_t request) noexcept {
+// Writes the header of a fresh block of `counted` usable bytes, charges it to the thread's
+// current tag, and returns the user bytes. The row is reached from the TLS fields directly
+// (no address of the thread's block is formed unless the slow path needs it).
+[[gnu::always_inline]] inline void* charge_counted(void* block, std::size_t counted) noexcept {
     void* user = static_cast<char*>(block) + kHeaderBytes;
-    const std::size_t counted = block_size(block, request) - kHeaderBytes;
     const TagId tag = t_counters.tag;
     write_header(user, counted, tag, 0);
     TagRow& r = t_counters.rows[tag];
@@ -208,6 +204,11 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
     if (is_large_address(user)) [[unlikely]]
         return enter_headed(user, counted, tag);
     return user;
+}
+
+// The same for a block given for `request` bytes, header included.
+[[gnu::always_inline]] inline void* charge(void* block, std::size_t request) noexcept {
+    return charge_counted(block, block_size(block, request) - kHeaderBytes);
 }
 
 [[gnu::always_inline]] inline void* charge_aligned(void* block, std::size_t offset) noexcept {
@@ -346,24 +347,67 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     }
 }
 
+// new for a size off the fast path: a large one, the process's very first call (before the
+// table is filled), one the table does not cover (a table that failed its check; the last
+// 16 bytes below kLargeMin): the usable size comes from the allocator.
+[[gnu::noinline]] void* new_untabled(std::size_t size) {
+    if (size > kLargeMin) return new_large(size, 0);
+    const std::size_t request = size + kHeaderBytes;
+    void* block = backend::allocate(request);
+    if (block == nullptr) return new_failed(size);
+    return charge(block, request);
+}
+[[gnu::noinline]] void* new_untabled_nothrow(std::size_t size) noexcept {
+    if (size > kLargeMin) return new_large_nothrow(size, 0);
+    const std::size_t request = size + kHeaderBytes;
+    void* block = backend::allocate(request);
+    if (block == nullptr) return new_failed_nothrow(size);
+    return charge(block, request);
+}
+
+// The fast path. One compare sends every case but the common one to new_untabled(). The
+// counted size is looked up before the allocator is called, so the lookup overlaps
+// mimalloc's work and only that one figure stays live across the call.
 [[gnu::always_inline]] inline void* new_impl(std::size_t size) {
+#if MEMSCOPE_BACKEND_MIMALLOC
+    if (size >= g_fast_limit) [[unlikely]]
+        return new_untabled(size);
+    const std::size_t request = size + kHeaderBytes;
+    const std::size_t counted = table_size(request) - kHeaderBytes;
+    void* block = backend::allocate(request);
+    if (block == nullptr) [[unlikely]]
+        return new_failed(size);
+    return charge_counted(block, counted);
+#else
     if (size > kLargeMin) [[unlikely]]
         return new_large(size, 0);
-    const std::size_t request = with_header(size);
+    const std::size_t request = size + kHeaderBytes;
     void* block = backend::allocate(request);
     if (block == nullptr) [[unlikely]]
         return new_failed(size);
     return charge(block, request);
+#endif
 }
 
 [[gnu::always_inline]] inline void* new_impl_nothrow(std::size_t size) noexcept {
+#if MEMSCOPE_BACKEND_MIMALLOC
+    if (size >= g_fast_limit) [[unlikely]]
+        return new_untabled_nothrow(size);
+    const std::size_t request = size + kHeaderBytes;
+    const std::size_t counted = table_size(request) - kHeaderBytes;
+    void* block = backend::allocate(request);
+    if (block == nullptr) [[unlikely]]
+        return new_failed_nothrow(size);
+    return charge_counted(block, counted);
+#else
     if (size > kLargeMin) [[unlikely]]
         return new_large_nothrow(size, 0);
-    const std::size_t request = with_header(size);
+    const std::size_t request = size + kHeaderBytes;
     void* block = backend::allocate(request);
     if (block == nullptr) [[unlikely]]
         return new_failed_nothrow(size);
     return charge(block, request);
+#endif
 }
 
 // Any power of two: operator new is called with alignments above 16 by new-expressions,
@@ -455,20 +499,26 @@ void mark_thread_internal() noexcept {
 
 void prepare_size_classes() noexcept {
 #if MEMSCOPE_TRACKING && MEMSCOPE_BACKEND_MIMALLOC
-    // mi_good_size() never decreases with the size, so a table entry is right for every
-    // size it covers when the first and the last size of its range agree.
+    // mi_good_size() never decreases with the size, so a word's entry is right for every
+    // request in it when the word's first and last byte counts agree.
     bool valid = true;
-    auto fill = [&](std::size_t index, std::size_t first, std::size_t last) {
+    std::size_t classes = 0;
+    for (std::size_t word = 0; word < kTableWords; ++word) {
+        const std::size_t last = word * 8;
+        const std::size_t first = word == 0 ? 0 : last - 7;
         const std::size_t size = mi_good_size(last);
-        g_size_class[index] = static_cast<std::uint16_t>(size / 8);
-        valid = valid && size % 8 == 0 && size / 8 <= 0xffff && mi_good_size(first) == size;
-    };
-    fill(0, 0, 0);
-    for (std::size_t words = 1; words <= kSmallMax / 8; ++words)
-        fill(words, words * 8 - 7, words * 8);
-    for (std::size_t step = kSmallMax / kMediumStep; step < kMediumMax / kMediumStep; ++step)
-        fill(kMediumBase + step, step * kMediumStep + 1, (step + 1) * kMediumStep);
+        valid = valid && mi_good_size(first) == size && size <= UINT32_MAX;
+        if (classes == 0 || g_class_size[classes - 1] != size) {
+            if (classes == 256) {
+                valid = false;
+                break;
+            }
+            g_class_size[classes++] = static_cast<std::uint32_t>(size);
+        }
+        g_class_of[word] = static_cast<std::uint8_t>(classes - 1);
+    }
     g_table_limit = valid ? kMediumMax + 1 : 0;
+    g_fast_limit = valid ? kMediumMax - kHeaderBytes + 1 : 0;
 #endif
 }
 
