@@ -106,6 +106,8 @@ TEST_CASE("a recording holds a header, the budgets, every sample, event and mark
     const JsonValue budgets = parsed(lines[1]);
     CHECK(*budgets.find("type")->string() == "budgets");
     CHECK(budgets.find("budgets")->find("Chunks")->number()->as_uint64() == 1000u);
+    REQUIRE(budgets.find("sources") != nullptr);
+    CHECK(*budgets.find("sources")->find("Chunks")->string() == "reported");
 
     CHECK(count_type(lines, "sample") == 2);
     CHECK(count_type(lines, "event") == 1);

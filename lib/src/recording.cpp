@@ -233,9 +233,15 @@ struct Recorder::Impl final : detail::ForkHandler {
         w.begin_object();
         w.key("warning_threshold").value(budget.warning_threshold());
         w.key("total_budget_bytes").value(budget.total_budget_bytes());
+        const std::vector<SubsystemSnapshot> rows = budget.snapshot();
         w.key("budgets").begin_object();
-        for (const SubsystemSnapshot& row : budget.snapshot())
+        for (const SubsystemSnapshot& row : rows)
             w.dynamic_key(row.name).value(row.memory.budget_bytes);
+        w.end_object();
+        // Where each row's figures come from (a row turning measured writes a new line).
+        w.key("sources").begin_object();
+        for (const SubsystemSnapshot& row : rows)
+            w.dynamic_key(row.name).value(to_string(row.source));
         w.end_object();
         w.end_object();
         body[0] = ',';  // continues the object the line opened

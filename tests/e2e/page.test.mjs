@@ -520,6 +520,9 @@ async function main() {
       check(['', 'measured', 'reported', 'both'].includes(r.source) && !r.estimate.includes('undefined'),
         `${r.name}: a recorded row's source "${r.source}", estimate "${r.estimate}"`);
     }
+    // The budgets lines carry each row's source: the measured row of the fixture shows it.
+    check(recRows.some((r) => r.name === 'Particles' && r.source === 'measured'),
+      `the recorded Particles row has the measured badge: ${JSON.stringify(recRows.map((r) => [r.name, r.source]))}`);
     await eventually('the charts show every recorded sample', async () => {
       const p = await chartPoints(page);
       return p.total[0].n === recSamples.length && p.subsystems.every((d) => d.n === recSamples.length);

@@ -47,8 +47,12 @@ function subsystemRows(rec, last, b) {
     const current = last.subs[i] ?? 0;
     const budget = b.budgets[name] ?? 0;
     const f = seriesFigures(rec, (p) => p.subs[i] ?? 0, budget, threshold);
+    // Recordings older than sources have none: the row then shows no badge. The
+    // estimate of a `both` row is not recorded, so it shows as measured figures only.
+    const source = (b.sources || {})[name];
     return {
       name,
+      ...(source ? { source } : {}),
       status: statusOf(current, budget, threshold),
       current_bytes: current,
       peak_bytes: f.peak,
