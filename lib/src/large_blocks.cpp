@@ -14,12 +14,16 @@ constexpr std::uintptr_t kDeleted = 1;  // never a block address (they are 64 Ki
 
 // key: the block's address, kEmpty or kDeleted. value: counted << 16 | tag, written by the
 // inserting thread before operator new returns, read by the freeing thread after the
-// program handed the pointer over.
+// program handed the pointer over. Plain zero-initialised integers reached through
+// std::atomic_ref: static storage needs no initialiser to run (and clang would refuse to
+// evaluate a constant initialiser of a quarter of a million atomics).
 struct Slot {
-    std::atomic<std::uintptr_t> key{kEmpty};
-    std::atomic<std::uint64_t> value{0};
+    std::uintptr_t key;
+    std::uint64_t value;
+    std::atomic_ref<std::uintptr_t> k() noexcept { return std::atomic_ref<std::uintptr_t>(key); }
+    std::atomic_ref<std::uint64_t> v() noexcept { return std::atomic_ref<std::uint64_t>(value); }
 };
-constinit Slot g_slots[kLargeSlots];
+Slot g_slots[kLargeSlots];                     // zero: every key kEmpty
 constinit std::atomic<std::size_t> g_live{0};  // blocks in the table, to refuse at half full
 
 std::size_t home_of(std::uintptr_t key) noexcept {
@@ -32,7 +36,7 @@ std::size_t home_of(std::uintptr_t key) noexcept {
 Slot* find_slot(std::uintptr_t key) noexcept {
     for (std::size_t i = home_of(key), n = 0; n < kLargeSlots;
          i = (i + 1) & (kLargeSlots - 1), ++n) {
-        const std::uintptr_t k = g_slots[i].key.load(std::memory_order_acquire);
+        const std::uintptr_t k = g_slots[i].k().load(std::memory_order_acquire);
         if (k == key) return &g_slots[i];
         if (k == kEmpty) return nullptr;
     }
@@ -49,15 +53,15 @@ bool large_insert(const void* p, std::size_t counted, TagId tag) noexcept {
     }
     const std::uint64_t value = (std::uint64_t{counted} << 16) | tag;
     for (std::size_t i = home_of(key);; i = (i + 1) & (kLargeSlots - 1)) {
-        std::uintptr_t k = g_slots[i].key.load(std::memory_order_relaxed);
+        std::uintptr_t k = g_slots[i].k().load(std::memory_order_relaxed);
         // A deleted slot may be taken: the key is unique among live blocks, so no other
         // slot further along can hold it. The value is written after the claim; only the
         // block's own free reads it, and the program's hand-over of the pointer orders that
         // read after this write.
         while (k == kEmpty || k == kDeleted) {
-            if (g_slots[i].key.compare_exchange_weak(k, key, std::memory_order_acq_rel,
+            if (g_slots[i].k().compare_exchange_weak(k, key, std::memory_order_acq_rel,
                                                      std::memory_order_relaxed)) {
-                g_slots[i].value.store(value, std::memory_order_relaxed);
+                g_slots[i].v().store(value, std::memory_order_relaxed);
                 return true;
             }
         }
@@ -67,18 +71,18 @@ bool large_insert(const void* p, std::size_t counted, TagId tag) noexcept {
 bool large_remove(const void* p, std::size_t& counted, TagId& tag) noexcept {
     Slot* s = find_slot(reinterpret_cast<std::uintptr_t>(p));
     if (s == nullptr) return false;
-    const std::uint64_t value = s->value.load(std::memory_order_relaxed);
+    const std::uint64_t value = s->v().load(std::memory_order_relaxed);
     counted = static_cast<std::size_t>(value >> 16);
     tag = static_cast<TagId>(value & 0xffff);
-    s->key.store(kDeleted, std::memory_order_release);
+    s->k().store(kDeleted, std::memory_order_release);
     g_live.fetch_sub(1, std::memory_order_relaxed);
     return true;
 }
 
 bool large_find(const void* p, std::size_t& counted, TagId& tag) noexcept {
-    const Slot* s = find_slot(reinterpret_cast<std::uintptr_t>(p));
+    Slot* s = find_slot(reinterpret_cast<std::uintptr_t>(p));
     if (s == nullptr) return false;
-    const std::uint64_t value = s->value.load(std::memory_order_relaxed);
+    const std::uint64_t value = s->v().load(std::memory_order_relaxed);
     counted = static_cast<std::size_t>(value >> 16);
     tag = static_cast<TagId>(value & 0xffff);
     return true;
