@@ -123,9 +123,24 @@ void Engine::report() {
     // difference). The other four are measured only.
     const Footprint textures = textures_->footprint();
     budget_.report("Textures", textures.bytes, textures.count);
+    attached_last_report_ = meshes_->attached_bytes();
+    if (!memscope::tracking_enabled()) {
+        // A build without tracking measures nothing: the engine reports every subsystem's
+        // own footprint instead, as a game without scopes does.
+        const Footprint chunks = chunks_->footprint();
+        budget_.report("Chunks", chunks.bytes, chunks.count);
+        const Footprint meshes = meshes_->footprint();
+        budget_.report("Meshes", meshes.bytes, meshes.count);
+        const Footprint entities = entities_->footprint();
+        budget_.report("Entities", entities.bytes, entities.count);
+        const Footprint audio = audio_->footprint();
+        budget_.report("Audio", audio.bytes, audio.count);
+        const Footprint physics = physics_->footprint();
+        budget_.report("Physics", physics.bytes, physics.count);
+        return;
+    }
     const Footprint chunks = chunks_->estimate();
     budget_.report("Chunks", chunks.bytes, chunks.count);
-    attached_last_report_ = meshes_->attached_bytes();
     // Re-reads the measured rows, fires their warnings and calls their pressure callbacks,
     // as report() does (a Chunks eviction in its callback measures again).
     budget_.update();
@@ -149,7 +164,14 @@ void Engine::on_chunk_pressure(const memscope::PressureEvent& event) {
     // On the game thread, inside update(): evict now and measure again, so the spike is
     // cut in this very frame. memscope calls back with no lock held, so this nested
     // update() is allowed.
-    if (chunks_->evict_behind(camera_x_) > 0) budget_.update();
+    if (chunks_->evict_behind(camera_x_) > 0) {
+        if (memscope::tracking_enabled()) {
+            budget_.update();
+        } else {
+            const Footprint chunks = chunks_->footprint();
+            budget_.report("Chunks", chunks.bytes, chunks.count);
+        }
+    }
 }
 
 std::vector<Engine::Truth> Engine::destroy_and_measure() {
