@@ -107,8 +107,8 @@ struct LeakRule {
     /// releasing memory (a sawtooth whose troughs climb) is a leak.
     std::size_t window = 60;
     /// The long window, in samples: a floor that rises through it is a leak even without
-    /// releases. Waves and loads whose rise lasts less than about 3/4 of it are not
-    /// (0 or not longer than `window`: no long test).
+    /// releases. Loads, steps and waves of period up to about this long are not (0 or not
+    /// longer than `window`: no long test).
     std::size_t long_window = 300;
     std::size_t segments = 4;              ///< equal parts of each window
     double threshold_per_sample = 1024.0;  ///< the floor must rise faster than this

@@ -36,8 +36,8 @@ struct SamplerOptions {
     /// under loads and unloads). See find_leak() in history.hpp and docs/leaks.md.
     std::size_t leak_window = 60;
     /// The long leak window, in samples: a floor that climbs through all of it is a leak
-    /// even without releases (a steady leak). A rise shorter than about 3/4 of it (a load,
-    /// a step, a slow wave of period up to about 1.3 times it) is not. 0: no long test.
+    /// even without releases (a steady leak). A load, a step, or a wave of period up to
+    /// about this many samples is not. 0: no long test.
     std::size_t leak_long_window = 300;
     /// Equal parts of each window. In both windows the floor must also rise faster than
     /// trend_threshold_bytes_per_sample.
