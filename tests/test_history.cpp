@@ -338,3 +338,52 @@ TEST_CASE("the footprint counts the ring and stops growing once it is full") {
     for (int i = 0; i < 40; ++i) record_total(history, 0, i, subsystems);
     CHECK(history.footprint_bytes() == full);
 }
+
+// ---------------------------------------------------------------------------------------
+// find_leak: the Sampler's rule
+
+TEST_CASE("find_leak: a climb without releases is a leak only over the long window") {
+    const memscope::LeakRule rule;  // 60 and 300 samples, 4 parts, 1 KiB per sample
+    const auto leak = as_doubles(steady_leak(400, 50 * kMiB, 8 * kKiB));
+    const std::vector<double> first_299(leak.begin(), leak.begin() + 299);
+    CHECK_FALSE(memscope::find_leak(first_299, rule).leak);
+    const auto found = memscope::find_leak(leak, rule);
+    CHECK(found.leak);
+    CHECK(found.window == 300);
+    CHECK(found.slope_per_sample == doctest::Approx(8 * kKiB));
+    // Slower than the threshold is not a leak, however long.
+    CHECK_FALSE(memscope::find_leak(as_doubles(steady_leak(400, 0, 1000)), rule).leak);
+}
+
+TEST_CASE("find_leak: troughs that climb between releases are a leak over the short window") {
+    const memscope::LeakRule rule;
+    // Loads 10 MiB for half of every 10 samples; each unload leaves 512 KiB behind.
+    std::vector<double> series;
+    for (std::size_t i = 0; i < 60; ++i)
+        series.push_back(static_cast<double>(100 * kMiB + (i / 10) * 512 * kKiB +
+                                             (i % 10 >= 5 ? 10 * kMiB : 0)));
+    const auto found = memscope::find_leak(series, rule);
+    CHECK(found.leak);
+    CHECK(found.window == 60);
+    // Back to the same floor every time: no leak.
+    CHECK_FALSE(memscope::find_leak(as_doubles(sawtooth(400, 100 * kMiB, kMiB, 10)), rule).leak);
+}
+
+TEST_CASE("find_leak: a rise no larger than the noise, or a step, is not a leak") {
+    memscope::LeakRule rule;
+    rule.long_window = 0;  // the short window alone
+    // The floors climb by 16 KiB per part, under changes of 64 KiB from sample to sample.
+    std::vector<double> noisy;
+    for (std::size_t i = 0; i < 60; ++i)
+        noisy.push_back(
+            static_cast<double>(10 * kMiB + (i / 15) * 16 * kKiB + (i % 2) * 64 * kKiB));
+    CHECK_FALSE(memscope::find_leak(noisy, rule).leak);
+    // A step up that stays: the floor rises once.
+    std::vector<double> step(400, 10.0 * kMiB);
+    for (std::size_t i = 200; i < step.size(); ++i) step[i] += 50.0 * kMiB;
+    CHECK_FALSE(memscope::find_leak(step, memscope::LeakRule{}).leak);
+    // Too short for either window, or nonsense parts: nothing.
+    CHECK_FALSE(memscope::find_leak({}, memscope::LeakRule{}).leak);
+    rule.segments = 1;
+    CHECK_FALSE(memscope::find_leak(as_doubles(steady_leak(100, 0, kMiB)), rule).leak);
+}

@@ -117,8 +117,9 @@ TEST_CASE("sampler: a leaking subsystem raises exactly one leak_suspect event") 
     CHECK(leak.subsystem == "Meshes");
     CHECK(leak.level == memscope::LogLevel::warning);
     CHECK(leak.budget_bytes == 512 * kMiB);
-    // It fires as soon as the window (60 samples) is full: at the 60th sample.
-    CHECK(leak.current_bytes == 100 * kMiB + 59 * 64 * kKiB);
+    // A climb without releases is a leak once it fills the long window (300 samples,
+    // here the capacity: 120): at the 120th sample.
+    CHECK(leak.current_bytes == 100 * kMiB + 119 * 64 * kKiB);
     CHECK(leak.slope_bytes_per_second > 0.0);
     CHECK(leak.message.rfind("Subsystem 'Meshes' suspected leak: its memory floor rose ", 0) == 0);
     CHECK(leak.message.find(" over the last ") != std::string::npos);
@@ -126,6 +127,23 @@ TEST_CASE("sampler: a leaking subsystem raises exactly one leak_suspect event") 
 
     CHECK(sampler.analyze_trend("Meshes").trend == Trend::increasing);
     CHECK(sampler.analyze_trend("Physics").trend == Trend::stable);
+}
+
+TEST_CASE("sampler: a sawtooth whose troughs climb is a suspect within the short window") {
+    memscope::MemoryBudget budget(quiet());
+    memscope::SamplerOptions options;
+    options.interval = std::chrono::hours{1};
+    memscope::Sampler sampler(budget, options);
+    // Loads 20 MiB for 4 of every 8 samples; each unload leaves 1.5 MiB behind.
+    for (std::size_t i = 0; i < 100; ++i) {
+        const std::size_t load = i % 8 >= 4 ? 20 * kMiB : 0;
+        budget.report("Meshes", 20 * kMiB + (i / 8) * 1536 * kKiB + load, 1);
+        sampler.sample_now();
+        if (i + 1 < 60) REQUIRE(leak_events(budget).empty());
+    }
+    // The short window (60 samples) shows it as soon as it is full.
+    REQUIRE(leak_events(budget).size() == 1);
+    CHECK(leak_events(budget).front().current_bytes == 20 * kMiB + 7 * 1536 * kKiB);
 }
 
 TEST_CASE("sampler: the leak event re-arms only after the series stops looking like a leak") {

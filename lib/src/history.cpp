@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
@@ -52,7 +53,76 @@ TrendResult make_trend(const Sample& first, const Sample& last, double first_val
     return r;
 }
 
+// The noise of a run of values: the median size of its sample-to-sample changes. A wave
+// or a leak moves every sample by about the same amount; a release is one large change
+// among many small ones, so it does not count.
+double noise_of(const double* v, std::size_t n) {
+    if (n < 2) return 0.0;
+    std::vector<double> changes;
+    changes.reserve(n - 1);
+    for (std::size_t i = 1; i < n; ++i) changes.push_back(std::abs(v[i] - v[i - 1]));
+    const auto middle = changes.begin() + static_cast<std::ptrdiff_t>(changes.size() / 2);
+    std::nth_element(changes.begin(), middle, changes.end());
+    return *middle;
+}
+
+// The largest fall of a run of values: from one value down to a later, lower one.
+double largest_fall(const double* v, std::size_t n) {
+    double peak = v[0];
+    double fall = 0.0;
+    for (std::size_t i = 1; i < n; ++i) {
+        peak = std::max(peak, v[i]);
+        fall = std::max(fall, peak - v[i]);
+    }
+    return fall;
+}
+
+// One window of find_leak(): the newest `window` values (a remainder of window % segments
+// dropped from the oldest end) in equal parts, each part's floor above the one before by
+// more than `margin_of_noise` times the noise; and, with `need_release`, a fall of more
+// than eight times the noise somewhere in the window.
+std::optional<double> floor_climb(const std::vector<double>& values, std::size_t window,
+                                  std::size_t segments, bool need_release) {
+    if (segments < 2 || window < segments || values.size() < window) return std::nullopt;
+    const std::size_t part = window / segments;
+    const std::size_t n = part * segments;
+    const double* v = values.data() + (values.size() - n);
+    const double noise = noise_of(v, n);
+    if (need_release && !(largest_fall(v, n) > 8.0 * noise)) return std::nullopt;
+    const auto floor_of = [&](std::size_t k) {
+        return *std::min_element(v + k * part, v + (k + 1) * part);
+    };
+    const double first_floor = floor_of(0);
+    double previous_floor = first_floor;
+    for (std::size_t k = 1; k < segments; ++k) {
+        const double part_floor = floor_of(k);
+        // Strictly above, also when the noise is nil: a sawtooth back to the same floor
+        // does not rise.
+        if (!(part_floor - previous_floor > 2.0 * noise) || part_floor <= previous_floor)
+            return std::nullopt;
+        previous_floor = part_floor;
+    }
+    // The first and last parts are this many samples apart.
+    return (previous_floor - first_floor) / static_cast<double>(part * (segments - 1));
+}
+
 }  // namespace
+
+LeakFinding find_leak(const std::vector<double>& values, const LeakRule& rule) {
+    LeakFinding finding;
+    const auto accept = [&](std::size_t window, std::optional<double> slope) {
+        if (!slope || !(*slope > rule.threshold_per_sample)) return false;
+        finding = LeakFinding{true, *slope, window};
+        return true;
+    };
+    // A floor that climbs while the series releases memory is a leak within the short
+    // window; a climb without releases may be a load or a slow wave, until it outlasts
+    // the long one.
+    if (accept(rule.window, floor_climb(values, rule.window, rule.segments, true))) return finding;
+    if (rule.long_window > rule.window)
+        accept(rule.long_window, floor_climb(values, rule.long_window, rule.segments, false));
+    return finding;
+}
 
 std::string_view to_string(Trend trend) noexcept {
     switch (trend) {

@@ -75,6 +75,7 @@ struct Sampler::Impl final : detail::ForkHandler {
         o.interval = std::max(o.interval, std::chrono::milliseconds{1});
         o.capacity = std::max<std::size_t>(o.capacity, 2);
         o.leak_window = std::min(o.leak_window, o.capacity);
+        o.leak_long_window = std::min(o.leak_long_window, o.capacity);
         return o;
     }
 
@@ -128,7 +129,9 @@ struct Sampler::Impl final : detail::ForkHandler {
     // later window no longer looks like a leak, so a leak that goes on is reported once,
     // and one that stops and later resumes is reported again.
     std::vector<BudgetEvent> check_leaks(std::uint64_t newest_sequence) {
-        const std::size_t window = options.leak_window;
+        const LeakRule rule{options.leak_window, options.leak_long_window, options.leak_segments,
+                            options.trend_threshold_bytes_per_sample};
+        const std::size_t window = std::max(rule.window, rule.long_window);
         const std::vector<Sample> samples =
             history.since(newest_sequence > window ? newest_sequence - window : 0);
         const std::vector<std::string> names = history.subsystem_names();
@@ -139,23 +142,22 @@ struct Sampler::Impl final : detail::ForkHandler {
         series.reserve(samples.size());
         for (std::size_t i = 0; i < names.size(); ++i) {
             series.clear();
-            const Sample* first = nullptr;  // first sample of the window that has subsystem i
             for (const Sample& s : samples) {
                 if (i >= s.subsystem_bytes.size()) continue;
-                if (first == nullptr) first = &s;
                 series.push_back(static_cast<double>(s.subsystem_bytes[i]));
             }
-            double slope = 0.0;
-            const bool leak =
-                series_looks_like_leak(series, window, options.leak_segments,
-                                       options.trend_threshold_bytes_per_sample, &slope);
-            if (!leak) {
+            const LeakFinding found = find_leak(series, rule);
+            if (!found.leak) {
                 leak_flagged[i] = false;
                 continue;
             }
             if (leak_flagged[i]) continue;
             leak_flagged[i] = true;
-            events.push_back(leak_event(names[i], *first, samples.back(), i, slope, series.size()));
+            // The event speaks of the window that showed the leak.
+            const std::size_t n = std::min(found.window, series.size());
+            const Sample& from = samples[samples.size() - n];
+            events.push_back(
+                leak_event(names[i], from, samples.back(), i, found.slope_per_sample, n));
         }
         return events;
     }

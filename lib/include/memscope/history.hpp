@@ -93,12 +93,41 @@ class History {
     std::unique_ptr<Impl> impl_;
 };
 
-/// Leak test on one series (exposed for tests and tools): true when, over the last
+/// The plain floor test on one series (find_leak() is the Sampler's rule): true when, over the last
 /// `window` values split into `segments` equal parts, every part's minimum is above the
 /// previous part's and the floor rises by more than `threshold_per_sample` per sample
 /// on average. `slope_per_sample` receives the floor's rise per sample.
 [[nodiscard]] bool series_looks_like_leak(const std::vector<double>& values, std::size_t window,
                                           std::size_t segments, double threshold_per_sample,
                                           double* slope_per_sample = nullptr);
+
+/// The leak rule's settings (the Sampler takes them from SamplerOptions).
+struct LeakRule {
+    /// The short window, in samples: a floor that rises through it while the series keeps
+    /// releasing memory (a sawtooth whose troughs climb) is a leak.
+    std::size_t window = 60;
+    /// The long window, in samples: a floor that rises through it is a leak even without
+    /// releases. Loads, steps and waves of period up to about this long are not (0 or not
+    /// longer than `window`: no long test).
+    std::size_t long_window = 300;
+    std::size_t segments = 4;              ///< equal parts of each window
+    double threshold_per_sample = 1024.0;  ///< the floor must rise faster than this
+};
+
+/// find_leak()'s answer.
+struct LeakFinding {
+    bool leak = false;
+    double slope_per_sample = 0.0;  ///< the floor's rise per sample over `window`
+    std::size_t window = 0;         ///< the window that showed it (0: none did)
+};
+
+/// The Sampler's leak rule on one series (oldest first). In a window split into
+/// `segments` parts, each part's floor (minimum) must be above the previous part's by more
+/// than twice the series' noise (the median of its sample-to-sample changes), and the floor
+/// must rise faster than the threshold. On the short window the series must also have
+/// given back memory: a fall of more than eight times the noise. On the long window a rise
+/// alone is enough. Waves return to their floor, a step rises once, noise does not rise by
+/// more than itself: none of them passes.
+[[nodiscard]] LeakFinding find_leak(const std::vector<double>& values, const LeakRule& rule);
 
 }  // namespace memscope

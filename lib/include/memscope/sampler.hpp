@@ -29,12 +29,18 @@ struct SamplerOptions {
     /// The trend rule: growing (shrinking) by more than this many bytes
     /// per sample, on average, is increasing (decreasing).
     double trend_threshold_bytes_per_sample = 1024.0;
-    /// Leak detection looks at this many most recent samples...
+    /// The short leak window, in samples: a subsystem is a leak suspect when, over the
+    /// last leak_window samples split into leak_segments parts, every part's minimum (its
+    /// floor) is above the one before by more than twice the series' noise, while the
+    /// series gave memory back (a sawtooth whose troughs climb: the shape of a leak
+    /// under loads and unloads). See find_leak() in history.hpp and docs/leaks.md.
     std::size_t leak_window = 60;
-    /// ...split into this many equal segments: a subsystem is a leak suspect when the
-    /// minimum of every segment is above the minimum of the one before (its floor keeps
-    /// rising, which a sawtooth of loads and unloads does not do) and its floor rises
-    /// faster than trend_threshold_bytes_per_sample.
+    /// The long leak window, in samples: a floor that climbs through all of it is a leak
+    /// even without releases (a steady leak). A load, a step, or a wave of period up to
+    /// about this many samples is not. 0: no long test.
+    std::size_t leak_long_window = 300;
+    /// Equal parts of each window. In both windows the floor must also rise faster than
+    /// trend_threshold_bytes_per_sample.
     std::size_t leak_segments = 4;
     /// After each sample, test every subsystem and push one leak_suspect event into the
     /// budget's event list when it becomes a suspect (again only after it stopped being one).
@@ -68,7 +74,7 @@ class Sampler {
     /// The recorded history.
     [[nodiscard]] const History& history() const;
     /// The options in force: as given, except that the interval is at least 1 ms, the
-    /// capacity at least 2, and the leak window at most the capacity.
+    /// capacity at least 2, and the leak windows at most the capacity.
     [[nodiscard]] const SamplerOptions& options() const;
 
     /// Global trend over the kept samples, by the options' threshold.
