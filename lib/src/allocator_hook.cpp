@@ -347,6 +347,7 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     }
 }
 
+#if MEMSCOPE_BACKEND_MIMALLOC
 // new for a size off the fast path: a large one, the process's very first call (before the
 // table is filled), one the table does not cover (a table that failed its check; the last
 // 16 bytes below kLargeMin): the usable size comes from the allocator.
@@ -364,6 +365,7 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     if (block == nullptr) return new_failed_nothrow(size);
     return charge(block, request);
 }
+#endif
 
 // The fast path. One compare sends every case but the common one to new_untabled(). The
 // counted size is looked up before the allocator is called, so the lookup overlaps
