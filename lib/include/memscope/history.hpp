@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "memscope/allocator.hpp"
+#include "memscope/budget.hpp"
 
 namespace memscope {
 
@@ -129,5 +130,25 @@ struct LeakFinding {
 /// alone is enough. Waves return to their floor, a step rises once, noise does not rise by
 /// more than itself: none of them passes.
 [[nodiscard]] LeakFinding find_leak(const std::vector<double>& values, const LeakRule& rule);
+
+/// The forecast rule's settings (the Sampler takes them from SamplerOptions).
+struct ForecastRule {
+    double horizon_seconds = 60.0;  ///< forecast a crossing no further away than this
+    std::size_t window = 30;        ///< the trend is fitted to at most this many newest samples
+    std::size_t min_samples = 10;   ///< and to at least this many
+    /// The fit must explain this much of the series' variance (R²): noise and waves
+    /// shorter than the window explain little of it, a steady approach almost all.
+    double min_r_squared = 0.8;
+    double threshold_per_sample = 1024.0;  ///< the rise per sample must exceed this
+};
+
+/// The forecast rule on one series: `seconds` and `values` parallel, oldest first (sample
+/// times and bytes). A least-squares line through the newest `rule.window` points, rising
+/// faster than the threshold and with R² of at least `rule.min_r_squared`, reaches `budget`
+/// from the newest value within the horizon: the forecast, with the seconds until then.
+/// nullopt otherwise, and when the newest value is already at or past the budget.
+[[nodiscard]] std::optional<Forecast> forecast_crossing(const std::vector<double>& seconds,
+                                                        const std::vector<double>& values,
+                                                        double budget, const ForecastRule& rule);
 
 }  // namespace memscope

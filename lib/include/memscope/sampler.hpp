@@ -45,6 +45,14 @@ struct SamplerOptions {
     /// After each sample, test every subsystem and push one leak_suspect event into the
     /// budget's event list when it becomes a suspect (again only after it stopped being one).
     bool detect_leaks = true;
+    /// After each sample, forecast for every budgeted subsystem and the total when its
+    /// budget will be crossed at the present trend; a crossing within this horizon fires
+    /// one forecast event and the pressure callbacks per approach (MemoryBudget::
+    /// set_forecast()). 0: no forecasts. See forecast_crossing() and docs/forecasts.md.
+    std::chrono::milliseconds forecast_horizon{60000};
+    /// The trend is a least-squares line through the newest forecast_window samples (at
+    /// least 10 of them) that must explain 80% of their variance (R²).
+    std::size_t forecast_window = 30;
 };
 
 /// Records samples of a MemoryBudget (and the global allocator) into a History, and
