@@ -2,7 +2,7 @@
 #pragma once
 /// \file
 /// Sampler: records the allocator figures and every subsystem's bytes into a History at a
-/// fixed interval, and raises leak suspicion on the budget.
+/// fixed interval, raises leak suspicion on the budget and forecasts budget crossings.
 ///
 /// Drive it from the game loop (one cheap call per frame, samples when the interval has
 /// passed) or let it run its own thread:
