@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <memscope/budget.hpp>
@@ -82,8 +83,9 @@ TEST_CASE("forecast: a steady approach fires once, well before the crossing") {
     REQUIRE(r.forecast_at);
     REQUIRE(r.over_at);
     CHECK(*r.over_at - *r.forecast_at >= 10);
-    // Fired as soon as the crossing came within the 60 s horizon with enough samples.
-    CHECK(*r.forecast_at <= 12);
+    // Fired as soon as the samples spanned half the 30 s window: the crossing was then
+    // within the 60 s horizon.
+    CHECK(*r.forecast_at == 15);
     REQUIRE_FALSE(r.predictions.empty());
     CHECK(r.predictions.front().bytes_per_second == doctest::Approx(0.01 * kBudget));
 }
@@ -103,9 +105,9 @@ TEST_CASE("forecast: the seconds are the distance to the budget over the trend")
     CHECK_FALSE(memscope::forecast_crossing(t, v, kBudget, near));  // beyond the horizon
     near.horizon_seconds = 0.0;
     CHECK_FALSE(memscope::forecast_crossing(t, v, kBudget, near));  // disabled
-    t.resize(5);
-    v.resize(5);
-    CHECK_FALSE(memscope::forecast_crossing(t, v, kBudget, {}));  // too few samples
+    t.resize(14);
+    v.resize(14);
+    CHECK_FALSE(memscope::forecast_crossing(t, v, kBudget, {}));  // 13 s: under half the window
 }
 
 TEST_CASE("forecast: flat and falling subsystems never get one") {
@@ -188,8 +190,13 @@ TEST_CASE("forecast: the budget's event, callback and standing forecast") {
           "+12.0 MB/s (890 MB / 1024 MB)");
     CHECK(budget.snapshot().front().forecast.seconds == 35.0);  // the newest stands
 
-    budget.set_forecast("Chunks", std::nullopt);  // the trend went away: re-armed
-    CHECK(budget.snapshot().front().forecast.seconds == 0.0);
+    // A fit that dips for a few samples is the same approach.
+    for (int i = 0; i < 4; ++i) budget.set_forecast("Chunks", std::nullopt);
+    CHECK(budget.snapshot().front().forecast.seconds == 0.0);  // none stands meanwhile
+    budget.set_forecast("Chunks", Forecast{30.0, 1.0 * kMiB});
+    CHECK(budget.event_counts().forecast == 1);
+    // Five samples in a row without one: the approach is over, the next one fires.
+    for (int i = 0; i < 5; ++i) budget.set_forecast("Chunks", std::nullopt);
     budget.set_forecast("Chunks", Forecast{30.0, 1.0 * kMiB});
     CHECK(budget.event_counts().forecast == 2);
 
@@ -206,12 +213,14 @@ TEST_CASE("forecast: the sampler forecasts a rising subsystem, not a flat one") 
     budget.set_budget("Chunks", 1024 * kMiB);
     budget.set_budget("Physics", 256 * kMiB);
     memscope::SamplerOptions options;
-    options.interval = std::chrono::hours{1};  // sampled by hand, microseconds apart
+    options.interval = std::chrono::hours{1};  // sampled by hand, 2 ms apart
+    options.forecast_window = std::chrono::milliseconds{40};
     memscope::Sampler sampler(budget, options);
     for (std::size_t i = 0; i < 40; ++i) {
         budget.report("Chunks", 100 * kMiB + i * 4 * kMiB, 1);
         budget.report("Physics", 30 * kMiB, 1);
         sampler.sample_now();
+        std::this_thread::sleep_for(std::chrono::milliseconds{2});
     }
     std::vector<std::string> forecast_for;
     for (const auto& e : budget.events())
@@ -225,6 +234,7 @@ TEST_CASE("forecast: the sampler forecasts a rising subsystem, not a flat one") 
     for (std::size_t i = 0; i < 40; ++i) {
         quiet_budget.report("Chunks", 100 * kMiB + i * 4 * kMiB, 1);
         off.sample_now();
+        std::this_thread::sleep_for(std::chrono::milliseconds{2});
     }
     CHECK(quiet_budget.event_counts().forecast == 0);
 }

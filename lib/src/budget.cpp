@@ -107,7 +107,12 @@ struct Entry {
     std::optional<std::size_t> baseline;
     Forecast forecast;            // the standing forecast (seconds 0: none)
     bool forecast_fired = false;  // this approach's forecast was announced
+    int forecast_misses = 0;      // set_forecast() calls in a row without a forecast
 };
+
+// An approach ends after this many calls in a row without a forecast: a noisy approach
+// whose fit dips for a sample or two is still the same approach.
+constexpr int kForecastRearmCalls = 5;
 
 struct Callback {
     CallbackId id;
@@ -768,10 +773,12 @@ void MemoryBudget::set_forecast(std::string_view name, std::optional<Forecast> p
         // subsystem is back under it by the hysteresis (its over-budget alert re-armed).
         if (budget == 0 || current >= budget || !prediction || !(prediction->seconds > 0.0)) {
             e->forecast = Forecast{};
-            if (budget == 0 || (!prediction && e->alert != kOver)) e->forecast_fired = false;
+            if (!prediction && e->alert != kOver) ++e->forecast_misses;
+            if (budget == 0 || e->forecast_misses >= kForecastRearmCalls) e->forecast_fired = false;
             return;
         }
         e->forecast = *prediction;
+        e->forecast_misses = 0;
         if (e->forecast_fired || e->alert == kOver) return;
         e->forecast_fired = true;
         out.events.push_back(impl_->make_forecast_event(name, *e));

@@ -128,11 +128,17 @@ std::optional<Forecast> forecast_crossing(const std::vector<double>& seconds,
                                           const std::vector<double>& values, double budget,
                                           const ForecastRule& rule) {
     const std::size_t count = std::min(seconds.size(), values.size());
-    const std::size_t n = std::min(count, std::max(rule.window, rule.min_samples));
-    if (n < std::max<std::size_t>(rule.min_samples, 3) || !(rule.horizon_seconds > 0.0))
+    if (count == 0 || !(rule.horizon_seconds > 0.0) || !(rule.window_seconds > 0.0))
         return std::nullopt;
-    const double* t = seconds.data() + (seconds.size() - n);
-    const double* v = values.data() + (values.size() - n);
+    const double* t_end = seconds.data() + count;
+    const double newest = t_end[-1];
+    std::size_t n = 0;
+    while (n < count && t_end[-1 - static_cast<std::ptrdiff_t>(n)] >= newest - rule.window_seconds)
+        ++n;
+    if (n < std::max<std::size_t>(rule.min_samples, 3)) return std::nullopt;
+    const double* t = t_end - n;
+    const double* v = values.data() + (count - n);
+    if (!(newest - t[0] >= rule.window_seconds / 2.0)) return std::nullopt;  // too short yet
     const double current = v[n - 1];
     if (!(current < budget)) return std::nullopt;
     // Least squares of value on time, about the means (no cancellation on large figures).

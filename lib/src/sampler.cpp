@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <mutex>
@@ -140,9 +141,13 @@ struct Sampler::Impl final : detail::ForkHandler {
         std::uint64_t newest_sequence, const std::vector<SubsystemSnapshot>& rows) {
         ForecastRule rule;
         rule.horizon_seconds = std::chrono::duration<double>(options.forecast_horizon).count();
-        rule.window = options.forecast_window;
+        rule.window_seconds = std::chrono::duration<double>(options.forecast_window).count();
         rule.threshold_per_sample = options.trend_threshold_bytes_per_sample;
-        const std::size_t window = std::max(rule.window, rule.min_samples);
+        // Twice the samples the window holds at the interval, as samples taken by hand
+        // (sample_now()) may come closer; forecast_crossing() keeps those within it.
+        const auto per_window = static_cast<std::size_t>(
+            options.forecast_window.count() / std::max<std::int64_t>(options.interval.count(), 1));
+        const std::size_t window = std::max(2 * per_window + 2, 4 * rule.min_samples);
         const std::vector<Sample> samples =
             history.since(newest_sequence > window ? newest_sequence - window : 0);
         const std::vector<std::string> names = history.subsystem_names();

@@ -357,8 +357,9 @@ class MemoryBudget {
     /// trend it crosses its budget within the horizon (`prediction`), or it does not
     /// (nullopt). The forecast stands in snapshot() and totals() until the next call. The
     /// first one of an approach fires a forecast event and the pressure callbacks (with
-    /// PressureEvent::forecast_seconds > 0); the next fires only after a nullopt while the
-    /// subsystem was not over budget (the trend went away, or it crossed and fell back).
+    /// PressureEvent::forecast_seconds > 0); the next fires only after five nullopts in a
+    /// row while the subsystem was not over budget (the trend went away, or it crossed and
+    /// fell back).
     /// Ignored while the subsystem is over budget or unbudgeted.
     void set_forecast(std::string_view name, std::optional<Forecast> prediction);
 

@@ -50,9 +50,10 @@ struct SamplerOptions {
     /// one forecast event and the pressure callbacks per approach (MemoryBudget::
     /// set_forecast()). 0: no forecasts. See forecast_crossing() and docs/forecasts.md.
     std::chrono::milliseconds forecast_horizon{60000};
-    /// The trend is a least-squares line through the newest forecast_window samples (at
-    /// least 10 of them) that must explain 80% of their variance (R²).
-    std::size_t forecast_window = 30;
+    /// The trend is a least-squares line through the samples of the last forecast_window
+    /// (at least 10 of them, spanning at least half of it) that must explain 80% of their
+    /// variance (R²).
+    std::chrono::milliseconds forecast_window{30000};
 };
 
 /// Records samples of a MemoryBudget (and the global allocator) into a History, and
