@@ -136,7 +136,7 @@ struct Sampler::Impl final : detail::ForkHandler {
     }
 
     // Each budgeted subsystem's forecast and the total's (nullopt: none), from the
-    // newest forecast_window samples.
+    // samples of the last forecast_window.
     std::vector<std::pair<std::string, std::optional<Forecast>>> forecast(
         std::uint64_t newest_sequence, const std::vector<SubsystemSnapshot>& rows) {
         ForecastRule rule;
