@@ -112,7 +112,8 @@ TEST_CASE("the exposition follows the text format and exports every listed figur
           std::string::npos);
     CHECK(text.find("memscope_events_total{kind=\"warning\"} 1\n") != std::string::npos);
     CHECK(text.find("memscope_events_total{kind=\"leak_suspect\"} 0\n") != std::string::npos);
-    CHECK(families.at("memscope_events_total").samples == 4);
+    CHECK(text.find("memscope_events_total{kind=\"forecast\"} 0\n") != std::string::npos);
+    CHECK(families.at("memscope_events_total").samples == 5);
     CHECK(text.find("memscope_warning_threshold_ratio 0.85\n") != std::string::npos);
     CHECK(text.find("memscope_build_info{version=\"" MEMSCOPE_VERSION "\",") != std::string::npos);
 }
@@ -131,16 +132,21 @@ TEST_CASE("memscope_events_total counts each kind, past the event ring's capacit
     leak.kind = memscope::EventKind::leak_suspect;
     leak.subsystem = "Chunks";
     budget.push_event(leak);
+    budget.report("Chunks", 50, 1);
+    budget.set_forecast("Chunks", memscope::Forecast{30.0, 1.0});
     const std::string text =
         memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
     check_exposition(text);
     const memscope::EventCounts counts = budget.event_counts();
     CHECK(counts.leak_suspect == 1);
-    CHECK(counts.warning + counts.over_budget + counts.recovered + counts.leak_suspect ==
+    CHECK(counts.forecast == 1);
+    CHECK(counts.warning + counts.over_budget + counts.recovered + counts.leak_suspect +
+              counts.forecast ==
           budget.last_event_sequence());
     CHECK(budget.events().size() == 2);
     for (auto kind : {memscope::EventKind::warning, memscope::EventKind::over_budget,
-                      memscope::EventKind::recovered, memscope::EventKind::leak_suspect}) {
+                      memscope::EventKind::recovered, memscope::EventKind::leak_suspect,
+                      memscope::EventKind::forecast}) {
         const std::string line = "memscope_events_total{kind=\"" +
                                  std::string(memscope::to_string(kind)) + "\"} " +
                                  std::to_string(counts.of(kind)) + "\n";

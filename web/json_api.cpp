@@ -88,6 +88,24 @@ void write_process(JsonWriter& w, const ProcessMemory& process, Detail detail) {
     w.end_object();
 }
 
+namespace {
+
+// The standing forecast: seconds until the budget is crossed and the trend, null when none.
+void write_forecast(JsonWriter& w, const Forecast& f) {
+    w.key("forecast_seconds");
+    if (f.seconds > 0.0)
+        w.value(f.seconds);
+    else
+        w.null();
+    w.key("forecast_bytes_per_second");
+    if (f.seconds > 0.0)
+        w.value(f.bytes_per_second);
+    else
+        w.null();
+}
+
+}  // namespace
+
 void write_subsystem(JsonWriter& w, const SubsystemSnapshot& row) {
     // The report's figures only where there is a report: on a measured row a 0 would read
     // as "reported 0". The estimate's error only where both figures exist.
@@ -109,6 +127,7 @@ void write_subsystem(JsonWriter& w, const SubsystemSnapshot& row) {
         w.key("reported_count").value(row.reported_count);
     }
     if (has_both) w.key("estimate_error_bytes").value(error);
+    write_forecast(w, row.forecast);
     w.key("formatted").begin_object();
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     if (is_byte_field(#field)) w.key(#field).value(formatted(row.memory.field));
@@ -131,6 +150,7 @@ void write_totals(JsonWriter& w, const BudgetTotals& totals, float warning_thres
 #undef MEMSCOPE_X_
     w.key("status").value(to_string(totals.status));
     w.key("warning_threshold").value(warning_threshold);
+    write_forecast(w, totals.forecast);
     w.key("formatted").begin_object();
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     if (is_byte_field(#field)) w.key(#field).value(formatted(totals.field));
@@ -195,6 +215,7 @@ void write_event(JsonWriter& w, const BudgetEvent& e) {
     w.key("current_bytes").value(e.current_bytes);
     w.key("budget_bytes").value(e.budget_bytes);
     w.key("slope_bytes_per_second").value(e.slope_bytes_per_second);
+    if (e.kind == EventKind::forecast) w.key("forecast_seconds").value(e.forecast_seconds);
     w.key("message").value(e.message);
     w.key("formatted").begin_object();
     w.key("current_bytes").value(format_memory(e.current_bytes));

@@ -228,9 +228,9 @@ std::string metrics_text(const Figures& f) {
     // every event, as Prometheus sums the labels.
     m.family("memscope_events_total", "counter",
              "Budget events fired since start, by kind (warning, over_budget, recovered, "
-             "leak_suspect).");
+             "leak_suspect, forecast).");
     for (EventKind kind : {EventKind::warning, EventKind::over_budget, EventKind::recovered,
-                           EventKind::leak_suspect})
+                           EventKind::leak_suspect, EventKind::forecast})
         m.sample("memscope_events_total", f.event_counts.of(kind), "kind", to_string(kind));
     m.family("process_start_time_seconds", "gauge",
              "Start time of the process since the Unix epoch in seconds.");

@@ -17,6 +17,9 @@
 #                 allocator's ground truth, and a warning event in a scaled-budget run
 #   api-leak      (server builds) a leak_suspect event on /api/v1/events
 #   busy-port     (server builds) a taken port is reported and the demo runs on without it
+#   forecast      (server builds) a real-time --scale-budgets 0.1 run: no subsystem that holds
+#                 still or waves gets a forecast; rows carry the forecast keys; the lead of a
+#                 Chunks forecast over its first over_budget event, if any, is printed
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -286,6 +289,44 @@ api | api-leak)
         note "$name: served $served, allocator freed $freed"
         within_percent "$served" "$freed" 1 || fail "$name: served $served is not within 1% of $freed"
     done < <(ground_truth "$scratch/log")
+    ;;
+
+forecast)
+    # Real time: the sampler's trend is in real seconds, which --no-pacing would compress.
+    start_bg "$scratch/log" "$demo" --port 0 --seconds 30 --scale-budgets 0.1 --linger 60 \
+        --verdict "$scratch/v.json"
+    wait_for_pattern "$scratch/log" "^memscope dashboard: " 20
+    if grep -q "^memscope dashboard: off" "$scratch/log"; then
+        echo "built without the dashboard server"
+        exit "$SKIP"
+    fi
+    port=$(dashboard_port "$scratch/log")
+    [[ -n $port ]] || fail "no port in the dashboard line"
+    base="http://127.0.0.1:$port"
+    wait_for_pattern "$scratch/log" "the dashboard stays up" 60
+    curl -fsS "$base/api/v1/events" >"$scratch/events.json" || fail "GET /api/v1/events"
+    curl -fsS "$base/api/v1/subsystems" >"$scratch/subsystems.json" || fail "GET /api/v1/subsystems"
+    curl -fsS "$base/metrics" >"$scratch/metrics.txt" || fail "GET /metrics"
+    jq_true "$scratch/events.json" 'any(.events[]; .kind == "over_budget" and .subsystem == "Chunks")' \
+        "Chunks crosses its budget"
+    for name in Meshes Textures Entities Audio Physics; do
+        jq_true "$scratch/events.json" "all(.events[]; .kind != \"forecast\" or .subsystem != \"$name\")" \
+            "no forecast for $name, which holds still or waves"
+    done
+    jq_true "$scratch/subsystems.json" \
+        'all(.subsystems[]; has("forecast_seconds") and has("forecast_bytes_per_second"))' \
+        "every row has the forecast keys"
+    grep -q '^memscope_events_total{kind="forecast"} ' "$scratch/metrics.txt" ||
+        fail "no forecast sample in memscope_events_total"
+    # The lead of the first Chunks forecast over the first Chunks over_budget event.
+    lead=$(jq -r '[.events[] | select(.subsystem == "Chunks")] as $c
+        | ([$c[] | select(.kind == "forecast")][0].unix_ms) as $f
+        | ([$c[] | select(.kind == "over_budget")][0].unix_ms) as $o
+        | if $f == null then "none" else (($o - $f) / 1000 | tostring) end' "$scratch/events.json")
+    note "Chunks: first forecast ahead of the first over_budget event by: $lead s"
+    kill -INT "$bg_pid"
+    wait_exit "$bg_pid" 20
+    expect_status 1 "$exit_status" "exit after SIGINT (budgets exceeded)"
     ;;
 
 busy-port)

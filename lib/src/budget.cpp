@@ -85,6 +85,7 @@ std::string describe(EventKind kind, std::string_view name, std::size_t current,
                           percent);
             return subject(name) + head + of_what + " " + pair;
         case EventKind::leak_suspect:
+        case EventKind::forecast:
             break;
     }
     return subject(name);
@@ -104,7 +105,14 @@ struct Entry {
     double seconds_over_budget = 0.0;
     std::uint64_t warnings = 0;
     std::optional<std::size_t> baseline;
+    Forecast forecast;            // the standing forecast (seconds 0: none)
+    bool forecast_fired = false;  // this approach's forecast was announced
+    int forecast_misses = 0;      // set_forecast() calls in a row without a forecast
 };
+
+// An approach ends after this many calls in a row without a forecast: a noisy approach
+// whose fit dips for a sample or two is still the same approach.
+constexpr int kForecastRearmCalls = 5;
 
 struct Callback {
     CallbackId id;
@@ -233,6 +241,29 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
         return ev;
     }
 
+    // "Subsystem 'Chunks' will exceed its memory budget in about 40 s at +12.0 MB/s
+    // (890 MB / 1024 MB)".
+    BudgetEvent make_forecast_event(std::string_view name, const Entry& e) const {
+        BudgetEvent ev;
+        ev.kind = EventKind::forecast;
+        ev.level = LogLevel::warning;
+        ev.subsystem = std::string(name);
+        ev.current_bytes = e.memory.current_bytes;
+        ev.budget_bytes = e.memory.budget_bytes;
+        ev.slope_bytes_per_second = e.forecast.bytes_per_second;
+        ev.forecast_seconds = e.forecast.seconds;
+        char when[48];
+        std::snprintf(when, sizeof when, " in about %.0f s at +", e.forecast.seconds);
+        const std::size_t rate =
+            static_cast<std::size_t>(std::max(0.0, e.forecast.bytes_per_second));
+        ev.message = subject(name) + " will exceed its " +
+                     (name == kTotalName ? "total memory budget" : "memory budget") + when +
+                     format_memory(rate) + "/s (" +
+                     detail::format_budget_figure(ev.current_bytes, ev.budget_bytes) + " / " +
+                     detail::format_budget_figure(ev.budget_bytes, ev.budget_bytes) + ")";
+        return ev;
+    }
+
     void queue_callbacks(std::string_view name, const PressureEvent& pe, Pending& out) const {
         for (const Callback& cb : callbacks) {
             if (cb.all || cb.name == name) out.calls.push_back({cb.fn, std::string(name), pe});
@@ -257,6 +288,9 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
                     break;
                 case EventKind::leak_suspect:
                     ++counts.leak_suspect;
+                    break;
+                case EventKind::forecast:
+                    ++counts.forecast;
                     break;
             }
             ev.time = wall;
@@ -335,6 +369,7 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
             if (dt > 0 && e.timed_status == MemoryStatus::over_budget) s.seconds_over_budget += dt;
         }
         s.warnings = e.warnings;
+        s.forecast = e.forecast;
         return s;
     }
 };
@@ -386,6 +421,8 @@ std::string_view to_string(EventKind kind) noexcept {
             return "recovered";
         case EventKind::leak_suspect:
             return "leak_suspect";
+        case EventKind::forecast:
+            return "forecast";
     }
     return "unknown";
 }
@@ -564,6 +601,7 @@ BudgetTotals MemoryBudget::totals() const {
         impl_->snapshot_of(std::string(kTotalName), impl_->total, impl_->now());
     t.seconds_over_threshold = total.seconds_over_threshold;
     t.seconds_over_budget = total.seconds_over_budget;
+    t.forecast = impl_->total.forecast;
     return t;
 }
 
@@ -713,8 +751,49 @@ std::uint64_t EventCounts::of(EventKind kind) const noexcept {
             return recovered;
         case EventKind::leak_suspect:
             return leak_suspect;
+        case EventKind::forecast:
+            return forecast;
     }
     return 0;
+}
+
+void MemoryBudget::set_forecast(std::string_view name, std::optional<Forecast> prediction) {
+    Pending out;
+    {
+        std::lock_guard lock(impl_->mutex);
+        Entry* e = nullptr;
+        if (name == kTotalName)
+            e = &impl_->total;
+        else if (auto it = impl_->subsystems.find(name); it != impl_->subsystems.end())
+            e = &it->second;
+        if (e == nullptr) return;
+        const std::size_t current = e->memory.current_bytes;
+        const std::size_t budget = e->memory.budget_bytes;
+        // Past the budget there is nothing left to forecast; the approach ends when the
+        // subsystem is back under it by the hysteresis (its over-budget alert re-armed).
+        if (budget == 0 || current >= budget || !prediction || !(prediction->seconds > 0.0)) {
+            e->forecast = Forecast{};
+            if (!prediction && e->alert != kOver) ++e->forecast_misses;
+            if (budget == 0 || e->forecast_misses >= kForecastRearmCalls) e->forecast_fired = false;
+            return;
+        }
+        e->forecast = *prediction;
+        e->forecast_misses = 0;
+        if (e->forecast_fired || e->alert == kOver) return;
+        e->forecast_fired = true;
+        out.events.push_back(impl_->make_forecast_event(name, *e));
+        PressureEvent pe;
+        pe.status = classify(current, budget, impl_->threshold);
+        pe.previous = pe.status;
+        pe.current_bytes = current;
+        pe.budget_bytes = budget;
+        pe.usage = usage_of(current, budget);
+        pe.forecast_seconds = prediction->seconds;
+        pe.bytes_per_second = prediction->bytes_per_second;
+        impl_->queue_callbacks(name, pe, out);
+        impl_->store_events(out);
+    }
+    impl_->dispatch(out);
 }
 
 void MemoryBudget::push_event(BudgetEvent event) {

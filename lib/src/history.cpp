@@ -124,6 +124,50 @@ LeakFinding find_leak(const std::vector<double>& values, const LeakRule& rule) {
     return finding;
 }
 
+std::optional<Forecast> forecast_crossing(const std::vector<double>& seconds,
+                                          const std::vector<double>& values, double budget,
+                                          const ForecastRule& rule) {
+    const std::size_t count = std::min(seconds.size(), values.size());
+    if (count == 0 || !(rule.horizon_seconds > 0.0) || !(rule.window_seconds > 0.0))
+        return std::nullopt;
+    const double* t_end = seconds.data() + count;
+    const double newest = t_end[-1];
+    std::size_t n = 0;
+    while (n < count && t_end[-1 - static_cast<std::ptrdiff_t>(n)] >= newest - rule.window_seconds)
+        ++n;
+    if (n < std::max<std::size_t>(rule.min_samples, 3)) return std::nullopt;
+    const double* t = t_end - n;
+    const double* v = values.data() + (count - n);
+    if (!(newest - t[0] >= rule.window_seconds / 2.0)) return std::nullopt;  // too short yet
+    const double current = v[n - 1];
+    if (!(current < budget)) return std::nullopt;
+    // Least squares of value on time, about the means (no cancellation on large figures).
+    double mean_t = 0.0, mean_v = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        mean_t += t[i];
+        mean_v += v[i];
+    }
+    mean_t /= static_cast<double>(n);
+    mean_v /= static_cast<double>(n);
+    double stt = 0.0, stv = 0.0, svv = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double dt = t[i] - mean_t;
+        const double dv = v[i] - mean_v;
+        stt += dt * dt;
+        stv += dt * dv;
+        svv += dv * dv;
+    }
+    if (!(stt > 0.0) || !(svv > 0.0)) return std::nullopt;  // one instant, or flat
+    const double slope = stv / stt;                         // bytes per second
+    const double r_squared = stv * stv / (stt * svv);
+    const double per_sample = slope * (t[n - 1] - t[0]) / static_cast<double>(n - 1);
+    if (!(per_sample > rule.threshold_per_sample) || !(r_squared >= rule.min_r_squared))
+        return std::nullopt;
+    const double until = (budget - current) / slope;
+    if (!(until <= rule.horizon_seconds)) return std::nullopt;
+    return Forecast{std::max(until, 1e-3), slope};
+}
+
 std::string_view to_string(Trend trend) noexcept {
     switch (trend) {
         case Trend::unknown:

@@ -7,15 +7,21 @@
 
 #include "memscope/sampler.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "due_time.hpp"
@@ -106,6 +112,7 @@ struct Sampler::Impl final : detail::ForkHandler {
             budget.update();
         }
         std::vector<BudgetEvent> leaks;
+        std::vector<std::pair<std::string, std::optional<Forecast>>> forecasts;
         {
             std::lock_guard lock(sample_mutex);
             const auto rows = budget.snapshot();
@@ -120,8 +127,70 @@ struct Sampler::Impl final : detail::ForkHandler {
             const std::uint64_t sequence =
                 history.record(unix_ms, seconds, allocation_stats(), process_memory(), subsystems);
             if (options.detect_leaks) leaks = check_leaks(sequence);
+            if (options.forecast_horizon.count() > 0) forecasts = forecast(sequence, rows);
         }
         for (BudgetEvent& event : leaks) budget.push_event(std::move(event));
+        // The forecasts' callbacks are the game's code, like update()'s.
+        const Scope game(TagId{0});
+        for (auto& [name, prediction] : forecasts) budget.set_forecast(name, prediction);
+    }
+
+    // Each budgeted subsystem's forecast and the total's (nullopt: none), from the
+    // samples of the last forecast_window.
+    std::vector<std::pair<std::string, std::optional<Forecast>>> forecast(
+        std::uint64_t newest_sequence, const std::vector<SubsystemSnapshot>& rows) {
+        ForecastRule rule;
+        rule.horizon_seconds = std::chrono::duration<double>(options.forecast_horizon).count();
+        rule.window_seconds = std::chrono::duration<double>(options.forecast_window).count();
+        rule.threshold_per_sample = options.trend_threshold_bytes_per_sample;
+        // Twice the samples the window holds at the interval, as samples taken by hand
+        // (sample_now()) may come closer; forecast_crossing() keeps those within it.
+        const auto per_window = static_cast<std::size_t>(
+            options.forecast_window.count() / std::max<std::int64_t>(options.interval.count(), 1));
+        const std::size_t window = std::max(2 * per_window + 2, 4 * rule.min_samples);
+        const std::vector<Sample> samples =
+            history.since(newest_sequence > window ? newest_sequence - window : 0);
+        const std::vector<std::string> names = history.subsystem_names();
+        std::vector<std::pair<std::string, std::optional<Forecast>>> out;
+        std::vector<double> times, values;
+        const auto series = [&](auto&& value_of) {
+            times.clear();
+            values.clear();
+            for (const Sample& s : samples) {
+                if (const auto v = value_of(s)) {
+                    times.push_back(s.seconds);
+                    values.push_back(*v);
+                }
+            }
+        };
+        // History names are in first-seen order, the rows by name.
+        std::unordered_map<std::string_view, std::size_t> index;
+        for (std::size_t i = 0; i < names.size(); ++i) index.emplace(names[i], i);
+        for (const SubsystemSnapshot& row : rows) {
+            const auto it = index.find(row.name);
+            if (row.memory.budget_bytes == 0 || it == index.end()) {
+                out.emplace_back(row.name, std::nullopt);
+                continue;
+            }
+            const std::size_t i = it->second;
+            series([i](const Sample& s) -> std::optional<double> {
+                if (i >= s.subsystem_bytes.size()) return std::nullopt;
+                return static_cast<double>(s.subsystem_bytes[i]);
+            });
+            out.emplace_back(row.name,
+                             forecast_crossing(times, values,
+                                               static_cast<double>(row.memory.budget_bytes), rule));
+        }
+        const std::size_t total_budget = budget.total_budget_bytes();
+        series([](const Sample& s) -> std::optional<double> {
+            return static_cast<double>(s.reported_bytes);
+        });
+        out.emplace_back(
+            std::string(kTotalName),
+            total_budget == 0
+                ? std::nullopt
+                : forecast_crossing(times, values, static_cast<double>(total_budget), rule));
+        return out;
     }
 
     // Leak suspicion fires once per subsystem: when a subsystem's window first looks like a

@@ -112,8 +112,9 @@ void write_event(JsonWriter& w, const BudgetEvent& e) {
     w.key("subsystem").value(e.subsystem);
     w.key("current_bytes").value(e.current_bytes);
     w.key("budget_bytes").value(e.budget_bytes);
-    if (e.kind == EventKind::leak_suspect)
+    if (e.kind == EventKind::leak_suspect || e.kind == EventKind::forecast)
         w.key("slope_bytes_per_second").value(micro(e.slope_bytes_per_second));
+    if (e.kind == EventKind::forecast) w.key("forecast_seconds").value(micro(e.forecast_seconds));
     w.key("message").value(e.message);
     w.end_object();
 }
@@ -222,6 +223,7 @@ void VerdictRecorder::poll_locked() {
                 ++c.leak_suspect;
                 break;
             case EventKind::recovered:
+            case EventKind::forecast:  // a prediction: the crossing, if it comes, counts
                 break;
         }
     }

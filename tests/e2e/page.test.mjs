@@ -119,7 +119,7 @@ const tableRows = (page) => page.$$eval('#subsystem-rows tr', (trs) => trs.filte
     return e && !e.hidden ? e.textContent : '';
   };
   const text = (td) => [...td.childNodes]
-    .filter((n) => !(n.classList && (n.classList.contains('src') || n.classList.contains('est'))))
+    .filter((n) => !(n.classList && ['src', 'est', 'forecast'].some((c) => n.classList.contains(c))))
     .map((n) => n.textContent).join('').trim();
   return {
     name: tr.dataset.name,
@@ -127,6 +127,7 @@ const tableRows = (page) => page.$$eval('#subsystem-rows tr', (trs) => trs.filte
     cells: [...tr.cells].map(text),
     source: shown('.src'),
     estimate: shown('.est'),
+    forecast: shown('.forecast'),
     width: tr.querySelector('.fill').style.width,
   };
 }));
@@ -384,13 +385,32 @@ async function main() {
       const r = (await tableRows(page)).find((x) => x.name === 'Physics');
       return /\bover\b/.test(r.cls) && r.cells[0] === 'Physicsover';
     }, 2000);
-    await eventually('the over-budget event shows', async () => (await page.$eval('#events li', (li) => li.dataset.kind)) === 'over_budget', 2000);
+    // Listed, not necessarily on top: the sampler's own events (Entities' leak) may follow it.
+    await eventually('the over-budget event shows', async () =>
+      (await page.$$eval('#events li[data-kind="over_budget"] .msg', (m) => m.map((x) => x.textContent)))
+        .some((t) => t.startsWith("Subsystem 'Physics' over memory budget")), 2000);
 
     // 5. A leak suspect.
     await fixture.send('leak Meshes');
     await eventually('the leak suspect shows', async () =>
       (await page.$$eval('#events li[data-kind="leak_suspect"] .msg', (m) => m.map((x) => x.textContent))).some((t) => t.includes("'Meshes' suspected leak")), 2000);
     log('over-budget row and leak suspect shown');
+
+    // 5b. A steady approach: the sampler forecasts the crossing, the row says when (once
+    // the ramp fills half of the 30 s forecast window, about 15 s).
+    await fixture.send('ramp Textures');
+    const forecastRow = await eventually('the Textures row shows its forecast', async () => {
+      const r = (await tableRows(page)).find((x) => x.name === 'Textures');
+      return /^over in ~\d+ s$/.test(r.forecast) && r;
+    }, 30000);
+    const forecastJson = (await getJson(base, '/api/v1/subsystems')).subsystems.find((s) => s.name === 'Textures');
+    check(forecastJson.forecast_seconds > 0 && forecastJson.forecast_seconds <= 60 && forecastJson.forecast_bytes_per_second > 0,
+      `the JSON row has the forecast: ${forecastJson.forecast_seconds} s at ${forecastJson.forecast_bytes_per_second} B/s`);
+    await eventually('the forecast event shows', async () =>
+      (await page.$$eval('#events li[data-kind="forecast"] .msg', (m) => m.map((x) => x.textContent)))
+        .some((t) => /^Subsystem 'Textures' will exceed its memory budget in about \d+ s at \+/.test(t)), 2000);
+    await fixture.send('calm Textures');
+    log(`forecast on the row: "${forecastRow.forecast}"`);
 
     // 6. The charts drew points.
     await eventually('the charts show the warning marker and every subsystem', async () => {

@@ -19,12 +19,15 @@
 //   freeze | thaw     stop / resume the clock of the script (figures are still reported)
 //   warn <name>       report <name> at 90% of its budget (crosses the warning threshold)
 //   over <name>       report <name> at 105% of its budget
+//   ramp <name>       rise steadily from the present figure to 99% of the budget in 40 s
+//                     (real time, as the sampler's): the sampler forecasts the crossing
 //   calm <name>       back to the script's figure
 //   leak <name>       mark a baseline, grow 8 MiB, report_unload(): a leak_suspect event
 //   stop | start      stop the server / start it again on the same port
 //   quit              (or end of input) stop everything and exit
 // Malformed commands are answered "error <why>".
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -124,11 +127,17 @@ class Game {
             frozen_ = true;
         } else if (verb == "thaw") {
             frozen_ = false;
-        } else if (verb == "warn" || verb == "over" || verb == "calm" || verb == "leak") {
+        } else if (verb == "warn" || verb == "over" || verb == "calm" || verb == "leak" ||
+                   verb == "ramp") {
             const auto sub = budget_.subsystem(name);
             if (!sub) return "error no subsystem '" + name + "'";
             if (verb == "calm") {
                 overrides_.erase(name);
+                ramps_.erase(name);
+            } else if (verb == "ramp") {
+                if (sub->budget_bytes == 0) return "error '" + name + "' has no budget";
+                ramps_[name] = Ramp{static_cast<double>(sub->current_bytes),
+                                    static_cast<double>(sub->budget_bytes), Clock::now()};
             } else if (verb == "leak") {
                 budget_.mark_baseline(name);
                 overrides_[name] = sub->current_bytes + 8 * kMiB;
@@ -154,8 +163,15 @@ class Game {
 
     void report(const std::string& name, double mib, std::size_t count) {
         const auto o = overrides_.find(name);
-        const std::size_t bytes =
+        std::size_t bytes =
             o != overrides_.end() ? o->second : static_cast<std::size_t>(std::max(mib, 0.0) * kMiB);
+        if (const auto r = ramps_.find(name); r != ramps_.end()) {
+            const Ramp& ramp = r->second;
+            const double u =
+                std::chrono::duration<double>(Clock::now() - ramp.started).count() / 40.0;
+            bytes = static_cast<std::size_t>(
+                std::min(ramp.from + (ramp.budget - ramp.from) * u, 0.99 * ramp.budget));
+        }
         budget_.report(name, bytes, count);
     }
 
@@ -225,6 +241,12 @@ class Game {
     bool frozen_ = false;
     Clock::time_point last_ = Clock::now();
     std::map<std::string, std::size_t> overrides_;
+    struct Ramp {
+        double from;    // bytes when the ramp started
+        double budget;  // the budget it approaches
+        Clock::time_point started;
+    };
+    std::map<std::string, Ramp> ramps_;
     std::vector<std::unique_ptr<char[]>> ballast_;  // Particles
     std::vector<std::unique_ptr<char[]>> scripts_;
 };

@@ -27,6 +27,7 @@ const EVENT_COLOR_VAR = {
   over_budget: '--chart-budget',
   leak_suspect: '--leak',
   recovered: '--recovered',
+  forecast: '--amber',
 };
 
 function baseOptions() {

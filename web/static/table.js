@@ -3,7 +3,9 @@
 // are written), sorted by a clicked header and filtered by name.
 
 import { $, el, setText, statusClass } from './dom.js';
-import { compareNames, formatCount, formatDuration, formatPercent, plural } from './format.js';
+import {
+  compareNames, formatCount, formatDuration, formatPercent, formatRate, plural,
+} from './format.js';
 import { state } from './state.js';
 
 // The cells of a new row; the returned object keeps them for updateRow().
@@ -31,12 +33,16 @@ function makeRow(name) {
   bar.append(fill, tick);
   const pct = el('span', 'pct');
   usage.append(bar, pct);
-  usageCell.append(usage);
+  // The standing forecast: "over in ~40 s", shown while the trend points past the budget.
+  const forecast = el('div', 'forecast');
+  forecast.hidden = true;
+  usageCell.append(usage, forecast);
   const count = el('td', 'num');
   const over = el('td', 'num');
   tr.append(nameCell, currentCell, peak, budget, usageCell, count, over);
   return {
-    tr, badge, source, current, estimate, peak, budget, usageCell, bar, fill, tick, pct, count, over, data: null,
+    tr, badge, source, current, estimate, peak, budget, usageCell, bar, fill, tick, pct, forecast, count, over,
+    data: null,
   };
 }
 
@@ -51,6 +57,15 @@ function updateUsage(row, s, threshold) {
     row.fill.style.width = `${Math.min(s.usage, 1) * 100}%`;
     row.tick.style.left = `${threshold * 100}%`;
   }
+  const seconds = s.forecast_seconds;
+  const forecasting = typeof seconds === 'number' && seconds > 0;
+  row.forecast.hidden = !forecasting;
+  setText(row.forecast, forecasting ? `over in ~${Math.max(1, Math.round(seconds))} s` : '');
+  row.forecast.title = forecasting
+    ? `At the present trend (${formatRate(s.forecast_bytes_per_second)}) this subsystem ` +
+      `crosses its budget in about ${Math.round(seconds)} s`
+    : '';
+  row.tr.dataset.forecast = forecasting ? String(Math.round(seconds)) : '';
 }
 
 // What each source means, for the badge's tooltip (the legend under the table says it too).

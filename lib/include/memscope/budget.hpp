@@ -125,6 +125,12 @@ enum class SubsystemSource : std::uint8_t {
 /// "reported", "measured", "both".
 [[nodiscard]] std::string_view to_string(SubsystemSource source) noexcept;
 
+/// A forecast: at the present trend, the budget is crossed in `seconds`.
+struct Forecast {
+    double seconds = 0.0;           ///< until the budget is crossed; 0: no forecast
+    double bytes_per_second = 0.0;  ///< the trend it extrapolates
+};
+
 /// One row of the dashboard's subsystem table.
 struct SubsystemSnapshot {
     std::string name;  ///< as passed to report(), or the tag's name
@@ -139,6 +145,7 @@ struct SubsystemSnapshot {
 #define MEMSCOPE_X_(type, field, kind, metric, help) type field = 0;
     MEMSCOPE_SUBSYSTEM_EXTRA_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
+    Forecast forecast;  ///< the standing forecast (seconds 0: none)
 };
 
 /// Totals of all subsystems against the total budget (fields listed in
@@ -148,6 +155,7 @@ struct BudgetTotals {
     MEMSCOPE_BUDGET_TOTALS_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
     MemoryStatus status = MemoryStatus::unbudgeted;  ///< ok, warning, over_budget or unbudgeted
+    Forecast forecast;  ///< the standing forecast for the total budget (seconds 0: none)
 };
 
 /// What happened, in an event.
@@ -156,9 +164,10 @@ enum class EventKind : std::uint8_t {
     over_budget,   ///< a subsystem rose past 100% of its budget
     recovered,     ///< a subsystem fell back below its threshold (minus the hysteresis)
     leak_suspect,  ///< a subsystem keeps growing, or did not return to its baseline
+    forecast,      ///< at its present trend, a subsystem will cross its budget within the horizon
 };
 
-/// "warning", "over_budget", "recovered", "leak_suspect".
+/// "warning", "over_budget", "recovered", "leak_suspect", "forecast".
 [[nodiscard]] std::string_view to_string(EventKind kind) noexcept;
 
 /// Events fired since a MemoryBudget was made, per kind. Unlike the event list, these never
@@ -168,6 +177,7 @@ struct EventCounts {
     std::uint64_t over_budget = 0;   ///< EventKind::over_budget
     std::uint64_t recovered = 0;     ///< EventKind::recovered
     std::uint64_t leak_suspect = 0;  ///< EventKind::leak_suspect
+    std::uint64_t forecast = 0;      ///< EventKind::forecast
     /// The count of one kind.
     [[nodiscard]] std::uint64_t of(EventKind kind) const noexcept;
 };
@@ -193,7 +203,8 @@ struct BudgetEvent {
     std::string subsystem;          ///< the subsystem, or kTotalName for the total budget
     std::size_t current_bytes = 0;  ///< figures at the moment it fired
     std::size_t budget_bytes = 0;
-    double slope_bytes_per_second = 0.0;  ///< leak_suspect only: the growth rate seen
+    double slope_bytes_per_second = 0.0;  ///< leak_suspect, forecast: the growth rate seen
+    double forecast_seconds = 0.0;        ///< forecast only: seconds until the budget is crossed
     std::string message;  ///< e.g. "Subsystem 'Chunks' at 87% of memory budget (890 MB / 1024 MB)"
 };
 
@@ -206,6 +217,10 @@ struct PressureEvent {
     std::size_t budget_bytes = 0;
     double usage = 0.0;      ///< current / budget
     bool simulated = false;  ///< true when fired by simulate_pressure()
+    /// > 0 on a forecast (the status did not change: status and previous are both where the
+    /// subsystem stands): seconds until it crosses its budget at the present trend.
+    double forecast_seconds = 0.0;
+    double bytes_per_second = 0.0;  ///< on a forecast: the present trend
 };
 
 /// A pressure callback. Runs on the thread that called report(), outside every memscope
@@ -337,6 +352,16 @@ class MemoryBudget {
     /// Events fired so far, per kind (push_event() included), read under the lock that
     /// numbers them: the sum equals last_event_sequence() read at the same moment.
     [[nodiscard]] EventCounts event_counts() const;
+
+    /// The Sampler's forecast for `name` (kTotalName: the total budget): at the present
+    /// trend it crosses its budget within the horizon (`prediction`), or it does not
+    /// (nullopt). The forecast stands in snapshot() and totals() until the next call. The
+    /// first one of an approach fires a forecast event and the pressure callbacks (with
+    /// PressureEvent::forecast_seconds > 0); the next fires only after five nullopts in a
+    /// row while the subsystem was not over budget (the trend went away, or it crossed and
+    /// fell back).
+    /// Ignored while the subsystem is over budget or unbudgeted.
+    void set_forecast(std::string_view name, std::optional<Forecast> prediction);
 
     /// Adds an event from outside (the leak detector of history.hpp uses this): gives it
     /// the next sequence number and a time stamp, keeps it, and logs it.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "memscope/allocator.hpp"
+#include "memscope/budget.hpp"
 
 namespace memscope {
 
@@ -129,5 +130,29 @@ struct LeakFinding {
 /// alone is enough. Waves return to their floor, a step rises once, noise does not rise by
 /// more than itself: none of them passes.
 [[nodiscard]] LeakFinding find_leak(const std::vector<double>& values, const LeakRule& rule);
+
+/// The forecast rule's settings (the Sampler takes them from SamplerOptions).
+struct ForecastRule {
+    double horizon_seconds = 60.0;  ///< forecast a crossing no further away than this
+    /// The trend is fitted to the samples of the last window_seconds, which must span at
+    /// least half of it: a wave much shorter than the window is no trend, whatever the
+    /// sampling interval.
+    double window_seconds = 30.0;
+    std::size_t min_samples = 10;  ///< and to at least this many samples
+    /// The fit must explain this much of the series' variance (R²): noise and waves
+    /// shorter than the window explain little of it, a steady approach almost all.
+    double min_r_squared = 0.8;
+    double threshold_per_sample = 1024.0;  ///< the rise per sample must exceed this
+};
+
+/// The forecast rule on one series: `seconds` and `values` parallel, oldest first (sample
+/// times and bytes). A least-squares line through the points of the last
+/// `rule.window_seconds` (spanning at least half of it, at least `rule.min_samples`), rising
+/// faster than the threshold and with R² of at least `rule.min_r_squared`, reaches `budget`
+/// from the newest value within the horizon: the forecast, with the seconds until then.
+/// nullopt otherwise, and when the newest value is already at or past the budget.
+[[nodiscard]] std::optional<Forecast> forecast_crossing(const std::vector<double>& seconds,
+                                                        const std::vector<double>& values,
+                                                        double budget, const ForecastRule& rule);
 
 }  // namespace memscope

@@ -2,7 +2,7 @@
 #pragma once
 /// \file
 /// Sampler: records the allocator figures and every subsystem's bytes into a History at a
-/// fixed interval, and raises leak suspicion on the budget.
+/// fixed interval, raises leak suspicion on the budget and forecasts budget crossings.
 ///
 /// Drive it from the game loop (one cheap call per frame, samples when the interval has
 /// passed) or let it run its own thread:
@@ -45,6 +45,15 @@ struct SamplerOptions {
     /// After each sample, test every subsystem and push one leak_suspect event into the
     /// budget's event list when it becomes a suspect (again only after it stopped being one).
     bool detect_leaks = true;
+    /// After each sample, forecast for every budgeted subsystem and the total when its
+    /// budget will be crossed at the present trend; a crossing within this horizon fires
+    /// one forecast event and the pressure callbacks per approach (MemoryBudget::
+    /// set_forecast()). 0: no forecasts. See forecast_crossing() and docs/forecasts.md.
+    std::chrono::milliseconds forecast_horizon{60000};
+    /// The trend is a least-squares line through the samples of the last forecast_window
+    /// (at least 10 of them, spanning at least half of it) that must explain 80% of their
+    /// variance (R²).
+    std::chrono::milliseconds forecast_window{30000};
 };
 
 /// Records samples of a MemoryBudget (and the global allocator) into a History, and
