@@ -368,17 +368,10 @@ struct Recorder::Impl final : detail::ForkHandler {
             if (wake.wait_for(lock, options.flush_interval, [this] { return stop_requested; }))
                 break;
             lock.unlock();
-            // Nothing may escape this thread (std::terminate would end the game).
-            try {
+            detail::run_guarded("recorder", [this] {
                 std::lock_guard write(write_mutex);
                 round();
-            } catch (const std::exception& ex) {
-                try {
-                    log(LogLevel::error, std::string("memscope recorder thread: ") + ex.what());
-                } catch (...) {
-                }
-            } catch (...) {
-            }
+            });
             lock.lock();
         }
     }

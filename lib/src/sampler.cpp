@@ -262,17 +262,8 @@ struct Sampler::Impl final : detail::ForkHandler {
             lock.unlock();
             // Through the same check as update(): if the game sampled meanwhile, the due
             // time has moved and this round only waits again.
-            // Nothing may escape this thread (std::terminate would end the game). Out of
-            // memory, the sample is skipped, and so is the message if it cannot be built.
-            try {
-                sample_if_due();
-            } catch (const std::exception& ex) {
-                try {
-                    log(LogLevel::error, std::string("memscope sampler thread: ") + ex.what());
-                } catch (...) {
-                }
-            } catch (...) {
-            }
+            // Out of memory, the sample is skipped (run_guarded: nothing escapes the thread).
+            detail::run_guarded("sampler", [this] { sample_if_due(); });
             lock.lock();
         }
     }

@@ -11,8 +11,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <string_view>
+
+#include "memscope/log.hpp"
 
 namespace memscope::detail {
 
@@ -67,6 +70,23 @@ void mark_thread_internal() noexcept;
 /// tracking is off). A block allocated on a memscope thread and freed on a game thread,
 /// or the reverse, shifts bytes between the two figures; memscope hands out no such blocks.
 [[nodiscard]] std::int64_t internal_bytes() noexcept;
+
+/// Runs one round of the work of a memscope thread (`thread`: "sampler", "recorder"),
+/// from which nothing may escape: std::terminate would end the game. An exception is
+/// logged as "memscope <thread> thread: <what>"; if even that fails (out of memory), the
+/// round is dropped in silence.
+template <class Work>
+void run_guarded(const char* thread, Work&& work) noexcept {
+    try {
+        work();
+    } catch (const std::exception& ex) {
+        try {
+            log(LogLevel::error, std::string("memscope ") + thread + " thread: " + ex.what());
+        } catch (...) {
+        }
+    } catch (...) {
+    }
+}
 
 /// Names the calling thread for debuggers and profilers (`ms-http`, `ms-poll`,
 /// `ms-sample`): at most 15 characters, the rest is cut. Never fails the caller.
