@@ -193,14 +193,8 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
     void* user = static_cast<char*>(block) + kHeaderBytes;
     const TagId tag = t_counters.tag;
     write_header(user, counted, tag, 0);
-    TagRow& r = t_counters.rows[tag];
-    const std::int64_t bytes =
-        r.bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(counted);
-    if (bytes >= r.upper) [[unlikely]]
+    if (!count_allocation_fast(t_counters.rows[tag], counted)) [[unlikely]]
         return charge_slow(block, counted, tag);
-    r.bytes.store(bytes, std::memory_order_relaxed);
-    r.allocations.store(r.allocations.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
     if (is_large_address(user)) [[unlikely]]
         return enter_headed(user, counted, tag);
     return user;
@@ -276,13 +270,8 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     if (is_large_address(user)) [[unlikely]]
         return release_large(user);
     const std::uint64_t word = read_header(user);
-    TagRow& r = t_counters.rows[word & kTagMask];
-    const std::int64_t bytes =
-        r.bytes.load(std::memory_order_relaxed) - static_cast<std::int64_t>(word >> kCountedShift);
-    if (bytes <= r.lower) [[unlikely]]
+    if (!count_free_fast(t_counters.rows[word & kTagMask], word >> kCountedShift)) [[unlikely]]
         return release_slow(user, word);
-    r.bytes.store(bytes, std::memory_order_relaxed);
-    r.frees.store(r.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     backend::release(block_of(user, word));
 }
 

@@ -38,7 +38,8 @@ constexpr std::size_t kRowBlockBytes = sizeof(TagRow) * kMaxTags;
 // A tag's shared figures, each tag on its own cache line: written by threads that exited,
 // publish a batch, or count in the shared state; never on the ordinary allocation path.
 struct alignas(64) SharedTag {
-    std::atomic<std::int64_t> retired_bytes{0};  // left behind by exited threads
+    std::atomic<std::int64_t> retired_allocated{0};  // left behind by exited threads
+    std::atomic<std::int64_t> retired_freed{0};
     std::atomic<std::uint64_t> retired_allocations{0};
     std::atomic<std::uint64_t> retired_frees{0};
     std::atomic<std::int64_t> published{0};  // sum of every row's published bytes
@@ -65,18 +66,25 @@ void publish_delta(TagId tag, std::int64_t delta) noexcept {
     raise(g_peak, g_published.fetch_add(delta, std::memory_order_relaxed) + delta);
 }
 
-// The count a row in use last published: its bounds sit one batch either side of it.
+std::int64_t live_bytes(const TagRow& r) noexcept {
+    return r.allocated.load(std::memory_order_relaxed) - r.freed.load(std::memory_order_relaxed);
+}
+
+// The byte count a row in use last published: its limits sit one batch above the two sums
+// it had then.
 std::int64_t published_of(const TagRow& r) noexcept {
-    return r.lower + kBatch;
+    return r.allocated_limit - r.freed_limit;
 }
 
-void set_bounds(TagRow& r, std::int64_t published) noexcept {
-    r.upper = published + kBatch;
-    r.lower = published - kBatch;
+// Publishes nothing: moves the limits one batch above the row's present sums.
+void set_limits(TagRow& r) noexcept {
+    r.allocated_limit = r.allocated.load(std::memory_order_relaxed) + kBatch;
+    r.freed_limit = r.freed.load(std::memory_order_relaxed) + kBatch;
 }
 
+// A row in use has limits of at least one batch.
 bool is_fresh(const TagRow& r) noexcept {
-    return r.upper == r.lower;
+    return r.allocated_limit == 0;
 }
 
 // From here on every call of the thread takes the slow path and counts into the shared
@@ -104,14 +112,16 @@ void retire_locked(ThreadCounters& t) noexcept {
     for (TagId tag = 0; tag < count; ++tag) {
         TagRow& r = rows[tag];
         if (is_fresh(r)) continue;
-        const std::int64_t bytes = r.bytes.load(std::memory_order_relaxed);
         SharedTag& s = g_tags[tag];
-        s.retired_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        s.retired_allocated.fetch_add(r.allocated.load(std::memory_order_relaxed),
+                                      std::memory_order_relaxed);
+        s.retired_freed.fetch_add(r.freed.load(std::memory_order_relaxed),
+                                  std::memory_order_relaxed);
         s.retired_allocations.fetch_add(r.allocations.load(std::memory_order_relaxed),
                                         std::memory_order_relaxed);
         s.retired_frees.fetch_add(r.frees.load(std::memory_order_relaxed),
                                   std::memory_order_relaxed);
-        publish_delta(tag, bytes - published_of(r));
+        publish_delta(tag, live_bytes(r) - published_of(r));
     }
     enter_shared_state(t);
     unlink(t);
@@ -175,13 +185,18 @@ void register_thread(ThreadCounters& t) noexcept {
     t.state = ThreadState::active;
 }
 
-void count_shared(TagId tag, std::int64_t bytes_delta, std::uint64_t allocations,
-                  std::uint64_t frees) noexcept {
+void count_shared_allocation(TagId tag, std::int64_t bytes) noexcept {
     SharedTag& s = g_tags[tag];
-    s.retired_bytes.fetch_add(bytes_delta, std::memory_order_relaxed);
-    if (allocations != 0) s.retired_allocations.fetch_add(allocations, std::memory_order_relaxed);
-    if (frees != 0) s.retired_frees.fetch_add(frees, std::memory_order_relaxed);
-    publish_delta(tag, bytes_delta);
+    s.retired_allocated.fetch_add(bytes, std::memory_order_relaxed);
+    s.retired_allocations.fetch_add(1, std::memory_order_relaxed);
+    publish_delta(tag, bytes);
+}
+
+void count_shared_free(TagId tag, std::int64_t bytes) noexcept {
+    SharedTag& s = g_tags[tag];
+    s.retired_freed.fetch_add(bytes, std::memory_order_relaxed);
+    s.retired_frees.fetch_add(1, std::memory_order_relaxed);
+    publish_delta(tag, -bytes);
 }
 
 // The row of `tag` for a counting call that missed the fast path: registers the thread and
@@ -191,35 +206,39 @@ TagRow* slow_row(ThreadCounters& t, TagId tag) noexcept {
     if (t.state != ThreadState::active) return nullptr;
     TagRow& r = t.rows[tag];
     if (is_fresh(r)) {
-        set_bounds(r, 0);
+        set_limits(r);
         t.rows_touched.store(t.rows_touched.load(std::memory_order_relaxed) + 1,
                              std::memory_order_relaxed);
     }
     return &r;
 }
 
-// Publishes a row whose count reached a bound and moves the bounds around the new count.
-void publish_row(TagId tag, TagRow& r, std::int64_t bytes) noexcept {
-    const std::int64_t delta = bytes - published_of(r);
-    set_bounds(r, bytes);
+// Publishes a row whose sums reached a limit and moves the limits above the new sums.
+void publish_row(TagId tag, TagRow& r) noexcept {
+    const std::int64_t delta = live_bytes(r) - published_of(r);
+    set_limits(r);
     publish_delta(tag, delta);
 }
 
 struct Sums {
-    std::int64_t bytes = 0;
+    std::int64_t allocated = 0;
+    std::int64_t freed = 0;
     std::uint64_t allocations = 0;
     std::uint64_t frees = 0;
+    [[nodiscard]] std::int64_t bytes() const noexcept { return allocated - freed; }
 };
 
 // Sums of one tag over the retired totals and every live thread. Under the registry lock.
 Sums sum_tag_locked(TagId tag) noexcept {
     const SharedTag& s = g_tags[tag];
-    Sums sums{s.retired_bytes.load(std::memory_order_relaxed),
+    Sums sums{s.retired_allocated.load(std::memory_order_relaxed),
+              s.retired_freed.load(std::memory_order_relaxed),
               s.retired_allocations.load(std::memory_order_relaxed),
               s.retired_frees.load(std::memory_order_relaxed)};
     for (const ThreadCounters* t = g_head; t != nullptr; t = t->next) {
         const TagRow& r = t->rows[tag];
-        sums.bytes += r.bytes.load(std::memory_order_relaxed);
+        sums.allocated += r.allocated.load(std::memory_order_relaxed);
+        sums.freed += r.freed.load(std::memory_order_relaxed);
         sums.allocations += r.allocations.load(std::memory_order_relaxed);
         sums.frees += r.frees.load(std::memory_order_relaxed);
     }
@@ -231,7 +250,8 @@ Sums sum_all_locked() noexcept {
     const TagId count = tags_in_use();
     for (TagId tag = 0; tag < count; ++tag) {
         const Sums s = sum_tag_locked(tag);
-        total.bytes += s.bytes;
+        total.allocated += s.allocated;
+        total.freed += s.freed;
         total.allocations += s.allocations;
         total.frees += s.frees;
     }
@@ -273,24 +293,24 @@ void registry_after_fork_child() noexcept {
 }
 
 void count_allocation_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
-    const auto delta = static_cast<std::int64_t>(size);
+    const auto bytes = static_cast<std::int64_t>(size);
     TagRow* r = slow_row(t, tag);
-    if (r == nullptr) return count_shared(tag, delta, 1, 0);
-    const std::int64_t bytes = r->bytes.load(std::memory_order_relaxed) + delta;
-    r->bytes.store(bytes, std::memory_order_relaxed);
+    if (r == nullptr) return count_shared_allocation(tag, bytes);
+    const std::int64_t allocated = r->allocated.load(std::memory_order_relaxed) + bytes;
+    r->allocated.store(allocated, std::memory_order_relaxed);
     r->allocations.store(r->allocations.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
-    if (bytes >= r->upper) publish_row(tag, *r, bytes);
+    if (allocated >= r->allocated_limit) publish_row(tag, *r);
 }
 
 void count_free_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
-    const auto delta = static_cast<std::int64_t>(size);
+    const auto bytes = static_cast<std::int64_t>(size);
     TagRow* r = slow_row(t, tag);
-    if (r == nullptr) return count_shared(tag, -delta, 0, 1);
-    const std::int64_t bytes = r->bytes.load(std::memory_order_relaxed) - delta;
-    r->bytes.store(bytes, std::memory_order_relaxed);
+    if (r == nullptr) return count_shared_free(tag, bytes);
+    const std::int64_t freed = r->freed.load(std::memory_order_relaxed) + bytes;
+    r->freed.store(freed, std::memory_order_relaxed);
     r->frees.store(r->frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (bytes <= r->lower) publish_row(tag, *r, bytes);
+    if (freed >= r->freed_limit) publish_row(tag, *r);
 }
 
 bool sum_tags(TagSums* out, std::size_t count) noexcept {
@@ -301,8 +321,9 @@ bool sum_tags(TagSums* out, std::size_t count) noexcept {
         for (std::size_t i = 0; i < count && i < kMaxTags; ++i) {
             const auto tag = static_cast<TagId>(i);
             const Sums s = sum_tag_locked(tag);
-            raise(g_tags[tag].peak, s.bytes);
-            out[i].bytes = clamp(s.bytes);
+            raise(g_tags[tag].peak, s.bytes());
+            out[i].bytes = clamp(s.bytes());
+            out[i].bytes_allocated = static_cast<std::uint64_t>(clamp(s.allocated));
             out[i].allocations = s.allocations;
             out[i].frees = s.frees;
             out[i].peak = g_tags[tag].peak.load(std::memory_order_relaxed);
@@ -314,7 +335,7 @@ bool sum_tags(TagSums* out, std::size_t count) noexcept {
 std::int64_t internal_bytes() noexcept {
     if constexpr (MEMSCOPE_TRACKING) {
         std::lock_guard lock(g_registry_mutex);
-        return sum_tag_locked(kInternalTag).bytes;
+        return sum_tag_locked(kInternalTag).bytes();
     } else {
         return 0;
     }
@@ -329,7 +350,7 @@ AllocationStats allocation_stats() noexcept {
     if constexpr (MEMSCOPE_TRACKING) {
         std::lock_guard lock(detail::g_registry_mutex);
         const detail::Sums s = detail::sum_all_locked();
-        const std::int64_t bytes = detail::clamp(s.bytes);
+        const std::int64_t bytes = detail::clamp(s.bytes());
         detail::raise(detail::g_peak, bytes);
         stats.total_allocated_bytes = static_cast<std::size_t>(bytes);
         stats.peak_allocated_bytes = detail::g_peak.load(std::memory_order_relaxed);
@@ -351,7 +372,7 @@ void reset_peak() noexcept {
         const TagId count = detail::tags_in_use();
         std::int64_t total = 0;
         for (TagId tag = 0; tag < count; ++tag) {
-            const std::int64_t bytes = detail::sum_tag_locked(tag).bytes;
+            const std::int64_t bytes = detail::sum_tag_locked(tag).bytes();
             total += bytes;
             detail::g_tags[tag].peak.store(static_cast<std::uint64_t>(detail::clamp(bytes)),
                                            std::memory_order_relaxed);

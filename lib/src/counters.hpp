@@ -40,17 +40,25 @@ enum class ThreadState : std::uint8_t {
 };
 
 /// One thread's figures for one tag. Owner-written; read by anyone.
+///
+/// The bytes are kept as two running sums, allocated and freed, rather than as their
+/// difference: the difference is what the books need, the sums are what a frame's
+/// "bytes allocated" needs (frames.hpp), and keeping both costs the hot path nothing, since
+/// an allocation touches only `allocated` and a free only `freed`.
 struct TagRow {
-    std::atomic<std::int64_t> bytes{0};         // usable bytes allocated minus freed here
+    std::atomic<std::int64_t> allocated{0};     // usable bytes allocated here, ever
+    std::atomic<std::int64_t> freed{0};         // usable bytes freed here, ever
     std::atomic<std::uint64_t> allocations{0};  // allocations charged to the tag here
     std::atomic<std::uint64_t> frees{0};        // frees credited to the tag here
-    // Owner-only bounds of the fast path: a byte count at or beyond either one takes the
-    // slow path. A row in use keeps them one batch either side of the count it last
-    // published, so upper - lower == 2 * kBatch. A fresh row (0, 0) and the rows of the
-    // trap block (min, max) send every call down the slow path: one compare covers
+    // Owner-only limits of the fast path: an allocation that takes `allocated` to
+    // `allocated_limit` or beyond, or a free that takes `freed` to `freed_limit` or beyond,
+    // takes the slow path. A row in use keeps them one batch above the sums it last
+    // published, so its byte count has moved less than a batch either way since then, and
+    // what it published is allocated_limit - freed_limit. A fresh row (0, 0) and the rows of
+    // the trap block (min, min) send every call down the slow path: one compare covers
     // registration, the shared state, a row's first use and peak publication.
-    std::int64_t upper = 0;
-    std::int64_t lower = 0;
+    std::int64_t allocated_limit = 0;
+    std::int64_t freed_limit = 0;
 };
 
 inline constexpr std::int64_t kBatch = static_cast<std::int64_t>(kPeakBatchBytes);
@@ -70,8 +78,8 @@ struct TrapBlock {
     TagRow rows[kMaxTags];
     constexpr TrapBlock() noexcept {
         for (TagRow& r : rows) {
-            r.upper = INT64_MIN;
-            r.lower = INT64_MAX;
+            r.allocated_limit = INT64_MIN;
+            r.freed_limit = INT64_MIN;
         }
     }
 };
@@ -98,25 +106,38 @@ void count_free_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept;
 // The hot path, inlined into the operator new / delete of allocator_hook.cpp: a load, an
 // add, one compare, two stores, all on one row of the calling thread's own block.
 
-inline void count_allocation(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
-    TagRow& r = t.rows[tag];
-    const std::int64_t bytes =
-        r.bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size);
-    if (bytes >= r.upper) [[unlikely]]
-        return count_allocation_slow(t, tag, size);
-    r.bytes.store(bytes, std::memory_order_relaxed);
+/// Counts an allocation of `size` bytes on row `r` and returns true, or returns false
+/// without touching anything when the call must take the slow path.
+[[gnu::always_inline]] inline bool count_allocation_fast(TagRow& r, std::size_t size) noexcept {
+    const std::int64_t allocated =
+        r.allocated.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size);
+    if (allocated >= r.allocated_limit) [[unlikely]]
+        return false;
+    r.allocated.store(allocated, std::memory_order_relaxed);
     r.allocations.store(r.allocations.load(std::memory_order_relaxed) + 1,
                         std::memory_order_relaxed);
+    return true;
+}
+
+/// The same for a free.
+[[gnu::always_inline]] inline bool count_free_fast(TagRow& r, std::size_t size) noexcept {
+    const std::int64_t freed =
+        r.freed.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size);
+    if (freed >= r.freed_limit) [[unlikely]]
+        return false;
+    r.freed.store(freed, std::memory_order_relaxed);
+    r.frees.store(r.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return true;
+}
+
+inline void count_allocation(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
+    if (!count_allocation_fast(t.rows[tag], size)) [[unlikely]]
+        count_allocation_slow(t, tag, size);
 }
 
 inline void count_free(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
-    TagRow& r = t.rows[tag];
-    const std::int64_t bytes =
-        r.bytes.load(std::memory_order_relaxed) - static_cast<std::int64_t>(size);
-    if (bytes <= r.lower) [[unlikely]]
-        return count_free_slow(t, tag, size);
-    r.bytes.store(bytes, std::memory_order_relaxed);
-    r.frees.store(r.frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (!count_free_fast(t.rows[tag], size)) [[unlikely]]
+        count_free_slow(t, tag, size);
 }
 
 /// The calling thread's counters, defined in allocator_hook.cpp. initial-exec: a fixed
@@ -129,7 +150,8 @@ inline void count_free(ThreadCounters& t, TagId tag, std::size_t size) noexcept 
 
 /// Per-tag sums over every thread, live and exited, for ids below `count`.
 struct TagSums {
-    std::int64_t bytes = 0;
+    std::int64_t bytes = 0;             // live: allocated minus freed (never negative)
+    std::uint64_t bytes_allocated = 0;  // allocated, ever
     std::uint64_t allocations = 0;
     std::uint64_t frees = 0;
     std::uint64_t peak = 0;
