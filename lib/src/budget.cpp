@@ -12,6 +12,8 @@
 #include "seed_figures.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -21,7 +23,9 @@
 #include <new>
 #include <unordered_map>
 
+#include "counters.hpp"
 #include "fork_safety.hpp"
+#include "frame_log.hpp"
 #include "memscope/allocator.hpp"
 #include "memscope/format.hpp"
 #include "memscope/scope.hpp"
@@ -86,6 +90,7 @@ std::string describe(EventKind kind, std::string_view name, std::size_t current,
             return subject(name) + head + of_what + " " + pair;
         case EventKind::leak_suspect:
         case EventKind::forecast:
+        case EventKind::frame_over_budget:
             break;
     }
     return subject(name);
@@ -130,7 +135,49 @@ struct Pending {
         PressureEvent event;
     };
     std::vector<Call> calls;
+    struct FrameCall {
+        std::shared_ptr<const FrameBudgetCallback> fn;
+        detail::FrameAlarm alarm;
+    };
+    std::vector<FrameCall> frame_calls;
 };
+
+struct FrameCallback {
+    CallbackId id;
+    std::shared_ptr<const FrameBudgetCallback> fn;
+};
+
+std::string with_thousands(std::uint64_t n) {
+    std::string digits = std::to_string(n);
+    for (std::size_t i = digits.size(); i > 3; i -= 3) digits.insert(i - 3, 1, ',');
+    return digits;
+}
+
+// "Frame 1234: subsystem 'Entities' made 41,200 allocations, over its frame budget of
+// 5,000 (and 59 more frames over it since the last message)".
+std::string describe_frame(std::string_view name, const FrameBudgetEvent& e) {
+    std::string s = "Frame " + std::to_string(e.frame) + ": ";
+    std::string who = subject(name);
+    who[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(who[0])));
+    s += who;
+    const bool count_broken =
+        e.budget.max_allocations != 0 && e.counts.allocations > e.budget.max_allocations;
+    const bool bytes_broken =
+        e.budget.max_bytes != 0 && e.counts.bytes_allocated > e.budget.max_bytes;
+    if (count_broken) s += " made " + with_thousands(e.counts.allocations) + " allocations";
+    if (count_broken && bytes_broken) s += " of";
+    if (bytes_broken)
+        s += std::string(count_broken ? " " : " allocated ") +
+             format_memory(static_cast<std::size_t>(e.counts.bytes_allocated));
+    s += ", over its frame budget of ";
+    if (count_broken) s += with_thousands(e.budget.max_allocations) + " allocations";
+    if (count_broken && bytes_broken) s += " and ";
+    if (bytes_broken) s += format_memory(static_cast<std::size_t>(e.budget.max_bytes));
+    if (e.unannounced_frames > 0)
+        s += " (and " + std::to_string(e.unannounced_frames) + " more frame" +
+             (e.unannounced_frames == 1 ? "" : "s") + " over it since the last message)";
+    return s;
+}
 
 }  // namespace
 
@@ -158,6 +205,8 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
     std::deque<BudgetEvent> events;
     std::uint64_t last_sequence = 0;
     EventCounts counts;  // per kind, never dropped with the ring's old events
+    detail::FrameLog frame_log;
+    std::vector<FrameCallback> frame_callbacks;
 
     SteadyClock::time_point now() const {
         return options.clock ? options.clock() : SteadyClock::now();
@@ -292,6 +341,9 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
                 case EventKind::forecast:
                     ++counts.forecast;
                     break;
+                case EventKind::frame_over_budget:
+                    ++counts.frame_over_budget;
+                    break;
             }
             ev.time = wall;
             events.push_back(ev);
@@ -341,6 +393,18 @@ struct MemoryBudget::Impl final : detail::ForkHandler {
             } catch (...) {
                 log(LogLevel::error,
                     "pressure callback for '" + call.name + "' threw a non-exception");
+            }
+        }
+        for (Pending::FrameCall& call : out.frame_calls) {
+            call.alarm.event.subsystem = call.alarm.name;
+            try {
+                (*call.fn)(call.alarm.event);
+            } catch (const std::exception& ex) {
+                log(LogLevel::error,
+                    "frame budget callback for '" + call.alarm.name + "' threw: " + ex.what());
+            } catch (...) {
+                log(LogLevel::error,
+                    "frame budget callback for '" + call.alarm.name + "' threw a non-exception");
             }
         }
     }
@@ -423,6 +487,8 @@ std::string_view to_string(EventKind kind) noexcept {
             return "leak_suspect";
         case EventKind::forecast:
             return "forecast";
+        case EventKind::frame_over_budget:
+            return "frame_over_budget";
     }
     return "unknown";
 }
@@ -433,6 +499,17 @@ MemoryBudget::MemoryBudget(BudgetOptions options) : impl_(std::make_unique<Impl>
     impl_->threshold = std::clamp(options.warning_threshold, 1e-6f, 1.0f);
     options.hysteresis = std::clamp(options.hysteresis, 0.0f, 0.5f);
     impl_->options = std::move(options);
+    impl_->frame_log =
+        detail::FrameLog(impl_->options.frame_capacity, impl_->options.frame_alarm_interval);
+    if (tracking_enabled()) {
+        // The first frame counts from here. Read outside every lock of the budget's.
+        std::array<detail::TagSums, kMaxTags> sums{};
+        const TagId count = detail::tags_in_use();
+        if (detail::sum_tags(sums.data(), count)) {
+            const Scope internal(detail::kInternalTag);
+            impl_->frame_log.start(sums.data(), count);
+        }
+    }
     detail::add_fork_handler(*impl_);
 }
 
@@ -508,6 +585,8 @@ void MemoryBudget::apply(const BudgetChanges& changes) {
         const auto t = impl_->now();
         if (changes.warning_threshold)
             impl_->threshold = std::clamp(*changes.warning_threshold, 1e-6f, 1.0f);
+        for (const auto& [name, frame_budget] : changes.frame_budgets)
+            impl_->frame_log.set_budget(name, frame_budget);
         for (const auto& [name, bytes] : changes.budgets) {
             Entry& e = impl_->entry(name);
             impl_->account_time(e, t);
@@ -693,9 +772,77 @@ bool MemoryBudget::remove_pressure_callback(CallbackId id) {
     auto& cbs = impl_->callbacks;
     const auto it =
         std::find_if(cbs.begin(), cbs.end(), [id](const Callback& c) { return c.id == id; });
-    if (it == cbs.end()) return false;
-    cbs.erase(it);
+    if (it != cbs.end()) {
+        cbs.erase(it);
+        return true;
+    }
+    auto& frame_cbs = impl_->frame_callbacks;
+    const auto frame_it = std::find_if(frame_cbs.begin(), frame_cbs.end(),
+                                       [id](const FrameCallback& c) { return c.id == id; });
+    if (frame_it == frame_cbs.end()) return false;
+    frame_cbs.erase(frame_it);
     return true;
+}
+
+void MemoryBudget::end_frame(std::uint64_t frame) {
+    if (!tracking_enabled()) return;
+    // Read before the lock, as update() does. What end_frame() itself allocates is
+    // memscope's own, in no frame; the callbacks it calls are the game's and run untagged
+    // as the caller is.
+    std::array<detail::TagSums, kMaxTags> sums;
+    const TagId count = detail::tags_in_use();
+    if (!detail::sum_tags(sums.data(), count)) return;
+    Pending out;
+    {
+        const Scope internal(detail::kInternalTag);
+        std::vector<detail::FrameAlarm> alarms;
+        std::lock_guard lock(impl_->mutex);
+        impl_->frame_log.record(frame, impl_->now(), std::chrono::system_clock::now(), sums.data(),
+                                count, alarms);
+        if (alarms.empty()) return;
+        for (detail::FrameAlarm& alarm : alarms) {
+            BudgetEvent ev;
+            ev.kind = EventKind::frame_over_budget;
+            ev.level = LogLevel::warning;
+            ev.subsystem = alarm.name;
+            ev.frame = alarm.event.frame;
+            ev.message = describe_frame(alarm.name, alarm.event);
+            out.events.push_back(std::move(ev));
+            for (const FrameCallback& cb : impl_->frame_callbacks)
+                out.frame_calls.push_back({cb.fn, alarm});
+        }
+        impl_->store_events(out);
+    }
+    impl_->dispatch(out);
+}
+
+void MemoryBudget::set_frame_budget(std::string_view name, FrameBudget budget) {
+    BudgetChanges changes;
+    changes.frame_budgets.emplace_back(std::string(name), budget);
+    apply(changes);
+}
+
+FrameBudget MemoryBudget::frame_budget(std::string_view name) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->frame_log.budget(name);
+}
+
+std::vector<FrameRecord> MemoryBudget::frames(std::uint64_t after_sequence) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->frame_log.frames(after_sequence);
+}
+
+FrameStats MemoryBudget::frame_stats() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->frame_log.stats();
+}
+
+CallbackId MemoryBudget::on_frame_over_budget(FrameBudgetCallback callback) {
+    std::lock_guard lock(impl_->mutex);
+    const CallbackId id = impl_->next_callback++;
+    impl_->frame_callbacks.push_back(
+        {id, std::make_shared<const FrameBudgetCallback>(std::move(callback))});
+    return id;
 }
 
 std::size_t MemoryBudget::simulate_pressure(std::string_view name, MemoryStatus status) {
@@ -753,6 +900,8 @@ std::uint64_t EventCounts::of(EventKind kind) const noexcept {
             return leak_suspect;
         case EventKind::forecast:
             return forecast;
+        case EventKind::frame_over_budget:
+            return frame_over_budget;
     }
     return 0;
 }

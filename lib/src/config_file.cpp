@@ -81,10 +81,13 @@ class SchemaReader {
                 ok = read_total(m.value);
             else if (m.key == "budgets")
                 ok = read_budgets(m.value);
+            else if (m.key == "frame_budgets")
+                ok = read_frame_budgets(m.value);
             else
                 ok = fail(m.key_position, "",
                           "unknown key " + json_quote(m.key) +
-                              " (expected warning_threshold, total_budget or budgets)");
+                              " (expected warning_threshold, total_budget, budgets or "
+                              "frame_budgets)");
             if (!ok) return false;
         }
         return true;
@@ -139,6 +142,50 @@ class SchemaReader {
         return true;
     }
 
+    // "frame_budgets": {"Entities": {"allocations": 5000, "bytes": "4 MiB"}, "(total)": ...}
+    bool read_frame_budgets(const JsonValue& v) {
+        const JsonValue::Object* members = v.object();
+        if (members == nullptr)
+            return fail(v.position, "frame_budgets",
+                        "expected an object mapping subsystem names (or \"(total)\") to "
+                        "{\"allocations\": N, \"bytes\": size}, got " +
+                            std::string(json_type_name(v.type())));
+        for (const JsonMember& m : *members) {
+            const std::string path = json_path_key("frame_budgets", m.key);
+            if (const std::string why = name_problem(m.key); !why.empty())
+                return fail(m.key_position, path, "subsystem name " + why);
+            const JsonValue::Object* fields = m.value.object();
+            if (fields == nullptr)
+                return fail(m.value.position, path,
+                            "expected an object with \"allocations\" and/or \"bytes\", got " +
+                                std::string(json_type_name(m.value.type())));
+            FrameBudget budget;
+            for (const JsonMember& f : *fields) {
+                const std::string field_path = path + "." + f.key;
+                if (f.key == "allocations") {
+                    const JsonNumber* n = f.value.number();
+                    if (n == nullptr || n->negative || !n->integral || !n->magnitude)
+                        return fail(
+                            f.value.position, field_path,
+                            "expected a whole number of allocations per frame, got " +
+                                (n != nullptr ? n->text
+                                              : std::string(json_type_name(f.value.type()))));
+                    budget.max_allocations = *n->magnitude;
+                } else if (f.key == "bytes") {
+                    std::size_t bytes = 0;
+                    if (!read_size(f.value, field_path, bytes)) return false;
+                    budget.max_bytes = bytes;
+                } else {
+                    return fail(
+                        f.key_position, path,
+                        "unknown key " + json_quote(f.key) + " (expected allocations or bytes)");
+                }
+            }
+            changes.frame_budgets.emplace_back(m.key, budget);
+        }
+        return true;
+    }
+
     // A size: a JSON integer of bytes, or a string for parse_size().
     bool read_size(const JsonValue& v, const std::string& path, std::size_t& out) {
         std::uint64_t bytes = 0;
@@ -186,6 +233,12 @@ std::string describe(const BudgetChanges& c) {
         if (any) s += ", ";
         s += "total budget " + (*c.total_budget_bytes == 0 ? std::string("none")
                                                            : format_memory(*c.total_budget_bytes));
+        any = true;
+    }
+    if (!c.frame_budgets.empty()) {
+        if (any) s += ", ";
+        s += std::to_string(c.frame_budgets.size()) +
+             (c.frame_budgets.size() == 1 ? " frame budget" : " frame budgets");
         any = true;
     }
     if (!c.budgets.empty()) {

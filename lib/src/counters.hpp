@@ -26,6 +26,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "memscope/allocator.hpp"
 #include "memscope/internal.hpp"  // mark_thread_internal, internal_bytes
@@ -147,6 +148,10 @@ inline void count_free(ThreadCounters& t, TagId tag, std::size_t size) noexcept 
 
 /// The number of ids handed out so far (named tags plus the reserved ones); tags.cpp.
 [[nodiscard]] TagId tags_in_use() noexcept;
+/// The name of an id below tags_in_use() ("" for untagged, "memscope" for memscope's own).
+[[nodiscard]] std::string_view name_of(TagId id) noexcept;
+/// The id of a name already interned; 0 when it is not (lock-free, never allocates).
+[[nodiscard]] TagId find_tag(std::string_view name) noexcept;
 
 /// Per-tag sums over every thread, live and exited, for ids below `count`.
 struct TagSums {

@@ -54,12 +54,6 @@ std::uint32_t hash_tag(std::uint64_t h) noexcept {
     return static_cast<std::uint32_t>(h >> 48) << 16;
 }
 
-std::string_view name_of(TagId id) noexcept {
-    if (id == kUntaggedTag) return {};
-    if (id == kInternalTag) return kInternalName;
-    return {g_names[id].text, g_names[id].length};
-}
-
 // The id of a name already in the table; 0 (never a named tag's id) when it is not.
 TagId find(std::string_view name, std::uint64_t h) noexcept {
     const std::uint32_t want = hash_tag(h);
@@ -97,6 +91,16 @@ TagId other_locked() noexcept {
 }
 
 }  // namespace
+
+std::string_view name_of(TagId id) noexcept {
+    if (id == kUntaggedTag) return {};
+    if (id == kInternalTag) return kInternalName;
+    return {g_names[id].text, g_names[id].length};
+}
+
+TagId find_tag(std::string_view name) noexcept {
+    return find(name, hash_name(name));
+}
 
 TagId tags_in_use() noexcept {
     return g_count.load(std::memory_order_acquire);

@@ -115,6 +115,7 @@ void write_event(JsonWriter& w, const BudgetEvent& e) {
     if (e.kind == EventKind::leak_suspect || e.kind == EventKind::forecast)
         w.key("slope_bytes_per_second").value(micro(e.slope_bytes_per_second));
     if (e.kind == EventKind::forecast) w.key("forecast_seconds").value(micro(e.forecast_seconds));
+    if (e.kind == EventKind::frame_over_budget) w.key("frame").value(e.frame);
     w.key("message").value(e.message);
     w.end_object();
 }
@@ -223,7 +224,8 @@ void VerdictRecorder::poll_locked() {
                 ++c.leak_suspect;
                 break;
             case EventKind::recovered:
-            case EventKind::forecast:  // a prediction: the crossing, if it comes, counts
+            case EventKind::forecast:           // a prediction: the crossing, if it comes, counts
+            case EventKind::frame_over_budget:  // rate-limited: frame_stats() counts them all
                 break;
         }
     }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "memscope/fields.hpp"
+#include "memscope/frames.hpp"
 #include "memscope/log.hpp"
 
 /// Figures of one subsystem as reported by the game (struct `memscope::SubsystemMemory`,
@@ -165,19 +166,21 @@ enum class EventKind : std::uint8_t {
     recovered,     ///< a subsystem fell back below its threshold (minus the hysteresis)
     leak_suspect,  ///< a subsystem keeps growing, or did not return to its baseline
     forecast,      ///< at its present trend, a subsystem will cross its budget within the horizon
+    frame_over_budget,  ///< a frame allocated more than a subsystem's frame budget (frames.hpp)
 };
 
-/// "warning", "over_budget", "recovered", "leak_suspect", "forecast".
+/// "warning", "over_budget", "recovered", "leak_suspect", "forecast", "frame_over_budget".
 [[nodiscard]] std::string_view to_string(EventKind kind) noexcept;
 
 /// Events fired since a MemoryBudget was made, per kind. Unlike the event list, these never
 /// lose count when old events are dropped; their sum is last_event_sequence().
 struct EventCounts {
-    std::uint64_t warning = 0;       ///< EventKind::warning
-    std::uint64_t over_budget = 0;   ///< EventKind::over_budget
-    std::uint64_t recovered = 0;     ///< EventKind::recovered
-    std::uint64_t leak_suspect = 0;  ///< EventKind::leak_suspect
-    std::uint64_t forecast = 0;      ///< EventKind::forecast
+    std::uint64_t warning = 0;            ///< EventKind::warning
+    std::uint64_t over_budget = 0;        ///< EventKind::over_budget
+    std::uint64_t recovered = 0;          ///< EventKind::recovered
+    std::uint64_t leak_suspect = 0;       ///< EventKind::leak_suspect
+    std::uint64_t forecast = 0;           ///< EventKind::forecast
+    std::uint64_t frame_over_budget = 0;  ///< EventKind::frame_over_budget
     /// The count of one kind.
     [[nodiscard]] std::uint64_t of(EventKind kind) const noexcept;
 };
@@ -205,6 +208,7 @@ struct BudgetEvent {
     std::size_t budget_bytes = 0;
     double slope_bytes_per_second = 0.0;  ///< leak_suspect, forecast: the growth rate seen
     double forecast_seconds = 0.0;        ///< forecast only: seconds until the budget is crossed
+    std::uint64_t frame = 0;  ///< frame_over_budget only: the frame that broke the budget
     std::string message;  ///< e.g. "Subsystem 'Chunks' at 87% of memory budget (890 MB / 1024 MB)"
 };
 
@@ -235,6 +239,8 @@ struct BudgetChanges {
     std::vector<std::pair<std::string, std::size_t>> budgets;  ///< name, bytes (0: none)
     std::optional<std::size_t> total_budget_bytes;             ///< unchanged when empty
     std::optional<float> warning_threshold;                    ///< unchanged when empty
+    /// Frame budgets: name (kTotalName for the total), budget (none() removes it).
+    std::vector<std::pair<std::string, FrameBudget>> frame_budgets;
 };
 
 /// Settings fixed when a MemoryBudget is made.
@@ -249,8 +255,15 @@ struct BudgetOptions {
     std::size_t event_capacity = 256;
     /// Log each event through the log sink (log.hpp) when it fires.
     bool log_events = true;
-    /// Time source for the time-over-budget figures. Empty: std::chrono::steady_clock.
-    /// Tests set it to drive time by hand.
+    /// How many recent frames end_frame() keeps for frames() (older ones are dropped; the
+    /// counts of FrameStats never are).
+    std::size_t frame_capacity = 600;
+    /// A frame budget is announced (event, log line, callbacks) at most once per this
+    /// interval: a bad second of sixty frames over it gives one message, and the next
+    /// announcement counts the frames in between.
+    std::chrono::milliseconds frame_alarm_interval{1000};
+    /// Time source for the time-over-budget figures, frame durations and the frame alarms'
+    /// rate limit. Empty: std::chrono::steady_clock. Tests set it to drive time by hand.
     std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
@@ -335,7 +348,7 @@ class MemoryBudget {
     CallbackId on_pressure(std::string_view name, PressureCallback callback);
     /// Registers a callback for every subsystem and the total.
     CallbackId on_any_pressure(PressureCallback callback);
-    /// Unregisters a callback; false if the id is unknown. A call already in progress on
+    /// Unregisters a pressure or frame budget callback; false if the id is unknown. A call already in progress on
     /// another thread may still complete after this returns.
     bool remove_pressure_callback(CallbackId id);
 
@@ -362,6 +375,34 @@ class MemoryBudget {
     /// fell back).
     /// Ignored while the subsystem is over budget or unbudgeted.
     void set_forecast(std::string_view name, std::optional<Forecast> prediction);
+
+    /// Ends frame `frame` (any number the game likes; its frame counter): records what every
+    /// tag allocated and freed since the previous call (the first call: since the budget was
+    /// made), checks the frame budgets, and announces those broken, at most once per
+    /// BudgetOptions::frame_alarm_interval each, with a frame_over_budget event and the
+    /// frame budget callbacks. Costs one read of the counters (a lock and a pass over the
+    /// tags in use of every thread: a few microseconds; bench/ measures it) and allocates
+    /// nothing once frame_capacity frames were recorded. Does nothing when tracking is off.
+    void end_frame(std::uint64_t frame);
+
+    /// Sets the frame budget of a subsystem, or of the total with kTotalName; a budget whose
+    /// fields are both 0 removes it. A subsystem's frame figures are those of the tag of its
+    /// name (memscope::Scope), so only measured subsystems can break one.
+    void set_frame_budget(std::string_view name, FrameBudget budget);
+
+    /// The frame budget of `name` (none() when it has none).
+    [[nodiscard]] FrameBudget frame_budget(std::string_view name) const;
+
+    /// The frames kept with a sequence greater than `after_sequence`, oldest first.
+    [[nodiscard]] std::vector<FrameRecord> frames(std::uint64_t after_sequence = 0) const;
+
+    /// Counts over every frame so far, the allocations-per-frame histogram and the frame
+    /// budgets.
+    [[nodiscard]] FrameStats frame_stats() const;
+
+    /// Registers a callback for every frame budget announcement (rate-limited as the
+    /// events are); remove it with remove_pressure_callback().
+    CallbackId on_frame_over_budget(FrameBudgetCallback callback);
 
     /// Adds an event from outside (the leak detector of history.hpp uses this): gives it
     /// the next sequence number and a time stamp, keeps it, and logs it.
