@@ -315,10 +315,10 @@ TEST_CASE("a truncated or empty file is refused") {
 TEST_CASE("unknown and duplicate keys are refused") {
     check_refused("{\n  \"budget\": {}\n}",
                   "memscope.json:2:3: unknown key \"budget\" (expected warning_threshold, "
-                  "total_budget or budgets)");
+                  "total_budget, budgets or frame_budgets)");
     check_refused("{\"warning_threshold\": 0.8, \"Warning_Threshold\": 0.8}",
                   "memscope.json:1:28: unknown key \"Warning_Threshold\" (expected "
-                  "warning_threshold, total_budget or budgets)");
+                  "warning_threshold, total_budget, budgets or frame_budgets)");
     check_refused("{\n  \"total_budget\": 1,\n  \"total_budget\": 2\n}",
                   "memscope.json:3:3: total_budget: duplicate key \"total_budget\" (first at "
                   "line 2, column 3)");
