@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 // Cost of the calls a game makes every frame: MemoryBudget::report() and
-// is_over_budget(), with the default 6 subsystems and with 500.
+// is_over_budget(), with the default 6 subsystems and with 500; and end_frame(), with 8 and
+// 64 tags in use over 1 and 16 threads.
 
 #include <benchmark/benchmark.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <memscope/budget.hpp>
+#include <memscope/scope.hpp>
 
 namespace {
 
@@ -55,8 +60,92 @@ void snapshot(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(budget.snapshot());
 }
 
+// Threads that have allocated in every tag once (so each holds rows end_frame() reads)
+// and then wait, alive, until the benchmark ends.
+class IdleThreads {
+  public:
+    IdleThreads(int count, const std::vector<memscope::TagId>& tags) {
+        for (int i = 0; i < count; ++i) {
+            threads_.emplace_back([this, &tags] {
+                for (const memscope::TagId id : tags) {
+                    const memscope::Scope scope(id);
+                    ::operator delete(::operator new(16));
+                }
+                std::unique_lock lock(mutex_);
+                ++ready_;
+                cv_.notify_all();
+                cv_.wait(lock, [this] { return done_; });
+            });
+        }
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [this, count] { return ready_ == count; });
+    }
+    ~IdleThreads() {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        for (std::thread& t : threads_) t.join();
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    int ready_ = 0;
+    bool done_ = false;
+    std::vector<std::thread> threads_;
+};
+
+void* volatile g_sink = nullptr;
+
+// One frame: one allocation and free in each of the tags (so every tag is in the frame),
+// then end_frame() with six frame budgets to check. The allocations alone are
+// frame_allocations below: the difference is end_frame()'s cost.
+void frame(benchmark::State& state, bool end) {
+    const int tag_count = static_cast<int>(state.range(0));
+    std::vector<memscope::TagId> tags;
+    for (int i = 0; i < tag_count; ++i) tags.push_back(memscope::tag("Tag" + std::to_string(i)));
+    const IdleThreads others(static_cast<int>(state.range(1)) - 1, tags);
+    memscope::BudgetOptions options;
+    options.log_events = false;
+    memscope::MemoryBudget budget(options);
+    for (int i = 0; i < 6; ++i)
+        budget.set_frame_budget("Tag" + std::to_string(i), {.max_allocations = 1'000'000});
+    std::uint64_t frame_number = 0;
+    for (auto _ : state) {
+        for (const memscope::TagId id : tags) {
+            const memscope::Scope scope(id);
+            void* p = ::operator new(64);
+            g_sink = p;
+            ::operator delete(p);
+        }
+        if (end) budget.end_frame(++frame_number);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void end_frame(benchmark::State& state) {
+    frame(state, true);
+}
+void frame_allocations(benchmark::State& state) {
+    frame(state, false);
+}
+
 }  // namespace
 
+BENCHMARK(end_frame)
+    ->ArgNames({"tags", "threads"})
+    ->Args({8, 1})
+    ->Args({64, 1})
+    ->Args({8, 16})
+    ->Args({64, 16});
+BENCHMARK(frame_allocations)
+    ->ArgNames({"tags", "threads"})
+    ->Args({8, 1})
+    ->Args({64, 1})
+    ->Args({8, 16})
+    ->Args({64, 16});
 BENCHMARK(report)->Arg(6)->Arg(500);
 BENCHMARK(is_over_budget)->Arg(6)->Arg(500);
 BENCHMARK(snapshot)->Arg(6)->Arg(500);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 
+#include <array>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -228,20 +229,26 @@ struct Sums {
     [[nodiscard]] std::int64_t bytes() const noexcept { return allocated - freed; }
 };
 
+// What exited threads left to a tag. Under the registry lock.
+Sums retired_locked(TagId tag) noexcept {
+    const SharedTag& s = g_tags[tag];
+    return {s.retired_allocated.load(std::memory_order_relaxed),
+            s.retired_freed.load(std::memory_order_relaxed),
+            s.retired_allocations.load(std::memory_order_relaxed),
+            s.retired_frees.load(std::memory_order_relaxed)};
+}
+
+void add_row(Sums& sums, const TagRow& r) noexcept {
+    sums.allocated += r.allocated.load(std::memory_order_relaxed);
+    sums.freed += r.freed.load(std::memory_order_relaxed);
+    sums.allocations += r.allocations.load(std::memory_order_relaxed);
+    sums.frees += r.frees.load(std::memory_order_relaxed);
+}
+
 // Sums of one tag over the retired totals and every live thread. Under the registry lock.
 Sums sum_tag_locked(TagId tag) noexcept {
-    const SharedTag& s = g_tags[tag];
-    Sums sums{s.retired_allocated.load(std::memory_order_relaxed),
-              s.retired_freed.load(std::memory_order_relaxed),
-              s.retired_allocations.load(std::memory_order_relaxed),
-              s.retired_frees.load(std::memory_order_relaxed)};
-    for (const ThreadCounters* t = g_head; t != nullptr; t = t->next) {
-        const TagRow& r = t->rows[tag];
-        sums.allocated += r.allocated.load(std::memory_order_relaxed);
-        sums.freed += r.freed.load(std::memory_order_relaxed);
-        sums.allocations += r.allocations.load(std::memory_order_relaxed);
-        sums.frees += r.frees.load(std::memory_order_relaxed);
-    }
+    Sums sums = retired_locked(tag);
+    for (const ThreadCounters* t = g_head; t != nullptr; t = t->next) add_row(sums, t->rows[tag]);
     return sums;
 }
 
@@ -249,12 +256,14 @@ Sums sum_all_locked() noexcept {
     Sums total;
     const TagId count = tags_in_use();
     for (TagId tag = 0; tag < count; ++tag) {
-        const Sums s = sum_tag_locked(tag);
+        const Sums s = retired_locked(tag);
         total.allocated += s.allocated;
         total.freed += s.freed;
         total.allocations += s.allocations;
         total.frees += s.frees;
     }
+    for (const ThreadCounters* t = g_head; t != nullptr; t = t->next)  // rows front to back
+        for (TagId tag = 0; tag < count; ++tag) add_row(total, t->rows[tag]);
     return total;
 }
 
@@ -317,10 +326,17 @@ bool sum_tags(TagSums* out, std::size_t count) noexcept {
     if constexpr (!MEMSCOPE_TRACKING) {
         return false;
     } else {
+        count = count < kMaxTags ? count : kMaxTags;
+        std::array<Sums, kMaxTags> sums;
         std::lock_guard lock(g_registry_mutex);
-        for (std::size_t i = 0; i < count && i < kMaxTags; ++i) {
+        // Thread by thread, each one's rows in order: its block is contiguous, so this reads
+        // memory front to back rather than one line per thread per tag.
+        for (std::size_t i = 0; i < count; ++i) sums[i] = retired_locked(static_cast<TagId>(i));
+        for (const ThreadCounters* t = g_head; t != nullptr; t = t->next)
+            for (std::size_t i = 0; i < count; ++i) add_row(sums[i], t->rows[i]);
+        for (std::size_t i = 0; i < count; ++i) {
             const auto tag = static_cast<TagId>(i);
-            const Sums s = sum_tag_locked(tag);
+            const Sums& s = sums[i];
             raise(g_tags[tag].peak, s.bytes());
             out[i].bytes = clamp(s.bytes());
             out[i].bytes_allocated = static_cast<std::uint64_t>(clamp(s.allocated));
