@@ -11,8 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include <memscope/allocator.hpp>
 #include <memscope/budget.hpp>
 #include <memscope/json.hpp>
+#include <memscope/scope.hpp>
 #include <memscope/verdict.hpp>
 
 #include "test_support.hpp"
@@ -102,6 +104,37 @@ TEST_CASE("a subsystem name with invalid UTF-8 gives a valid verdict document") 
     const auto& events = *doc.find("events")->array();
     REQUIRE_FALSE(events.empty());
     CHECK(*events[0].find("subsystem")->string() == replaced);
+}
+
+TEST_CASE("a frame budget is a rule: any frame over it fails the verdict") {
+    if (!memscope::tracking_enabled()) return;
+    memscope::MemoryBudget budget(quiet());
+    budget.set_frame_budget("VerdictChurn", {.max_allocations = 10});
+    budget.set_frame_budget(memscope::kTotalName, {.max_bytes = std::size_t{1} << 40});
+    budget.end_frame(1);
+    for (std::uint64_t frame = 2; frame <= 4; ++frame) {
+        {
+            const memscope::Scope scope("VerdictChurn");
+            for (int i = 0; i < 20; ++i) ::operator delete(::operator new(32));
+        }
+        budget.end_frame(frame);
+    }
+    memscope::VerdictRecorder recorder(budget);
+    const memscope::Verdict v = recorder.evaluate();
+    CHECK_FALSE(v.pass);
+    CHECK(v.exit_code() == 1);
+    REQUIRE(v.rules.size() == 2);
+    CHECK(v.rules[0].name == "frame budget: (total)");
+    CHECK(v.rules[0].failure.empty());
+    CHECK(v.rules[1].name == "frame budget: VerdictChurn");
+    CHECK(v.rules[1].failure ==
+          "VerdictChurn broke its frame budget of 10 allocations in 3 frames (last: frame 4)");
+    const memscope::JsonValue doc = read_back(v.json);
+    const auto& frames = *doc.find("frame_budgets")->array();
+    REQUIRE(frames.size() == 2);
+    CHECK(*frames[1].find("name")->string() == "VerdictChurn");
+    CHECK(frames[1].find("frames_over")->number()->value == 3.0);
+    CHECK(v.junit_xml().find("frame budget: VerdictChurn") != std::string::npos);
 }
 
 TEST_CASE("the verdict document is indented and its figures are rounded to the millionth") {

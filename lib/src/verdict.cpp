@@ -265,6 +265,7 @@ Verdict VerdictRecorder::evaluate() {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - created_).count();
     collect_lines(v);
     judge_budgets(v);
+    judge_frames(v);
     judge_baseline(v);
     v.pass = v.failures.empty();
     write_document(v);
@@ -325,6 +326,29 @@ void VerdictRecorder::judge_budgets(Verdict& v) const {
     for (VerdictLine& line : v.subsystems) judge(line, line.name);
     judge(v.total, "the total");
     if (options_.fail_on_leak) v.rules.push_back({"no leak suspicion", std::move(leaks), false});
+}
+
+// A frame budget is a hard figure, like a budget: one rule each, failed by any frame over.
+void VerdictRecorder::judge_frames(Verdict& v) const {
+    const FrameStats stats = budget_.frame_stats();
+    for (const FrameBudgetStatus& b : stats.budgets) {
+        VerdictRule rule{"frame budget: " + b.name, {}, false};
+        if (b.frames_over > 0) {
+            std::string limit;
+            if (b.budget.max_allocations != 0)
+                limit = std::to_string(b.budget.max_allocations) + " allocations";
+            if (b.budget.max_bytes != 0)
+                limit += (limit.empty() ? "" : " or ") +
+                         format_memory(static_cast<std::size_t>(b.budget.max_bytes));
+            rule.failure = (b.name == kTotalName ? std::string("the total") : b.name) +
+                           " broke its frame budget of " + limit + " in " +
+                           std::to_string(b.frames_over) +
+                           (b.frames_over == 1 ? " frame" : " frames") + " (last: frame " +
+                           std::to_string(b.last_frame_over) + ")";
+            v.failures.push_back(rule.failure);
+        }
+        v.rules.push_back(std::move(rule));
+    }
 }
 
 void VerdictRecorder::judge_baseline(Verdict& v) const {
@@ -404,6 +428,18 @@ void VerdictRecorder::write_document(Verdict& v) const {
     for (const std::string& f : v.failures) w.value(f);
     w.end_array();
     if (has_baseline_) write_baseline(w, v, options_);
+    const FrameStats frame_stats = budget_.frame_stats();
+    w.key("frame_budgets").begin_array();
+    for (const FrameBudgetStatus& b : frame_stats.budgets) {
+        w.begin_object();
+        w.key("name").value(b.name);
+        w.key("max_allocations").value(b.budget.max_allocations);
+        w.key("max_bytes").value(b.budget.max_bytes);
+        w.key("frames_over").value(b.frames_over);
+        w.key("last_frame_over").value(b.last_frame_over);
+        w.end_object();
+    }
+    w.end_array();
     w.key("subsystems").begin_array();
     for (const VerdictLine& line : v.subsystems) write_line(w, line);
     w.end_array();

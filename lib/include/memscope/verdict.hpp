@@ -83,7 +83,8 @@ struct BaselineLine {
     BaselineStatus status = BaselineStatus::within;  ///< the comparison
 };
 
-/// A rule beyond the budgets ("no leak suspicion", "baseline: Meshes"): one JUnit test case.
+/// A rule beyond the budgets ("no leak suspicion", "baseline: Meshes", "frame budget:
+/// Entities", one per frame budget, failed by any frame over it): one JUnit test case.
 struct VerdictRule {
     std::string name;     ///< the test case's name
     std::string failure;  ///< why it failed; empty when it passed
@@ -155,6 +156,7 @@ class VerdictRecorder {
     void poll_locked();
     void collect_lines(Verdict& v) const;
     void judge_budgets(Verdict& v) const;
+    void judge_frames(Verdict& v) const;
     void judge_baseline(Verdict& v) const;
     void write_document(Verdict& v) const;
 
