@@ -424,11 +424,12 @@ TEST_CASE(
     std::string error;
     error.reserve(1000);  // the error is kept past `after`: no allocation for it in between
     const std::size_t threads = thread_count();
+    // Through the environment, as a user would set it; set before the books are read, since
+    // glibc keeps what setenv() allocates for the life of the process.
+    memscope_test::ScopedEnv env("MEMSCOPE_PORT", std::to_string(port).c_str());
     const Books before = Books::now();
     bool started = true;
     {
-        // Through the environment, as a user would set it.
-        memscope_test::ScopedEnv env("MEMSCOPE_PORT", std::to_string(port).c_str());
         ServerOptions o;
         o.read_environment = true;
         Server server(budget, o);

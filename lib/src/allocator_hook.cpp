@@ -39,9 +39,10 @@ namespace {
 
 // Every block handed out by operator new starts 16 bytes after its allocator block, and
 // those 16 bytes are its header:
-//   user - 8:  counted << 16 | flags | tag
+//   user - 8:  counted << 16 | flags | row
 //              counted: the usable bytes the books charged (user's share of the block)
-//              tag:     the tag charged (bits 0-8; kMaxTags is 512)
+//              row:     the counter row charged (bits 0-9): the tag (bits 0-8; kMaxTags
+//              is 512), plus kMallocRows for a block of the malloc family
 //              kOffsetFlag: the allocator block does not start at user - 16 (a block
 //              aligned beyond what the allocator can align at an offset)
 //   user - 16: with kOffsetFlag, the distance from the allocator block to user; else
@@ -54,11 +55,15 @@ namespace {
 constexpr std::size_t kHeaderBytes = 16;
 constexpr std::uint64_t kOffsetFlag = 0x8000;
 constexpr unsigned kCountedShift = 16;
-static_assert(kTagMask < kOffsetFlag, "the tag field overlaps the flags");
+static_assert(kRowMask < kOffsetFlag, "the row field overlaps the flags");
+// The rows of the two families: a block of operator new is charged to row `tag`, one of
+// the malloc family to row `tag | kMalloc`.
+constexpr RowId kOperators = 0;
+constexpr RowId kMalloc = kMallocRows;
 
-[[gnu::always_inline]] inline void write_header(void* user, std::size_t counted, TagId tag,
+[[gnu::always_inline]] inline void write_header(void* user, std::size_t counted, RowId row,
                                                 std::uint64_t flags) noexcept {
-    const std::uint64_t word = (std::uint64_t{counted} << kCountedShift) | flags | tag;
+    const std::uint64_t word = (std::uint64_t{counted} << kCountedShift) | flags | row;
     std::memcpy(static_cast<char*>(user) - 8, &word, sizeof word);
 }
 [[gnu::always_inline]] inline std::uint64_t read_header(const void* user) noexcept {
@@ -164,8 +169,8 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
 // full too, which takes over 131072 live large blocks and this one-in-thousands address,
 // memscope cannot tell this block from a large one: it says so and stops the program
 // rather than corrupt the heap later.
-[[gnu::noinline]] void* enter_headed(void* user, std::size_t counted, TagId tag) noexcept {
-    if (!large_insert(user, counted, static_cast<TagId>(tag | kHeadedEntry))) {
+[[gnu::noinline]] void* enter_headed(void* user, std::size_t counted, RowId row) noexcept {
+    if (!large_insert(user, counted, static_cast<TagId>(row | kHeadedEntry))) {
         static const char message[] =
             "memscope: the large-block table is full and a block fell on its boundary\n";
         [[maybe_unused]] const auto written = ::write(2, message, sizeof message - 1);
@@ -174,41 +179,45 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
     return user;
 }
 
-[[gnu::noinline]] void* charge_slow(void* block, std::size_t counted, TagId tag) noexcept {
-    count_allocation_slow(t_counters, tag, counted);
+[[gnu::noinline]] void* charge_slow(void* block, std::size_t counted, RowId row) noexcept {
+    count_allocation_slow(t_counters, row, counted);
     void* user = static_cast<char*>(block) + kHeaderBytes;
     if (is_large_address(user)) [[unlikely]]
-        return enter_headed(user, counted, tag);
+        return enter_headed(user, counted, row);
     return user;
 }
 [[gnu::noinline]] void release_slow(void* user, std::uint64_t word) noexcept {
-    count_free_slow(t_counters, static_cast<TagId>(word & kTagMask), word >> kCountedShift);
+    count_free_slow(t_counters, static_cast<RowId>(word & kRowMask), word >> kCountedShift);
     backend::release(block_of(user, word));
 }
 
 // Writes the header of a fresh block of `counted` usable bytes, charges it to the thread's
-// current tag, and returns the user bytes. The row is reached from the TLS fields directly
-// (no address of the thread's block is formed unless the slow path needs it).
-[[gnu::always_inline]] inline void* charge_counted(void* block, std::size_t counted) noexcept {
+// current tag in the rows of `family` (kOperators or kMalloc), and returns the user bytes.
+// The row is reached from the TLS fields directly (no address of the thread's block is
+// formed unless the slow path needs it).
+[[gnu::always_inline]] inline void* charge_counted(void* block, std::size_t counted,
+                                                   RowId family) noexcept {
     void* user = static_cast<char*>(block) + kHeaderBytes;
-    const TagId tag = t_counters.tag;
-    write_header(user, counted, tag, 0);
-    if (!count_allocation_fast(t_counters.rows[tag], counted)) [[unlikely]]
-        return charge_slow(block, counted, tag);
+    const auto row = static_cast<RowId>(t_counters.tag | family);
+    write_header(user, counted, row, 0);
+    if (!count_allocation_fast(t_counters.rows[row], counted)) [[unlikely]]
+        return charge_slow(block, counted, row);
     if (is_large_address(user)) [[unlikely]]
-        return enter_headed(user, counted, tag);
+        return enter_headed(user, counted, row);
     return user;
 }
 
 // The same for a block given for `request` bytes, header included.
-[[gnu::always_inline]] inline void* charge(void* block, std::size_t request) noexcept {
-    return charge_counted(block, block_size(block, request) - kHeaderBytes);
+[[gnu::always_inline]] inline void* charge(void* block, std::size_t request,
+                                           RowId family) noexcept {
+    return charge_counted(block, block_size(block, request) - kHeaderBytes, family);
 }
 
-[[gnu::always_inline]] inline void* charge_aligned(void* block, std::size_t offset) noexcept {
+[[gnu::always_inline]] inline void* charge_aligned(void* block, std::size_t offset,
+                                                   RowId family) noexcept {
     void* user = static_cast<char*>(block) + offset;
     const std::size_t counted = backend::usable_size(block) - offset;
-    const TagId tag = t_counters.tag;
+    const auto tag = static_cast<RowId>(t_counters.tag | family);
     std::uint64_t flags = 0;
     if (offset != kHeaderBytes) {
         const std::uint64_t distance = offset;
@@ -233,7 +242,7 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
         backend::release(user);
         return;
     }
-    count_free(t_counters, static_cast<TagId>(tag & kTagMask), counted);
+    count_free(t_counters, static_cast<RowId>(tag & kRowMask), counted);
     if ((tag & kHeadedEntry) != 0)
         backend::release(block_of(user, read_header(user)));
     else
@@ -243,34 +252,37 @@ inline void* allocate_aligned_block(std::size_t size, std::size_t alignment,
 // A block for a large request (or a large alignment) with no header, entered in the large
 // table; a headed block when the allocator's block is off the boundary or the table is
 // full. Null when the allocator refuses.
-void* try_large(std::size_t size, std::size_t alignment) noexcept {
+// `zero`: the block's bytes must be zero (calloc), which mimalloc knows how to do without
+// touching pages the kernel gave zeroed.
+void* try_large(std::size_t size, std::size_t alignment, RowId family, bool zero = false) noexcept {
     void* p = alignment > kLargeAlign ? backend::allocate_aligned(size, alignment)
+              : zero                  ? backend::allocate_zeroed(size)
                                       : backend::allocate_large(size);
     if (p == nullptr) return nullptr;
     if (is_large_address(p)) {
         const std::size_t counted = backend::usable_size(p);
-        const TagId tag = t_counters.tag;
-        if (large_insert(p, counted, tag)) {
-            count_allocation(t_counters, tag, counted);
+        const auto row = static_cast<RowId>(t_counters.tag | family);
+        if (large_insert(p, counted, row)) {
+            count_allocation(t_counters, row, counted);
             return p;
         }
     }
     backend::release(p);
     if (alignment == 0) {
         const std::size_t request = with_header(size);
-        void* block = backend::allocate(request);
-        return block == nullptr ? nullptr : charge(block, request);
+        void* block = zero ? backend::allocate_zeroed(request) : backend::allocate(request);
+        return block == nullptr ? nullptr : charge(block, request, family);
     }
     std::size_t offset = 0;
     void* block = allocate_aligned_block(size, alignment, offset);
-    return block == nullptr ? nullptr : charge_aligned(block, offset);
+    return block == nullptr ? nullptr : charge_aligned(block, offset, family);
 }
 
 [[gnu::always_inline]] inline void release_counted(void* user) noexcept {
     if (is_large_address(user)) [[unlikely]]
         return release_large(user);
     const std::uint64_t word = read_header(user);
-    if (!count_free_fast(t_counters.rows[word & kTagMask], word >> kCountedShift)) [[unlikely]]
+    if (!count_free_fast(t_counters.rows[word & kRowMask], word >> kCountedShift)) [[unlikely]]
         return release_slow(user, word);
     backend::release(block_of(user, word));
 }
@@ -311,18 +323,18 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
 // What new does when the allocator refused: the new_handler loop, then the charge.
 [[gnu::noinline]] void* new_failed(std::size_t size) {
     std::size_t unused = 0;
-    return charge(allocate_slow(size, 0, unused), with_header(size));
+    return charge(allocate_slow(size, 0, unused), with_header(size), kOperators);
 }
 [[gnu::noinline]] void* new_failed_nothrow(std::size_t size) noexcept {
     std::size_t unused = 0;
     void* block = allocate_slow_nothrow(size, 0, unused);
-    return block == nullptr ? nullptr : charge(block, with_header(size));
+    return block == nullptr ? nullptr : charge(block, with_header(size), kOperators);
 }
 
 // Large requests and alignments: try_large, with the new_handler loop of a failure.
 [[gnu::noinline]] void* new_large(std::size_t size, std::size_t alignment) {
     for (;;) {
-        if (void* p = try_large(size, alignment)) return p;
+        if (void* p = try_large(size, alignment, kOperators)) return p;
         std::new_handler handler = std::get_new_handler();
         if (handler == nullptr) throw std::bad_alloc();
         handler();
@@ -345,14 +357,14 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     const std::size_t request = size + kHeaderBytes;
     void* block = backend::allocate(request);
     if (block == nullptr) return new_failed(size);
-    return charge(block, request);
+    return charge(block, request, kOperators);
 }
 [[gnu::noinline]] void* new_untabled_nothrow(std::size_t size) noexcept {
     if (size > kLargeMin) return new_large_nothrow(size, 0);
     const std::size_t request = size + kHeaderBytes;
     void* block = backend::allocate(request);
     if (block == nullptr) return new_failed_nothrow(size);
-    return charge(block, request);
+    return charge(block, request, kOperators);
 }
 #endif
 
@@ -368,7 +380,7 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     void* block = backend::allocate(request);
     if (block == nullptr) [[unlikely]]
         return new_failed(size);
-    return charge_counted(block, counted);
+    return charge_counted(block, counted, kOperators);
 #else
     if (size > kLargeMin) [[unlikely]]
         return new_large(size, 0);
@@ -376,7 +388,7 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     void* block = backend::allocate(request);
     if (block == nullptr) [[unlikely]]
         return new_failed(size);
-    return charge(block, request);
+    return charge(block, request, kOperators);
 #endif
 }
 
@@ -389,7 +401,7 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     void* block = backend::allocate(request);
     if (block == nullptr) [[unlikely]]
         return new_failed_nothrow(size);
-    return charge_counted(block, counted);
+    return charge_counted(block, counted, kOperators);
 #else
     if (size > kLargeMin) [[unlikely]]
         return new_large_nothrow(size, 0);
@@ -397,7 +409,7 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     void* block = backend::allocate(request);
     if (block == nullptr) [[unlikely]]
         return new_failed_nothrow(size);
-    return charge(block, request);
+    return charge(block, request, kOperators);
 #endif
 }
 
@@ -410,7 +422,7 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     void* block = allocate_aligned_block(size, alignment, offset);
     if (block == nullptr) [[unlikely]]
         block = allocate_slow(size, alignment, offset);
-    return charge_aligned(block, offset);
+    return charge_aligned(block, offset, kOperators);
 }
 
 [[gnu::always_inline]] inline void* new_aligned_impl_nothrow(std::size_t size,
@@ -423,7 +435,7 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
         block = allocate_slow_nothrow(size, alignment, offset);
         if (block == nullptr) return nullptr;
     }
-    return charge_aligned(block, offset);
+    return charge_aligned(block, offset, kOperators);
 }
 
 // Every form of delete: the header holds the size and the tag.
@@ -431,6 +443,81 @@ void* try_large(std::size_t size, std::size_t alignment) noexcept {
     if (p == nullptr) return;
     release_counted(p);
 }
+
+#if MEMSCOPE_COUNT_MALLOC
+// The malloc family. The same blocks as operator new's (a header, or the large table),
+// charged to the rows of kMalloc; a failure returns null with errno ENOMEM, as C asks.
+
+[[gnu::noinline]] void* malloc_failed() noexcept {
+    errno = ENOMEM;
+    return nullptr;
+}
+
+// malloc for a size off the fast path, or a calloc (`zero`).
+[[gnu::noinline]] void* malloc_untabled(std::size_t size, bool zero) noexcept {
+    if (size > kLargeMin) {
+        void* p = try_large(size, 0, kMalloc, zero);
+        return p != nullptr ? p : malloc_failed();
+    }
+    const std::size_t request = size + kHeaderBytes;
+    void* block = zero ? backend::allocate_zeroed(request) : backend::allocate(request);
+    if (block == nullptr) return malloc_failed();
+    return charge(block, request, kMalloc);
+}
+
+[[gnu::always_inline]] inline void* malloc_impl(std::size_t size) noexcept {
+    if (size >= g_fast_limit) [[unlikely]]
+        return malloc_untabled(size, false);
+    const std::size_t request = size + kHeaderBytes;
+    const std::size_t counted = table_size(request) - kHeaderBytes;
+    void* block = backend::allocate(request);
+    if (block == nullptr) [[unlikely]]
+        return malloc_failed();
+    return charge_counted(block, counted, kMalloc);
+}
+
+// An aligned block of the malloc family. `alignment` is a power of two.
+[[gnu::noinline]] void* malloc_aligned(std::size_t size, std::size_t alignment) noexcept {
+    if (alignment <= alignof(void*)) return malloc_impl(size);  // what malloc gives anyway
+    if (size > kLargeMin || alignment >= kLargeAlign) {
+        void* p = try_large(size, alignment, kMalloc);
+        return p != nullptr ? p : malloc_failed();
+    }
+    std::size_t offset = 0;
+    void* block = allocate_aligned_block(size, alignment, offset);
+    if (block == nullptr) return malloc_failed();
+    return charge_aligned(block, offset, kMalloc);
+}
+
+void* calloc_impl(std::size_t count, std::size_t size) noexcept {
+    std::size_t bytes = 0;
+    if (__builtin_mul_overflow(count, size, &bytes)) return malloc_failed();
+    return malloc_untabled(bytes, true);
+}
+
+// realloc: a block that still fits its usable size (and is not shrinking below half of
+// it) stays where it is and the books do not move; any other is a new block, charged to
+// the calling thread's current tag, and a free of the old one, credited to its own.
+void* realloc_impl(void* p, std::size_t size) noexcept {
+    if (p == nullptr) return malloc_impl(size);
+    if (size == 0) {  // glibc frees the block and returns null
+        release_counted(p);
+        return nullptr;
+    }
+    const std::size_t old = memscope::usable_size(p);
+    if (size <= old && size >= old / 2) return p;
+    void* q = malloc_impl(size);
+    if (q == nullptr) return nullptr;  // errno is set; the old block stays valid
+    std::memcpy(q, p, size < old ? size : old);
+    release_counted(p);
+    return q;
+}
+
+std::size_t page_size() noexcept {
+    static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    return size;
+}
+#endif  // MEMSCOPE_COUNT_MALLOC
 
 #else  // tracking compiled out: mimalloc (or the system allocator) with no header at all
 
@@ -605,7 +692,7 @@ void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcep
     delete_impl(p);
 }
 
-#if MEMSCOPE_BACKEND_MIMALLOC
+#if MEMSCOPE_BACKEND_MIMALLOC && !MEMSCOPE_COUNT_MALLOC
 // Linking libmimalloc makes it the process's malloc, and with it its aligned C functions,
 // which have the alignment bug that backend::allocate_aligned works around. Definitions in
 // the executable come first in symbol lookup, so these fix them for every caller. They
@@ -630,6 +717,107 @@ void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
 }
 void* memalign(std::size_t alignment, std::size_t size) noexcept {
     return aligned_alloc(alignment, size);
+}
+}
+#endif
+
+#if MEMSCOPE_COUNT_MALLOC
+// The malloc family, counted. Definitions in the executable come first in symbol lookup,
+// ahead of libmimalloc's and glibc's, so every caller in the process lands here: the
+// program, its libraries, and glibc's own functions that allocate for their caller
+// (strdup, getline, asprintf, ...), which call malloc through the PLT. The __libc_ names
+// are defined too, so that a program calling them reaches these and not libmimalloc's,
+// which would not know the header.
+using memscope::detail::calloc_impl;
+using memscope::detail::malloc_aligned;
+using memscope::detail::malloc_impl;
+using memscope::detail::page_size;
+using memscope::detail::realloc_impl;
+
+extern "C" {
+void* malloc(std::size_t size) noexcept {
+    return malloc_impl(size);
+}
+void free(void* p) noexcept {
+    delete_impl(p);
+}
+void* calloc(std::size_t count, std::size_t size) noexcept {
+    return calloc_impl(count, size);
+}
+void* realloc(void* p, std::size_t size) noexcept {
+    return realloc_impl(p, size);
+}
+void* reallocarray(void* p, std::size_t count, std::size_t size) noexcept {
+    std::size_t bytes = 0;
+    if (__builtin_mul_overflow(count, size, &bytes)) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    return realloc_impl(p, bytes);
+}
+int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
+    // POSIX: a power of two, and a multiple of sizeof(void*).
+    if (alignment < sizeof(void*) || (alignment & (alignment - 1)) != 0) return EINVAL;
+    const int saved = errno;  // posix_memalign reports through its result, not errno
+    void* p = malloc_aligned(size, alignment);
+    errno = saved;
+    if (p == nullptr) return ENOMEM;
+    *out = p;
+    return 0;
+}
+void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    return malloc_aligned(size, alignment);
+}
+void* memalign(std::size_t alignment, std::size_t size) noexcept {
+    // glibc rounds an alignment that is not a power of two up to one.
+    if (alignment > (std::size_t{1} << 62)) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    std::size_t power = 1;
+    while (power < alignment) power <<= 1;
+    return malloc_aligned(size, power);
+}
+void* valloc(std::size_t size) noexcept {
+    return malloc_aligned(size, page_size());
+}
+void* pvalloc(std::size_t size) noexcept {
+    const std::size_t page = page_size();
+    std::size_t rounded = 0;
+    if (__builtin_add_overflow(size, page - 1, &rounded)) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    rounded &= ~(page - 1);
+    return malloc_aligned(rounded == 0 ? page : rounded, page);
+}
+std::size_t malloc_usable_size(void* p) noexcept {
+    return memscope::usable_size(p);
+}
+void* __libc_malloc(std::size_t size) noexcept {
+    return malloc_impl(size);
+}
+void __libc_free(void* p) noexcept {
+    delete_impl(p);
+}
+void* __libc_calloc(std::size_t count, std::size_t size) noexcept {
+    return calloc_impl(count, size);
+}
+void* __libc_realloc(void* p, std::size_t size) noexcept {
+    return realloc_impl(p, size);
+}
+void* __libc_memalign(std::size_t alignment, std::size_t size) noexcept {
+    return memalign(alignment, size);
+}
+void* __libc_valloc(std::size_t size) noexcept {
+    return valloc(size);
+}
+void* __libc_pvalloc(std::size_t size) noexcept {
+    return pvalloc(size);
 }
 }
 #endif

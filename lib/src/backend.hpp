@@ -32,6 +32,11 @@ inline void release(void* p) noexcept {
 inline std::size_t usable_size(const void* p) noexcept {
     return mi_usable_size(p);
 }
+/// A block whose bytes are zero (calloc): mimalloc skips the clearing of memory it knows
+/// the kernel gave zeroed.
+inline void* allocate_zeroed(std::size_t size) noexcept {
+    return mi_zalloc(size);
+}
 /// A block for a request above 128 KiB: mimalloc puts such blocks at the start of their
 /// pages, on a 64 KiB slice boundary (large_blocks.hpp relies on it, and checks it).
 inline void* allocate_large(std::size_t size) noexcept {
@@ -73,6 +78,9 @@ inline void release(void* p) noexcept {
 }
 inline std::size_t usable_size(const void* p) noexcept {
     return ::malloc_usable_size(const_cast<void*>(p));
+}
+inline void* allocate_zeroed(std::size_t size) noexcept {
+    return std::calloc(1, size);
 }
 inline void* allocate_aligned(std::size_t size, std::size_t alignment) noexcept {
     void* p = nullptr;

@@ -34,19 +34,21 @@ struct FreeBlock {
     FreeBlock* next;
 };
 constinit FreeBlock* g_free_blocks = nullptr;
-constexpr std::size_t kRowBlockBytes = sizeof(TagRow) * kMaxTags;
+constexpr std::size_t kRowBlockBytes = sizeof(TagRow) * kRows;
 
-// A tag's shared figures, each tag on its own cache line: written by threads that exited,
+// A row's shared figures, each on its own cache line: written by threads that exited,
 // publish a batch, or count in the shared state; never on the ordinary allocation path.
-struct alignas(64) SharedTag {
+// The peak of a tag follows the sum of both its rows: `published` and `peak` are used in
+// the operators' row of each tag only (g_shared[tag]).
+struct alignas(64) SharedRow {
     std::atomic<std::int64_t> retired_allocated{0};  // left behind by exited threads
     std::atomic<std::int64_t> retired_freed{0};
     std::atomic<std::uint64_t> retired_allocations{0};
     std::atomic<std::uint64_t> retired_frees{0};
-    std::atomic<std::int64_t> published{0};  // sum of every row's published bytes
-    std::atomic<std::uint64_t> peak{0};      // highest `published` (or sum) seen
+    std::atomic<std::int64_t> published{0};  // sum of every row's published bytes, per tag
+    std::atomic<std::uint64_t> peak{0};      // highest `published` (or sum) seen, per tag
 };
-constinit SharedTag g_tags[kMaxTags];
+constinit SharedRow g_shared[kRows];
 alignas(64) constinit std::atomic<std::int64_t> g_published{0};  // sum over every tag
 alignas(64) constinit std::atomic<std::uint64_t> g_peak{0};
 
@@ -59,11 +61,11 @@ void raise(std::atomic<std::uint64_t>& peak, std::int64_t bytes) noexcept {
     }
 }
 
-// Adds `delta` bytes to what the peaks of `tag` and of the whole program follow.
-void publish_delta(TagId tag, std::int64_t delta) noexcept {
+// Adds `delta` bytes to what the peaks of the row's tag and of the whole program follow.
+void publish_delta(RowId row, std::int64_t delta) noexcept {
     if (delta == 0) return;
-    raise(g_tags[tag].peak,
-          g_tags[tag].published.fetch_add(delta, std::memory_order_relaxed) + delta);
+    SharedRow& tag = g_shared[row & kTagMask];
+    raise(tag.peak, tag.published.fetch_add(delta, std::memory_order_relaxed) + delta);
     raise(g_peak, g_published.fetch_add(delta, std::memory_order_relaxed) + delta);
 }
 
@@ -110,10 +112,12 @@ void unlink(ThreadCounters& t) noexcept {
 void retire_locked(ThreadCounters& t) noexcept {
     TagRow* rows = t.rows;
     const TagId count = tags_in_use();
-    for (TagId tag = 0; tag < count; ++tag) {
-        TagRow& r = rows[tag];
+    for (std::size_t i = 0; i < 2 * std::size_t{count}; ++i) {
+        // The operators' rows of the tags in use, then their malloc rows.
+        const auto row = static_cast<RowId>(i < count ? i : (i - count) | kMallocRows);
+        TagRow& r = rows[row];
         if (is_fresh(r)) continue;
-        SharedTag& s = g_tags[tag];
+        SharedRow& s = g_shared[row];
         s.retired_allocated.fetch_add(r.allocated.load(std::memory_order_relaxed),
                                       std::memory_order_relaxed);
         s.retired_freed.fetch_add(r.freed.load(std::memory_order_relaxed),
@@ -122,11 +126,12 @@ void retire_locked(ThreadCounters& t) noexcept {
                                         std::memory_order_relaxed);
         s.retired_frees.fetch_add(r.frees.load(std::memory_order_relaxed),
                                   std::memory_order_relaxed);
-        publish_delta(tag, live_bytes(r) - published_of(r));
+        publish_delta(row, live_bytes(r) - published_of(r));
     }
     enter_shared_state(t);
     unlink(t);
     std::memset(static_cast<void*>(rows), 0, sizeof(TagRow) * count);
+    std::memset(static_cast<void*>(rows + kMallocRows), 0, sizeof(TagRow) * count);
     auto* block = reinterpret_cast<FreeBlock*>(rows);
     block->next = g_free_blocks;
     g_free_blocks = block;
@@ -156,8 +161,11 @@ TagRow* take_row_block() noexcept {
 }
 
 void register_thread(ThreadCounters& t) noexcept {
+    // pthread_atfork() and pthread_setspecific() may allocate through the malloc family,
+    // which is counted too: meanwhile this thread counts in the shared totals, so those
+    // calls never come back here to take the lock it holds.
+    t.state = ThreadState::shared;
     std::lock_guard lock(g_registry_mutex);
-    if (t.state != ThreadState::unregistered) return;
     if (!g_key_created && !g_key_failed) {
         prepare_size_classes();
         // The destructor cast is safe: retire_thread has the signature pthread expects.
@@ -186,26 +194,26 @@ void register_thread(ThreadCounters& t) noexcept {
     t.state = ThreadState::active;
 }
 
-void count_shared_allocation(TagId tag, std::int64_t bytes) noexcept {
-    SharedTag& s = g_tags[tag];
+void count_shared_allocation(RowId row, std::int64_t bytes) noexcept {
+    SharedRow& s = g_shared[row];
     s.retired_allocated.fetch_add(bytes, std::memory_order_relaxed);
     s.retired_allocations.fetch_add(1, std::memory_order_relaxed);
-    publish_delta(tag, bytes);
+    publish_delta(row, bytes);
 }
 
-void count_shared_free(TagId tag, std::int64_t bytes) noexcept {
-    SharedTag& s = g_tags[tag];
+void count_shared_free(RowId row, std::int64_t bytes) noexcept {
+    SharedRow& s = g_shared[row];
     s.retired_freed.fetch_add(bytes, std::memory_order_relaxed);
     s.retired_frees.fetch_add(1, std::memory_order_relaxed);
-    publish_delta(tag, -bytes);
+    publish_delta(row, -bytes);
 }
 
-// The row of `tag` for a counting call that missed the fast path: registers the thread and
+// Row `row` for a counting call that missed the fast path: registers the thread and
 // starts a fresh row as needed. Null when the thread counts in the shared state.
-TagRow* slow_row(ThreadCounters& t, TagId tag) noexcept {
+TagRow* slow_row(ThreadCounters& t, RowId row) noexcept {
     if (t.state == ThreadState::unregistered) register_thread(t);
     if (t.state != ThreadState::active) return nullptr;
-    TagRow& r = t.rows[tag];
+    TagRow& r = t.rows[row];
     if (is_fresh(r)) {
         set_limits(r);
         t.rows_touched.store(t.rows_touched.load(std::memory_order_relaxed) + 1,
@@ -215,10 +223,10 @@ TagRow* slow_row(ThreadCounters& t, TagId tag) noexcept {
 }
 
 // Publishes a row whose sums reached a limit and moves the limits above the new sums.
-void publish_row(TagId tag, TagRow& r) noexcept {
+void publish_row(RowId row, TagRow& r) noexcept {
     const std::int64_t delta = live_bytes(r) - published_of(r);
     set_limits(r);
-    publish_delta(tag, delta);
+    publish_delta(row, delta);
 }
 
 struct Sums {
@@ -229,9 +237,9 @@ struct Sums {
     [[nodiscard]] std::int64_t bytes() const noexcept { return allocated - freed; }
 };
 
-// What exited threads left to a tag. Under the registry lock.
-Sums retired_locked(TagId tag) noexcept {
-    const SharedTag& s = g_tags[tag];
+// What exited threads left to a row. Under the registry lock.
+Sums retired_locked(RowId row) noexcept {
+    const SharedRow& s = g_shared[row];
     return {s.retired_allocated.load(std::memory_order_relaxed),
             s.retired_freed.load(std::memory_order_relaxed),
             s.retired_allocations.load(std::memory_order_relaxed),
@@ -245,25 +253,48 @@ void add_row(Sums& sums, const TagRow& r) noexcept {
     sums.frees += r.frees.load(std::memory_order_relaxed);
 }
 
-// Sums of one tag over the retired totals and every live thread. Under the registry lock.
+void add_sums(Sums& sums, const Sums& more) noexcept {
+    sums.allocated += more.allocated;
+    sums.freed += more.freed;
+    sums.allocations += more.allocations;
+    sums.frees += more.frees;
+}
+
+// Sums of one tag, both its rows, over the retired totals and every live thread. Under the
+// registry lock.
 Sums sum_tag_locked(TagId tag) noexcept {
     Sums sums = retired_locked(tag);
-    for (const ThreadCounters* t = g_head; t != nullptr; t = t->next) add_row(sums, t->rows[tag]);
+    add_sums(sums, retired_locked(static_cast<RowId>(tag | kMallocRows)));
+    for (const ThreadCounters* t = g_head; t != nullptr; t = t->next) {
+        add_row(sums, t->rows[tag]);
+        add_row(sums, t->rows[tag | kMallocRows]);
+    }
     return sums;
 }
 
-Sums sum_all_locked() noexcept {
-    Sums total;
+// The sums of each half of the rows: the C++ operators' blocks and the malloc family's.
+struct SourceSums {
+    Sums operators;
+    Sums malloc_family;
+    [[nodiscard]] Sums total() const noexcept {
+        Sums t = operators;
+        add_sums(t, malloc_family);
+        return t;
+    }
+};
+
+SourceSums sum_all_locked() noexcept {
+    SourceSums total;
     const TagId count = tags_in_use();
     for (TagId tag = 0; tag < count; ++tag) {
-        const Sums s = retired_locked(tag);
-        total.allocated += s.allocated;
-        total.freed += s.freed;
-        total.allocations += s.allocations;
-        total.frees += s.frees;
+        add_sums(total.operators, retired_locked(tag));
+        add_sums(total.malloc_family, retired_locked(static_cast<RowId>(tag | kMallocRows)));
     }
-    for (const ThreadCounters* t = g_head; t != nullptr; t = t->next)  // rows front to back
-        for (TagId tag = 0; tag < count; ++tag) add_row(total, t->rows[tag]);
+    for (const ThreadCounters* t = g_head; t != nullptr; t = t->next) {  // rows front to back
+        for (TagId tag = 0; tag < count; ++tag) add_row(total.operators, t->rows[tag]);
+        for (TagId tag = 0; tag < count; ++tag)
+            add_row(total.malloc_family, t->rows[tag | kMallocRows]);
+    }
     return total;
 }
 
@@ -301,25 +332,25 @@ void registry_after_fork_child() noexcept {
     g_registry_mutex.unlock();
 }
 
-void count_allocation_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
+void count_allocation_slow(ThreadCounters& t, RowId row, std::size_t size) noexcept {
     const auto bytes = static_cast<std::int64_t>(size);
-    TagRow* r = slow_row(t, tag);
-    if (r == nullptr) return count_shared_allocation(tag, bytes);
+    TagRow* r = slow_row(t, row);
+    if (r == nullptr) return count_shared_allocation(row, bytes);
     const std::int64_t allocated = r->allocated.load(std::memory_order_relaxed) + bytes;
     r->allocated.store(allocated, std::memory_order_relaxed);
     r->allocations.store(r->allocations.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
-    if (allocated >= r->allocated_limit) publish_row(tag, *r);
+    if (allocated >= r->allocated_limit) publish_row(row, *r);
 }
 
-void count_free_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
+void count_free_slow(ThreadCounters& t, RowId row, std::size_t size) noexcept {
     const auto bytes = static_cast<std::int64_t>(size);
-    TagRow* r = slow_row(t, tag);
-    if (r == nullptr) return count_shared_free(tag, bytes);
+    TagRow* r = slow_row(t, row);
+    if (r == nullptr) return count_shared_free(row, bytes);
     const std::int64_t freed = r->freed.load(std::memory_order_relaxed) + bytes;
     r->freed.store(freed, std::memory_order_relaxed);
     r->frees.store(r->frees.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (freed >= r->freed_limit) publish_row(tag, *r);
+    if (freed >= r->freed_limit) publish_row(row, *r);
 }
 
 bool sum_tags(TagSums* out, std::size_t count) noexcept {
@@ -331,18 +362,23 @@ bool sum_tags(TagSums* out, std::size_t count) noexcept {
         std::lock_guard lock(g_registry_mutex);
         // Thread by thread, each one's rows in order: its block is contiguous, so this reads
         // memory front to back rather than one line per thread per tag.
-        for (std::size_t i = 0; i < count; ++i) sums[i] = retired_locked(static_cast<TagId>(i));
-        for (const ThreadCounters* t = g_head; t != nullptr; t = t->next)
+        for (std::size_t i = 0; i < count; ++i) {
+            sums[i] = retired_locked(static_cast<RowId>(i));
+            add_sums(sums[i], retired_locked(static_cast<RowId>(i | kMallocRows)));
+        }
+        for (const ThreadCounters* t = g_head; t != nullptr; t = t->next) {
             for (std::size_t i = 0; i < count; ++i) add_row(sums[i], t->rows[i]);
+            for (std::size_t i = 0; i < count; ++i) add_row(sums[i], t->rows[i | kMallocRows]);
+        }
         for (std::size_t i = 0; i < count; ++i) {
             const auto tag = static_cast<TagId>(i);
             const Sums& s = sums[i];
-            raise(g_tags[tag].peak, s.bytes());
+            raise(g_shared[tag].peak, s.bytes());
             out[i].bytes = clamp(s.bytes());
             out[i].bytes_allocated = static_cast<std::uint64_t>(clamp(s.allocated));
             out[i].allocations = s.allocations;
             out[i].frees = s.frees;
-            out[i].peak = g_tags[tag].peak.load(std::memory_order_relaxed);
+            out[i].peak = g_shared[tag].peak.load(std::memory_order_relaxed);
         }
         return true;
     }
@@ -365,7 +401,7 @@ AllocationStats allocation_stats() noexcept {
     AllocationStats stats;
     if constexpr (MEMSCOPE_TRACKING) {
         std::lock_guard lock(detail::g_registry_mutex);
-        const detail::Sums s = detail::sum_all_locked();
+        const detail::Sums s = detail::sum_all_locked().total();
         const std::int64_t bytes = detail::clamp(s.bytes());
         detail::raise(detail::g_peak, bytes);
         stats.total_allocated_bytes = static_cast<std::size_t>(bytes);
@@ -378,8 +414,28 @@ AllocationStats allocation_stats() noexcept {
     return stats;
 }
 
+AllocationSources allocation_sources() noexcept {
+    AllocationSources out;
+    if constexpr (MEMSCOPE_TRACKING) {
+        const auto fill = [](SourceStats& to, const detail::Sums& from) {
+            to.current_bytes = static_cast<std::size_t>(detail::clamp(from.bytes()));
+            to.allocation_count = from.allocations;
+            to.deallocation_count = from.frees;
+        };
+        std::lock_guard lock(detail::g_registry_mutex);
+        const detail::SourceSums s = detail::sum_all_locked();
+        fill(out.operators, s.operators);
+        fill(out.malloc_family, s.malloc_family);
+    }
+    return out;
+}
+
 bool tracking_enabled() noexcept {
     return MEMSCOPE_TRACKING != 0;
+}
+
+bool malloc_counting_enabled() noexcept {
+    return MEMSCOPE_COUNT_MALLOC != 0;
 }
 
 void reset_peak() noexcept {
@@ -390,8 +446,8 @@ void reset_peak() noexcept {
         for (TagId tag = 0; tag < count; ++tag) {
             const std::int64_t bytes = detail::sum_tag_locked(tag).bytes();
             total += bytes;
-            detail::g_tags[tag].peak.store(static_cast<std::uint64_t>(detail::clamp(bytes)),
-                                           std::memory_order_relaxed);
+            detail::g_shared[tag].peak.store(static_cast<std::uint64_t>(detail::clamp(bytes)),
+                                             std::memory_order_relaxed);
         }
         detail::g_peak.store(static_cast<std::uint64_t>(detail::clamp(total)),
                              std::memory_order_relaxed);

@@ -37,7 +37,8 @@ namespace memscope::detail {
 enum class ThreadState : std::uint8_t {
     unregistered = 0,  // zero-initialised TLS: the thread has not allocated yet
     active = 1,        // registered; counts into its own rows
-    shared = 2,        // exited (or could not register): counts straight into the shared totals
+    shared = 2,        // exited, registering, or could not register: counts straight into the
+                       // shared totals
 };
 
 /// One thread's figures for one tag. Owner-written; read by anyone.
@@ -68,15 +69,24 @@ inline constexpr std::int64_t kBatch = static_cast<std::int64_t>(kPeakBatchBytes
 inline constexpr TagId kUntaggedTag = 0;  // outside any scope
 inline constexpr TagId kInternalTag = 1;  // memscope's own allocations
 inline constexpr TagId kFirstNamedTag = 2;
-/// The tag field of a block header is masked with this, so a corrupt header can never
-/// index past a row block.
-inline constexpr TagId kTagMask = kMaxTags - 1;
 static_assert((kMaxTags & (kMaxTags - 1)) == 0, "kMaxTags must be a power of two");
+inline constexpr TagId kTagMask = kMaxTags - 1;
+
+/// A row of a thread's block: one per tag for the blocks of the C++ operators, then one per
+/// tag for those of the malloc family (row tag | kMallocRows). A block's header holds its
+/// row, so its free credits the row it was charged to, whichever function frees it; and
+/// the two halves give the figures of each family of functions.
+using RowId = std::uint16_t;
+inline constexpr RowId kMallocRows = kMaxTags;
+inline constexpr std::size_t kRows = 2 * kMaxTags;
+/// The row field of a block header is masked with this, so a corrupt header can never
+/// index past a row block.
+inline constexpr RowId kRowMask = kRows - 1;
 
 /// The rows every unregistered or retired thread points at: their bounds send every call
 /// to the slow path, which never writes them.
 struct TrapBlock {
-    TagRow rows[kMaxTags];
+    TagRow rows[kRows];
     constexpr TrapBlock() noexcept {
         for (TagRow& r : rows) {
             r.allocated_limit = INT64_MIN;
@@ -87,7 +97,7 @@ struct TrapBlock {
 extern TrapBlock g_trap;
 
 struct alignas(64) ThreadCounters {
-    TagRow* rows = g_trap.rows;  // kMaxTags rows of the thread's own, or the trap block
+    TagRow* rows = g_trap.rows;  // kRows rows of the thread's own, or the trap block
     TagId tag = kUntaggedTag;    // the innermost scope of the thread (Scope writes it)
     ThreadState state = ThreadState::unregistered;
     // Rows that left the fresh state: each may hold up to one batch back from the peaks.
@@ -101,8 +111,8 @@ struct alignas(64) ThreadCounters {
 /// The rare cases of count_allocation / count_free: a thread's first call, a thread in the
 /// shared state, a row's first use, and a byte count that moved a batch away from what was
 /// last published.
-void count_allocation_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept;
-void count_free_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept;
+void count_allocation_slow(ThreadCounters& t, RowId row, std::size_t size) noexcept;
+void count_free_slow(ThreadCounters& t, RowId row, std::size_t size) noexcept;
 
 // The hot path, inlined into the operator new / delete of allocator_hook.cpp: a load, an
 // add, one compare, two stores, all on one row of the calling thread's own block.
@@ -131,14 +141,14 @@ void count_free_slow(ThreadCounters& t, TagId tag, std::size_t size) noexcept;
     return true;
 }
 
-inline void count_allocation(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
-    if (!count_allocation_fast(t.rows[tag], size)) [[unlikely]]
-        count_allocation_slow(t, tag, size);
+inline void count_allocation(ThreadCounters& t, RowId row, std::size_t size) noexcept {
+    if (!count_allocation_fast(t.rows[row], size)) [[unlikely]]
+        count_allocation_slow(t, row, size);
 }
 
-inline void count_free(ThreadCounters& t, TagId tag, std::size_t size) noexcept {
-    if (!count_free_fast(t.rows[tag], size)) [[unlikely]]
-        count_free_slow(t, tag, size);
+inline void count_free(ThreadCounters& t, RowId row, std::size_t size) noexcept {
+    if (!count_free_fast(t.rows[row], size)) [[unlikely]]
+        count_free_slow(t, row, size);
 }
 
 /// The calling thread's counters, defined in allocator_hook.cpp. initial-exec: a fixed

@@ -18,8 +18,10 @@ namespace memscope {
 /// Counted in the usable size of each block (`memscope::usable_size()`: what the caller may
 /// use, memscope's 16-byte block header aside), written in the block at allocation and read
 /// back at its free, so the books balance whatever form of `delete` releases a block and
-/// whichever thread does. Only the C++ operators are counted: `malloc`/`free` called
-/// directly are not (see README, "What is counted").
+/// whichever thread does. Both families of allocation functions are counted: the C++
+/// operators, and the malloc family (`malloc`, `calloc`, `realloc`, `free`, the aligned
+/// ones, and what glibc allocates through them, such as `strdup`) unless the build turned
+/// that off (`malloc_counting_enabled()`); allocation_sources() tells them apart.
 struct AllocationStats {
 #define MEMSCOPE_X_(type, field, kind, metric, help) type field = 0;
     MEMSCOPE_ALLOCATION_STATS_FIELDS(MEMSCOPE_X_)
@@ -47,9 +49,33 @@ struct ProcessMemory {
 /// `tracking_enabled()` is false.
 [[nodiscard]] AllocationStats allocation_stats() noexcept;
 
+/// The live figures of one family of allocation functions.
+struct SourceStats {
+    std::size_t current_bytes = 0;         ///< usable bytes of its live blocks
+    std::uint64_t allocation_count = 0;    ///< blocks it allocated
+    std::uint64_t deallocation_count = 0;  ///< of those, blocks freed (by any function)
+};
+
+/// allocation_stats() split by the family of functions that allocated each block: the sums
+/// of the two are its totals. A block is its allocator's whichever function frees it (a
+/// `malloc` block freed by `delete` counts as a malloc-family free).
+struct AllocationSources {
+    SourceStats operators;      ///< the global operator new and delete
+    SourceStats malloc_family;  ///< malloc, calloc, realloc, aligned_alloc, ... and free
+};
+
+/// Reads both families' figures at once (same cost as allocation_stats()). All zeros when
+/// tracking is off; malloc_family all zeros when malloc counting is.
+[[nodiscard]] AllocationSources allocation_sources() noexcept;
+
 /// True when this build counts allocations (CMake option `MEMSCOPE_TRACKING`, ON by
 /// default); false in a build that keeps mimalloc but compiles the counting out.
 [[nodiscard]] bool tracking_enabled() noexcept;
+
+/// True when this build counts the malloc family too (CMake option `MEMSCOPE_COUNT_MALLOC`,
+/// ON by default with mimalloc; off in sanitizer builds, whose runtimes own malloc, and
+/// without tracking).
+[[nodiscard]] bool malloc_counting_enabled() noexcept;
 
 /// Starts a new peak window: the peak becomes the bytes in use now.
 void reset_peak() noexcept;
