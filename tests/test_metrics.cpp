@@ -114,6 +114,12 @@ TEST_CASE("the exposition follows the text format and exports every listed figur
     CHECK(text.find("memscope_events_total{kind=\"leak_suspect\"} 0\n") != std::string::npos);
     CHECK(text.find("memscope_events_total{kind=\"forecast\"} 0\n") != std::string::npos);
     CHECK(families.at("memscope_events_total").samples == 5);
+    REQUIRE(families.count("memscope_subsystem_forecast_seconds") == 1);
+    CHECK(families.at("memscope_subsystem_forecast_seconds").type == "gauge");
+    CHECK(families.at("memscope_subsystem_forecast_seconds").samples == 6);
+    CHECK(text.find("memscope_subsystem_forecast_seconds{subsystem=\"Chunks\"} 0\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_total_forecast_seconds 0\n") != std::string::npos);
     CHECK(text.find("memscope_warning_threshold_ratio 0.85\n") != std::string::npos);
     CHECK(text.find("memscope_build_info{version=\"" MEMSCOPE_VERSION "\",") != std::string::npos);
 }
@@ -153,6 +159,32 @@ TEST_CASE("memscope_events_total counts each kind, past the event ring's capacit
         CHECK_MESSAGE(text.find(line) != std::string::npos, line);
     }
     CHECK(counts.recovered == 3);
+}
+
+TEST_CASE("the standing forecasts are gauges of seconds, back to 0 when they end") {
+    memscope::BudgetOptions options;
+    options.log_events = false;
+    memscope::MemoryBudget budget(options);
+    budget.set_budget("Chunks", 1000);
+    budget.set_budget("Meshes", 1000);
+    budget.set_total_budget(4000);
+    budget.report("Chunks", 500, 1);
+    budget.report("Meshes", 100, 1);
+    budget.set_forecast("Chunks", memscope::Forecast{42.5, 10.0});
+    budget.set_forecast(memscope::kTotalName, memscope::Forecast{55.0, 12.0});
+    auto text = memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
+    check_exposition(text);
+    CHECK(text.find("memscope_subsystem_forecast_seconds{subsystem=\"Chunks\"} 42.5\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_subsystem_forecast_seconds{subsystem=\"Meshes\"} 0\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_total_forecast_seconds 55\n") != std::string::npos);
+    budget.set_forecast("Chunks", std::nullopt);
+    budget.set_forecast(memscope::kTotalName, std::nullopt);
+    text = memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
+    CHECK(text.find("memscope_subsystem_forecast_seconds{subsystem=\"Chunks\"} 0\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_total_forecast_seconds 0\n") != std::string::npos);
 }
 
 TEST_CASE("process_start_time_seconds: when this process started, since the Unix epoch") {

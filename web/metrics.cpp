@@ -208,12 +208,25 @@ std::string metrics_text(const Figures& f) {
             m.sample("memscope_subsystem_reported_bytes", row.reported_bytes, "subsystem",
                      row.name);
 
-            // Totals, reconciliation, events.
+    // The standing forecasts, 0 when none: a gauge has no null, and 0 s can never be a
+    // forecast (one that close is a crossing), so 0 reads "none" in a query or a panel.
+    m.family("memscope_subsystem_forecast_seconds", "gauge",
+             "Seconds until the subsystem crosses its budget at the present trend, while a "
+             "forecast stands; 0: none.");
+    for (const SubsystemSnapshot& row : f.subsystems)
+        m.sample("memscope_subsystem_forecast_seconds", row.forecast.seconds, "subsystem",
+                 row.name);
+
+        // Totals, reconciliation, events.
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     m.family(#metric, #kind, help);                  \
     m.sample(#metric, f.totals.field);
     MEMSCOPE_BUDGET_TOTALS_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
+    m.family("memscope_total_forecast_seconds", "gauge",
+             "Seconds until the total crosses the total budget at the present trend, while a "
+             "forecast stands; 0: none.");
+    m.sample("memscope_total_forecast_seconds", f.totals.forecast.seconds);
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     if (!std::string_view(#metric).empty()) {        \
         m.family(#metric, #kind, help);              \

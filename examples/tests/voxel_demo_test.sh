@@ -4,7 +4,8 @@
 # usage: voxel_demo_test.sh CASE VOXEL_DEMO_BINARY
 #   usage         --help, bad flags and an unwritable verdict give the documented statuses
 #   verdict-pass  default budgets: the verdict passes, exit status 0, periodic lines logged
-#   verdict-fail  --scale-budgets 0.1: warnings, Chunks over budget, exit status 1
+#   verdict-fail  --scale-budgets 0.1: warnings, Chunks over budget (its read-ahead widens past
+#                 it), exit status 1
 #   leak          --leak: leak_suspect events for Meshes; --fail-on-leak turns them into a failure
 #   leak-free     the same run without --leak has no leak suspect
 #   baseline      a second run against the first (--baseline, --junit) passes and its JUnit
@@ -17,9 +18,10 @@
 #                 allocator's ground truth, and a warning event in a scaled-budget run
 #   api-leak      (server builds) a leak_suspect event on /api/v1/events
 #   busy-port     (server builds) a taken port is reported and the demo runs on without it
-#   forecast      (server builds) a real-time --scale-budgets 0.1 run: no subsystem that holds
-#                 still or waves gets a forecast; rows carry the forecast keys; the lead of a
-#                 Chunks forecast over its first over_budget event, if any, is printed
+#   forecast      (server builds) a real-time --scale-budgets 0.1 run: Chunks, whose read-ahead
+#                 widens, is forecast at least 10 s before its first over_budget event; no
+#                 subsystem that holds still or waves gets a forecast; rows carry the forecast
+#                 keys; /metrics has the forecast gauges
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -95,7 +97,8 @@ verdict-pass)
 
 verdict-fail)
     status=0
-    "$demo" --seconds 20 "${fast[@]}" --scale-budgets 0.1 --verdict "$scratch/v.json" >"$scratch/log" 2>&1 || status=$?
+    # Chunks crosses its budget about 37 s in, as its read-ahead widens.
+    "$demo" --seconds 45 "${fast[@]}" --scale-budgets 0.1 --verdict "$scratch/v.json" >"$scratch/log" 2>&1 || status=$?
     expect_status 1 "$status" "--scale-budgets 0.1"
     check_verdict_shape "$scratch/v.json"
     jq_true "$scratch/v.json" '.pass == false' "failing verdict"
@@ -173,7 +176,7 @@ config)
 }
 JSON
     status=0
-    "$demo" --config "$scratch/memscope.json" --scale-budgets 0.5 --seconds 20 "${fast[@]}" \
+    "$demo" --config "$scratch/memscope.json" --scale-budgets 0.5 --seconds 45 "${fast[@]}" \
         --verdict "$scratch/v.json" >"$scratch/log" 2>&1 || status=$?
     expect_status 1 "$status" "Chunks budget of 200 MiB scaled by 0.5"
     jq_true "$scratch/v.json" '.warning_threshold == 0.9' "threshold from the file"
@@ -220,7 +223,7 @@ signal)
 api | api-leak)
     extra=(--scale-budgets 0.1)
     [[ $case_name == api-leak ]] && extra=(--leak)
-    seconds=20
+    seconds=45  # Chunks crosses its scaled budget about 37 s in
     [[ $case_name == api-leak ]] && seconds=70
     start_bg "$scratch/log" "$demo" --port 0 --seconds "$seconds" "${fast[@]}" --linger 60 \
         --verdict "$scratch/v.json" --token e2e-secret "${extra[@]}"
@@ -293,7 +296,8 @@ api | api-leak)
 
 forecast)
     # Real time: the sampler's trend is in real seconds, which --no-pacing would compress.
-    start_bg "$scratch/log" "$demo" --port 0 --seconds 30 --scale-budgets 0.1 --linger 60 \
+    # Chunks crosses its scaled budget about 38 s in; the run stops a few seconds later.
+    start_bg "$scratch/log" "$demo" --port 0 --seconds 42 --scale-budgets 0.1 --linger 60 \
         --verdict "$scratch/v.json"
     wait_for_pattern "$scratch/log" "^memscope dashboard: " 20
     if grep -q "^memscope dashboard: off" "$scratch/log"; then
@@ -307,6 +311,9 @@ forecast)
     curl -fsS "$base/api/v1/events" >"$scratch/events.json" || fail "GET /api/v1/events"
     curl -fsS "$base/api/v1/subsystems" >"$scratch/subsystems.json" || fail "GET /api/v1/subsystems"
     curl -fsS "$base/metrics" >"$scratch/metrics.txt" || fail "GET /metrics"
+    kill -INT "$bg_pid"
+    wait_exit "$bg_pid" 20
+    expect_status 1 "$exit_status" "exit after SIGINT (budgets exceeded)"
     jq_true "$scratch/events.json" 'any(.events[]; .kind == "over_budget" and .subsystem == "Chunks")' \
         "Chunks crosses its budget"
     for name in Meshes Textures Entities Audio Physics; do
@@ -316,17 +323,22 @@ forecast)
     jq_true "$scratch/subsystems.json" \
         'all(.subsystems[]; has("forecast_seconds") and has("forecast_bytes_per_second"))' \
         "every row has the forecast keys"
-    grep -q '^memscope_events_total{kind="forecast"} ' "$scratch/metrics.txt" ||
-        fail "no forecast sample in memscope_events_total"
-    # The lead of the first Chunks forecast over the first Chunks over_budget event.
+    grep -q '^memscope_events_total{kind="forecast"} [1-9]' "$scratch/metrics.txt" ||
+        fail "no forecast counted in memscope_events_total"
+    grep -q '^memscope_subsystem_forecast_seconds{subsystem="Meshes"} 0$' "$scratch/metrics.txt" ||
+        fail "no memscope_subsystem_forecast_seconds of 0 for Meshes"
+    grep -q '^memscope_total_forecast_seconds ' "$scratch/metrics.txt" ||
+        fail "no memscope_total_forecast_seconds"
+    # The first Chunks forecast comes at least 10 s before the first Chunks over_budget event.
     lead=$(jq -r '[.events[] | select(.subsystem == "Chunks")] as $c
         | ([$c[] | select(.kind == "forecast")][0].unix_ms) as $f
         | ([$c[] | select(.kind == "over_budget")][0].unix_ms) as $o
-        | if $f == null then "none" else (($o - $f) / 1000 | tostring) end' "$scratch/events.json")
+        | if $f == null or $f > $o then "none" else (($o - $f) / 1000 | tostring) end' \
+        "$scratch/events.json")
     note "Chunks: first forecast ahead of the first over_budget event by: $lead s"
-    kill -INT "$bg_pid"
-    wait_exit "$bg_pid" 20
-    expect_status 1 "$exit_status" "exit after SIGINT (budgets exceeded)"
+    if [[ $lead == none ]] || ! awk -v l="$lead" 'BEGIN { exit !(l >= 10) }'; then
+        fail "the Chunks forecast must lead its first over_budget event by 10 s or more, not $lead"
+    fi
     ;;
 
 busy-port)
