@@ -26,10 +26,13 @@ class Engine {
     static constexpr double kFrameRate = 60.0;   ///< frames per simulated second
     static constexpr double kCameraSpeed = 3.0;  ///< columns per second: a sector in 8 s
     static constexpr double kCameraStart = 4.0;  ///< camera x at frame 0
+    static constexpr std::uint64_t kChurnPeriodFrames = 120;  ///< --churn: a burst every 2 s
+    static constexpr std::size_t kChurnParticles = 30000;     ///< --churn: allocations per burst
 
     /// The engine's settings.
     struct Settings {
         bool leak_meshes = false;             ///< --leak
+        bool churn = false;                   ///< --churn: a particle burst every 2 s
         std::uint64_t seed = 0x4e6562756c61;  ///< the world's seed
     };
 
