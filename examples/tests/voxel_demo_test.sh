@@ -18,6 +18,9 @@
 #                 allocator's ground truth, and a warning event in a scaled-budget run
 #   api-leak      (server builds) a leak_suspect event on /api/v1/events
 #   busy-port     (server builds) a taken port is reported and the demo runs on without it
+#   churn         (server builds) --churn: the particle bursts break the Entities and total
+#                 frame budgets; /api/v1/frames marks those frames, /api/v1/events has
+#                 frame_over_budget events with their frame numbers, /metrics counts them
 #   forecast      (server builds) a real-time --scale-budgets 0.1 run: Chunks, whose read-ahead
 #                 widens, is forecast at least 10 s before its first over_budget event; no
 #                 subsystem that holds still or waves gets a forecast; rows carry the forecast
@@ -258,6 +261,14 @@ api | api-leak)
     if [[ $case_name == api ]]; then
         jq_true "$scratch/events.json" "$events | any(.kind == \"warning\" and .subsystem == \"Chunks\")" \
             "a Chunks warning event on /api/v1/events"
+        # A normal run ends every frame and stays within its frame budgets.
+        curl -fsS "$base/api/v1/frames" >"$scratch/frames.json" || fail "GET /api/v1/frames"
+        jq_true "$scratch/frames.json" '.stats.frames > 0 and (.budgets | length) == 3' \
+            "frames recorded and the demo's three frame budgets on /api/v1/frames"
+        jq_true "$scratch/events.json" "$events | all(.kind != \"frame_over_budget\")" \
+            "no frame_over_budget event in a normal run"
+        jq_true "$scratch/frames.json" 'all(.budgets[]; .frames_over == 0)' \
+            "no frame over a frame budget in a normal run"
         jq_true "$scratch/verdict-live.json" '.pass == false and .version == 1' "the live verdict fails"
         # Simulated pressure arrives on a server thread: the demo's callback must only ask
         # the game thread to evict. Control endpoints need the --token.
@@ -292,6 +303,52 @@ api | api-leak)
         note "$name: served $served, allocator freed $freed"
         within_percent "$served" "$freed" 1 || fail "$name: served $served is not within 1% of $freed"
     done < <(ground_truth "$scratch/log")
+    ;;
+
+churn)
+    # 6 s of simulated play: bursts at frames 60, 180 and 300, each one frame of 30 000
+    # allocations in Entities. The frame alarms run on the simulation's clock, so each
+    # burst, 2 simulated seconds after the last, is announced.
+    start_bg "$scratch/log" "$demo" --port 0 --seconds 6 "${fast[@]}" --linger 60 --churn
+    wait_for_pattern "$scratch/log" "^memscope dashboard: " 20
+    if grep -q "^memscope dashboard: off" "$scratch/log"; then
+        echo "built without the dashboard server"
+        exit "$SKIP"
+    fi
+    port=$(dashboard_port "$scratch/log")
+    [[ -n $port ]] || fail "no port in the dashboard line"
+    base="http://127.0.0.1:$port"
+    wait_for_pattern "$scratch/log" "the dashboard stays up" 30
+    curl -fsS "$base/api/v1/frames" >"$scratch/frames.json" || fail "GET /api/v1/frames"
+    curl -fsS "$base/api/v1/events" >"$scratch/events.json" || fail "GET /api/v1/events"
+    curl -fsS "$base/metrics" >"$scratch/metrics.txt" || fail "GET /metrics"
+    kill -INT "$bg_pid"
+    wait_exit "$bg_pid" 20
+    expect_status 0 "$exit_status" "exit after SIGINT"
+    if jq -e '.tracking_enabled == false' "$scratch/frames.json" >/dev/null; then
+        echo "allocation tracking is compiled out: frames count nothing"
+        exit 0
+    fi
+    jq_true "$scratch/frames.json" '.stats.frames == 361 and .stats.last_frame == 360' \
+        "every frame recorded, and the loading screen as frame 0"
+    jq_true "$scratch/frames.json" \
+        '[.frames[] | select(any(.subsystems[]; .name == "Entities" and .over_budget)) | .frame] == [60, 180, 300]' \
+        "the three burst frames, and only they, marked over the Entities frame budget"
+    jq_true "$scratch/frames.json" \
+        '[.frames[] | select(.over_budget) | .frame] == [60, 180, 300]' \
+        "the burst frames marked over the total frame budget"
+    jq_true "$scratch/frames.json" '.stats.worst_allocations >= 30000' \
+        "the worst frame made the burst's 30 000 allocations"
+    jq_true "$scratch/events.json" \
+        '[.events[] | select(.kind == "frame_over_budget" and .subsystem == "Entities") | .frame] == [60, 180, 300]' \
+        "a frame_over_budget event per burst with its frame number"
+    grep -q '^memscope_frames_over_budget_total{subsystem="Entities"} 3$' "$scratch/metrics.txt" ||
+        fail "memscope_frames_over_budget_total counts the three bursts"
+    grep -q '^memscope_events_total{kind="frame_over_budget"} 6$' "$scratch/metrics.txt" ||
+        fail "six frame_over_budget events (Entities and the total, three bursts)"
+    if command -v promtool >/dev/null; then
+        promtool check metrics <"$scratch/metrics.txt" || fail "promtool check metrics"
+    fi
     ;;
 
 forecast)

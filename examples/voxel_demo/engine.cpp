@@ -104,6 +104,9 @@ void Engine::step(std::uint64_t frame) {
     }
     physics_->step();
     entities_->step(seconds);
+    // Every 2 s (from 1 s in), an explosion's particles: a frame of churn.
+    if (settings_.churn && frame % kChurnPeriodFrames == kChurnPeriodFrames / 2)
+        entities_->burst(kChurnParticles);
     report();
 
     if (check_unload_) {

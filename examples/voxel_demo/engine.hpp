@@ -31,11 +31,14 @@ class Engine {
     /// starts with a short one, so that the first frame comes fast, and reads further ahead
     /// while it can. An over-budget call on Chunks halves it.
     static constexpr double kReadAheadGrowth = 0.625;
-    static constexpr double kReadAheadMaxColumns = 48.0;  ///< the player's setting: 2 sectors
+    static constexpr double kReadAheadMaxColumns = 48.0;      ///< the player's setting: 2 sectors
+    static constexpr std::uint64_t kChurnPeriodFrames = 120;  ///< --churn: a burst every 2 s
+    static constexpr std::size_t kChurnParticles = 30000;     ///< --churn: allocations per burst
 
     /// The engine's settings.
     struct Settings {
         bool leak_meshes = false;             ///< --leak
+        bool churn = false;                   ///< --churn: a particle burst every 2 s
         std::uint64_t seed = 0x4e6562756c61;  ///< the world's seed
     };
 

@@ -328,6 +328,9 @@ class EntityWorld {
     void populate(double seconds);
     /// One frame: spawns or despawns towards the population of time `seconds`.
     void step(double seconds);
+    /// An explosion: `count` particles spawned, simulated and gone within the frame, each
+    /// its own small block: churn that leaves the bytes flat (--churn).
+    void burst(std::size_t count);
     /// Component arrays (by capacity) and per-mob pose buffers.
     [[nodiscard]] Footprint footprint() const;
 
