@@ -176,6 +176,44 @@ void print_sources() {
     std::printf("%s\n", metrics->body.substr(at, end - at).c_str());
 }
 
+// A game's frames: three quiet frames of Entities, then one that spawns a burst past the
+// Entities frame budget. Its own budget and server, as print_sources().
+void print_frames() {
+    memscope::BudgetOptions bo;
+    bo.log_events = false;
+    memscope::MemoryBudget budget(bo);
+    budget.set_frame_budget("Entities", {.max_allocations = 1000, .max_bytes = 0});
+    budget.set_frame_budget(memscope::kTotalName, {.max_allocations = 5000, .max_bytes = 0});
+    std::vector<std::unique_ptr<int>> live;
+    live.reserve(4000);
+    budget.end_frame(1);
+    for (std::uint64_t frame = 2; frame <= 5; ++frame) {
+        const int count = frame == 5 ? 3000 : 40;
+        {
+            const memscope::Scope scope("Entities");
+            live.clear();
+            for (int i = 0; i < count; ++i) live.push_back(std::make_unique<int>(i));
+        }
+        budget.end_frame(frame);
+    }
+    live.clear();
+    memscope::ServerOptions options;
+    options.port = 0;
+    options.read_environment = false;
+    memscope::Server server(budget, options);
+    const auto started = server.start();
+    if (!started) return;
+    httplib::Client c("127.0.0.1", started.port);
+    print("GET /api/v1/frames?since=3", c.Get("/api/v1/frames?since=3"));
+    print("GET /api/v1/events (a frame_over_budget event)", c.Get("/api/v1/events"));
+    const auto metrics = c.Get("/metrics");
+    if (!metrics) return;
+    std::printf("=== GET /metrics (the frame families)\n");
+    const std::size_t at = metrics->body.find("# HELP memscope_frame_allocations");
+    const std::size_t end = metrics->body.find("# HELP process_start_time_seconds");
+    std::printf("%s\n", metrics->body.substr(at, end - at).c_str());
+}
+
 }  // namespace
 
 int main() {
@@ -214,5 +252,6 @@ int main() {
     print_errors(c, auth);
     print_stream(server, budget, sampler);
     print_sources();
+    print_frames();
     return 0;
 }

@@ -56,7 +56,11 @@ std::map<std::string, Family> check_exposition(const std::string& text) {
                 f.type = rest.substr(name.size() + 1), ++f.type_lines;
             continue;
         }
-        const std::string name = line.substr(0, line.find_first_of("{ "));
+        std::string name = line.substr(0, line.find_first_of("{ "));
+        // A histogram's samples carry the family's name plus a suffix.
+        if (families[current].type == "histogram")
+            for (std::string_view suffix : {"_bucket", "_sum", "_count"})
+                if (name == current + std::string(suffix)) name = current;
         CHECK_MESSAGE(name == current, ("sample outside its family: " + line));
         ++families[name].samples;
         const std::string value = line.substr(line.rfind(' ') + 1);
@@ -67,7 +71,7 @@ std::map<std::string, Family> check_exposition(const std::string& text) {
     for (const auto& [name, f] : families) {
         CHECK_MESSAGE(f.help_lines == 1, name);
         CHECK_MESSAGE(f.type_lines == 1, name);
-        CHECK_MESSAGE((f.type == "gauge" || f.type == "counter"), name);
+        CHECK_MESSAGE((f.type == "gauge" || f.type == "counter" || f.type == "histogram"), name);
         if (f.type == "counter") CHECK_MESSAGE(name.ends_with("_total"), name);
         // Ours, or the standard process family that every Prometheus client exports.
         CHECK_MESSAGE((name.starts_with("memscope_") || name == "process_start_time_seconds"),
@@ -113,7 +117,14 @@ TEST_CASE("the exposition follows the text format and exports every listed figur
     CHECK(text.find("memscope_events_total{kind=\"warning\"} 1\n") != std::string::npos);
     CHECK(text.find("memscope_events_total{kind=\"leak_suspect\"} 0\n") != std::string::npos);
     CHECK(text.find("memscope_events_total{kind=\"forecast\"} 0\n") != std::string::npos);
-    CHECK(families.at("memscope_events_total").samples == 5);
+    CHECK(text.find("memscope_events_total{kind=\"frame_over_budget\"} 0\n") != std::string::npos);
+    CHECK(families.at("memscope_events_total").samples == 6);
+    REQUIRE(families.count("memscope_subsystem_forecast_seconds") == 1);
+    CHECK(families.at("memscope_subsystem_forecast_seconds").type == "gauge");
+    CHECK(families.at("memscope_subsystem_forecast_seconds").samples == 6);
+    CHECK(text.find("memscope_subsystem_forecast_seconds{subsystem=\"Chunks\"} 0\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_total_forecast_seconds 0\n") != std::string::npos);
     CHECK(text.find("memscope_warning_threshold_ratio 0.85\n") != std::string::npos);
     CHECK(text.find("memscope_build_info{version=\"" MEMSCOPE_VERSION "\",") != std::string::npos);
 }
@@ -146,13 +157,100 @@ TEST_CASE("memscope_events_total counts each kind, past the event ring's capacit
     CHECK(budget.events().size() == 2);
     for (auto kind : {memscope::EventKind::warning, memscope::EventKind::over_budget,
                       memscope::EventKind::recovered, memscope::EventKind::leak_suspect,
-                      memscope::EventKind::forecast}) {
+                      memscope::EventKind::forecast, memscope::EventKind::frame_over_budget}) {
         const std::string line = "memscope_events_total{kind=\"" +
                                  std::string(memscope::to_string(kind)) + "\"} " +
                                  std::to_string(counts.of(kind)) + "\n";
         CHECK_MESSAGE(text.find(line) != std::string::npos, line);
     }
     CHECK(counts.recovered == 3);
+}
+
+TEST_CASE("the standing forecasts are gauges of seconds, back to 0 when they end") {
+    memscope::BudgetOptions options;
+    options.log_events = false;
+    memscope::MemoryBudget budget(options);
+    budget.set_budget("Chunks", 1000);
+    budget.set_budget("Meshes", 1000);
+    budget.set_total_budget(4000);
+    budget.report("Chunks", 500, 1);
+    budget.report("Meshes", 100, 1);
+    budget.set_forecast("Chunks", memscope::Forecast{42.5, 10.0});
+    budget.set_forecast(memscope::kTotalName, memscope::Forecast{55.0, 12.0});
+    auto text = memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
+    check_exposition(text);
+    CHECK(text.find("memscope_subsystem_forecast_seconds{subsystem=\"Chunks\"} 42.5\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_subsystem_forecast_seconds{subsystem=\"Meshes\"} 0\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_total_forecast_seconds 55\n") != std::string::npos);
+    budget.set_forecast("Chunks", std::nullopt);
+    budget.set_forecast(memscope::kTotalName, std::nullopt);
+    text = memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
+    CHECK(text.find("memscope_subsystem_forecast_seconds{subsystem=\"Chunks\"} 0\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_total_forecast_seconds 0\n") != std::string::npos);
+}
+
+// `count` allocations and frees in the scope `name`, through the operators themselves.
+void* volatile g_sink = nullptr;
+void churn_in(std::string_view name, int count) {
+    const memscope::Scope scope(name);
+    for (int i = 0; i < count; ++i) {
+        void* p = ::operator new(16);
+        g_sink = p;
+        ::operator delete(p);
+    }
+}
+
+TEST_CASE("memscope_frame_allocations: a cumulative histogram of allocations per frame") {
+    memscope::BudgetOptions options;
+    options.log_events = false;
+    memscope::MemoryBudget budget(options);
+    budget.set_frame_budget("Entities", {.max_allocations = 500});
+    budget.set_frame_budget(memscope::kTotalName, {.max_allocations = 5000, .max_bytes = 0});
+    budget.end_frame(1);  // the first frame counts whatever came before
+    churn_in("Entities", 100);
+    budget.end_frame(2);
+    churn_in("Entities", 2000);
+    budget.end_frame(3);
+    const std::string text =
+        memscope::web::metrics_text(memscope::web::read_figures(budget, nullptr));
+    const auto families = check_exposition(text);
+    REQUIRE(families.count("memscope_frame_allocations") == 1);
+    CHECK(families.at("memscope_frame_allocations").type == "histogram");
+    // One sample per bound, +Inf, _sum and _count.
+    CHECK(families.at("memscope_frame_allocations").samples ==
+          static_cast<int>(memscope::kFrameAllocationBuckets.size()) + 3);
+    CHECK(text.find("memscope_frame_allocations_bucket{le=\"+Inf\"} 3\n") != std::string::npos);
+    CHECK(text.find("memscope_frame_allocations_count 3\n") != std::string::npos);
+    if (memscope::tracking_enabled()) {
+        // Frame 3 made 2000 allocations or a few more; frame 1 whatever came before it.
+        const memscope::FrameStats stats = budget.frame_stats();
+        CHECK(stats.worst_allocations >= 2000);
+        CHECK(text.find("memscope_frame_allocations_sum " + std::to_string(stats.allocations) +
+                        "\n") != std::string::npos);
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < memscope::kFrameAllocationBuckets.size(); ++i) {
+            cumulative += stats.allocation_histogram[i];
+            const std::string line = "memscope_frame_allocations_bucket{le=\"" +
+                                     std::to_string(memscope::kFrameAllocationBuckets[i]) + "\"} " +
+                                     std::to_string(cumulative) + "\n";
+            CHECK_MESSAGE(text.find(line) != std::string::npos, line);
+        }
+        CHECK(text.find("memscope_frames_over_budget_total{subsystem=\"Entities\"} 1\n") !=
+              std::string::npos);
+        CHECK(text.find("memscope_events_total{kind=\"frame_over_budget\"} 1\n") !=
+              std::string::npos);
+    }
+    CHECK(text.find("memscope_frames_over_budget_total{subsystem=\"(total)\"} 0\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_frame_budget_allocations{subsystem=\"(total)\"} 5000\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_frame_budget_allocations{subsystem=\"Entities\"} 500\n") !=
+          std::string::npos);
+    CHECK(text.find("memscope_frame_budget_bytes{subsystem=\"Entities\"} 0\n") !=
+          std::string::npos);
 }
 
 TEST_CASE("process_start_time_seconds: when this process started, since the Unix epoch") {

@@ -309,6 +309,69 @@ TEST_CASE("GET /api/v1/events?since=SEQ") {
     CHECK(j["events"].empty());
 }
 
+TEST_CASE("GET /api/v1/frames?since=SEQ: frames, frame budgets, stats") {
+    memscope::BudgetOptions options;
+    options.log_events = false;
+    memscope::MemoryBudget budget(options);
+    budget.set_frame_budget("Entities", {.max_allocations = 100, .max_bytes = 0});
+    memscope::Server server(budget, memscope_test::test_options());
+    const memscope::StartResult started = server.start();
+    REQUIRE_MESSAGE(started.started, started.error);
+    httplib::Client c("127.0.0.1", started.port);
+    c.set_read_timeout(std::chrono::seconds(30));
+
+    json j = parse(c.Get("/api/v1/frames"));
+    require_keys(j, {"tracking_enabled", "last_sequence", "frames", "budgets", "stats"});
+    CHECK(j["frames"].empty());
+    CHECK(j["last_sequence"] == 0);
+    REQUIRE(j["budgets"].size() == 1);
+    CHECK(j["budgets"][0]["name"] == "Entities");
+    CHECK(j["budgets"][0]["max_allocations"] == 100);
+
+    budget.end_frame(10);
+    {
+        const memscope::Scope scope("Entities");
+        std::vector<std::unique_ptr<int>> many;
+        for (int i = 0; i < 200; ++i) many.push_back(std::make_unique<int>(i));
+    }
+    budget.end_frame(11);
+    j = parse(c.Get("/api/v1/frames"));
+    CHECK(j["tracking_enabled"] == memscope::tracking_enabled());
+    REQUIRE(j["frames"].size() == 2);
+    CHECK(j["last_sequence"] == 2);
+    const json& f = j["frames"][1];
+    require_keys(f, {"sequence", "frame", "unix_ms", "duration_ms", "allocations", "frees",
+                     "bytes_allocated", "over_budget", "subsystems"});
+    CHECK(f["frame"] == 11);
+    require_keys(j["stats"], {"frames", "last_frame", "allocations", "bytes_allocated",
+                              "worst_allocations", "worst_frame", "histogram"});
+    CHECK(j["stats"]["frames"] == 2);
+    CHECK(j["stats"]["last_frame"] == 11);
+    CHECK(j["stats"]["histogram"].size() == memscope::kFrameAllocationBuckets.size() + 1);
+    CHECK(j["stats"]["histogram"].back()["le"].is_null());
+    check_byte_rules(j);
+    if (memscope::tracking_enabled()) {
+        bool entities_over = false;
+        for (const json& part : f["subsystems"])
+            if (part["name"] == "Entities") entities_over = part["over_budget"].get<bool>();
+        CHECK(entities_over);
+        CHECK(j["budgets"][0]["frames_over"] == 1);
+        CHECK(j["budgets"][0]["last_frame_over"] == 11);
+        const json events = parse(c.Get("/api/v1/events"));
+        REQUIRE(events["events"].size() == 1);
+        CHECK(events["events"][0]["kind"] == "frame_over_budget");
+        CHECK(events["events"][0]["frame"] == 11);
+    }
+
+    j = parse(c.Get("/api/v1/frames?since=1"));
+    REQUIRE(j["frames"].size() == 1);
+    CHECK(j["frames"][0]["sequence"] == 2);
+    j = parse(c.Get("/api/v1/frames?since=2"));
+    CHECK(j["frames"].empty());
+    CHECK(j["last_sequence"] == 2);
+    server.stop();
+}
+
 TEST_CASE("bad since= values answer 400 JSON naming the parameter") {
     Running s;
     auto c = s.client();
@@ -317,7 +380,7 @@ TEST_CASE("bad since= values answer 400 JSON naming the parameter") {
           "/api/v1/events?since=18446744073709551616",
           "/api/v1/events?since=99999999999999999999999999", "/api/v1/events?since=1.5",
           "/api/v1/events?since=", "/api/v1/events?since=%2B1", "/api/v1/history?since=abc",
-          "/api/v1/history?since=-5"}) {
+          "/api/v1/history?since=-5", "/api/v1/frames?since=x"}) {
         auto r = c.Get(path);
         REQUIRE_MESSAGE(r, path);
         CHECK_MESSAGE(r->status == 400, path);

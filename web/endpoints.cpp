@@ -86,6 +86,11 @@ void Api::add_routes() {
         if (auto bad = parse_since(call, since)) return std::move(*bad);
         return json_response(200, events_document(budget_, since));
     });
+    r.add("GET", "/api/v1/frames", [this](const Call& call) {
+        std::uint64_t since = 0;
+        if (auto bad = parse_since(call, since)) return std::move(*bad);
+        return json_response(200, frames_document(budget_, since));
+    });
     r.add("GET", "/api/v1/history", [this](const Call& call) {
         std::uint64_t since = 0;
         if (auto bad = parse_since(call, since)) return std::move(*bad);

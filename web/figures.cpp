@@ -26,6 +26,7 @@ Figures read_figures(const MemoryBudget& budget, const History* history) {
     f.warning_threshold = budget.warning_threshold();
     f.last_event_sequence = budget.last_event_sequence();
     f.event_counts = budget.event_counts();
+    f.frames = budget.frame_stats();
     f.allocator = allocation_stats();
     f.process = process_memory();
 

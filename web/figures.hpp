@@ -58,6 +58,7 @@ struct Figures {
     std::uint64_t last_event_sequence = 0;      ///< budget.last_event_sequence()
     std::uint64_t last_mark_id = 0;             ///< the server's newest mark (0: none)
     EventCounts event_counts;                   ///< budget.event_counts()
+    FrameStats frames;                          ///< budget.frame_stats()
     Reconciliation reconciliation;              ///< derived from the above
 };
 

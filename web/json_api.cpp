@@ -216,6 +216,7 @@ void write_event(JsonWriter& w, const BudgetEvent& e) {
     w.key("budget_bytes").value(e.budget_bytes);
     w.key("slope_bytes_per_second").value(e.slope_bytes_per_second);
     if (e.kind == EventKind::forecast) w.key("forecast_seconds").value(e.forecast_seconds);
+    if (e.kind == EventKind::frame_over_budget) w.key("frame").value(e.frame);
     w.key("message").value(e.message);
     w.key("formatted").begin_object();
     w.key("current_bytes").value(format_memory(e.current_bytes));
@@ -301,6 +302,95 @@ std::string events_document(const MemoryBudget& budget, std::uint64_t since) {
     w.key("events").begin_array();
     for (const BudgetEvent& e : events) write_event(w, e);
     w.end_array();
+    w.end_object();
+    return out;
+}
+
+namespace {
+
+void write_frame_counts(JsonWriter& w, const FrameCounts& c) {
+    w.key("allocations").value(c.allocations);
+    w.key("frees").value(c.frees);
+    w.key("bytes_allocated").value(c.bytes_allocated);
+}
+
+void write_frame(JsonWriter& w, const FrameRecord& r) {
+    w.begin_object();
+    w.key("sequence").value(r.sequence);
+    w.key("frame").value(r.frame);
+    w.key("unix_ms").value(unix_ms_of(r.time));
+    w.key("duration_ms").value(r.duration_ms);
+    write_frame_counts(w, r.total);
+    w.key("over_budget").value(r.over_budget);
+    w.key("subsystems").begin_array();
+    for (const FrameSubsystem& s : r.subsystems) {
+        w.begin_object().key("name").value(s.name);
+        write_frame_counts(w, s.counts);
+        w.key("over_budget").value(s.over_budget).end_object();
+    }
+    w.end_array();
+    w.end_object();
+}
+
+void write_frame_budget(JsonWriter& w, const FrameBudgetStatus& b) {
+    w.begin_object();
+    w.key("name").value(b.name);
+    w.key("max_allocations").value(b.budget.max_allocations);
+    w.key("max_bytes").value(b.budget.max_bytes);
+    w.key("frames_over").value(b.frames_over);
+    w.key("last_frame_over").value(b.last_frame_over);
+    w.key("formatted").begin_object().key("max_bytes").value(formatted(b.budget.max_bytes));
+    w.end_object().end_object();
+}
+
+void write_frame_stats(JsonWriter& w, const FrameStats& s) {
+    w.begin_object();
+    w.key("frames").value(s.frames);
+    w.key("last_frame").value(s.last_frame);
+    w.key("allocations").value(s.allocations);
+    w.key("bytes_allocated").value(s.bytes_allocated);
+    w.key("worst_allocations").value(s.worst_allocations);
+    w.key("worst_frame").value(s.worst_frame);
+    w.key("frames_over_total_budget").value(s.frames_over_total_budget);
+    // Per bucket, not cumulative (the last bucket's `le` is null: no bound); /metrics has
+    // the cumulative Prometheus histogram.
+    w.key("histogram").begin_array();
+    for (std::size_t i = 0; i < s.allocation_histogram.size(); ++i) {
+        w.begin_object().key("le");
+        if (i < kFrameAllocationBuckets.size())
+            w.value(kFrameAllocationBuckets[i]);
+        else
+            w.null();
+        w.key("count").value(s.allocation_histogram[i]).end_object();
+    }
+    w.end_array();
+    w.key("formatted").begin_object();
+    w.key("bytes_allocated").value(formatted(s.bytes_allocated));
+    w.end_object();
+    w.end_object();
+}
+
+}  // namespace
+
+std::string frames_document(const MemoryBudget& budget, std::uint64_t since) {
+    // Frames before stats: a frame ended in between is counted in the stats, never missing
+    // from a later poll.
+    const std::vector<FrameRecord> frames = budget.frames(since);
+    const FrameStats stats = budget.frame_stats();
+    std::string out;
+    out.reserve(256 + frames.size() * 256);
+    JsonWriter w(out);
+    w.begin_object();
+    w.key("tracking_enabled").value(tracking_enabled());
+    w.key("last_sequence").value(frames.empty() ? since : frames.back().sequence);
+    w.key("frames").begin_array();
+    for (const FrameRecord& r : frames) write_frame(w, r);
+    w.end_array();
+    w.key("budgets").begin_array();
+    for (const FrameBudgetStatus& b : stats.budgets) write_frame_budget(w, b);
+    w.end_array();
+    w.key("stats");
+    write_frame_stats(w, stats);
     w.end_object();
     return out;
 }

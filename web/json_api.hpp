@@ -65,6 +65,8 @@ void write_trends(JsonWriter& w, const Sampler& sampler,
 [[nodiscard]] std::string reconciliation_document(const Figures& f);
 /// GET /api/v1/events?since=SEQ
 [[nodiscard]] std::string events_document(const MemoryBudget& budget, std::uint64_t since);
+/// GET /api/v1/frames?since=SEQ
+[[nodiscard]] std::string frames_document(const MemoryBudget& budget, std::uint64_t since);
 /// GET /api/v1/history?since=SEQ
 [[nodiscard]] std::string history_document(const Sampler& sampler, std::uint64_t since);
 /// GET /api/v1/trends

@@ -99,6 +99,42 @@ class MetricsWriter {
     std::string& out_;
 };
 
+// Allocations per frame as a Prometheus histogram (cumulative buckets), the frame budgets
+// and how many frames broke each: every frame counts here, unlike the rate-limited events.
+void write_frames(MetricsWriter& m, const FrameStats& s) {
+    constexpr std::string_view histogram = "memscope_frame_allocations";
+    m.family(histogram, "histogram",
+             "Allocations per frame (between two MemoryBudget::end_frame() calls), every "
+             "tag but memscope's own.");
+    std::uint64_t cumulative = 0;
+    char le[24];
+    for (std::size_t i = 0; i < kFrameAllocationBuckets.size(); ++i) {
+        cumulative += s.allocation_histogram[i];
+        const auto end = std::to_chars(le, le + sizeof le, kFrameAllocationBuckets[i]).ptr;
+        m.sample("memscope_frame_allocations_bucket", cumulative, "le",
+                 std::string_view(le, static_cast<std::size_t>(end - le)));
+    }
+    m.sample("memscope_frame_allocations_bucket", s.frames, "le", "+Inf");
+    m.sample("memscope_frame_allocations_sum", s.allocations);
+    m.sample("memscope_frame_allocations_count", s.frames);
+
+    m.family("memscope_frame_budget_allocations", "gauge",
+             "Frame budget: the most allocations one frame may make, per subsystem "
+             "(subsystem=\"(total)\" for the whole program); 0: no limit.");
+    for (const FrameBudgetStatus& b : s.budgets)
+        m.sample("memscope_frame_budget_allocations", b.budget.max_allocations, "subsystem",
+                 b.name);
+    m.family("memscope_frame_budget_bytes", "gauge",
+             "Frame budget: the most bytes one frame may allocate, per subsystem; 0: no limit.");
+    for (const FrameBudgetStatus& b : s.budgets)
+        m.sample("memscope_frame_budget_bytes", b.budget.max_bytes, "subsystem", b.name);
+    m.family("memscope_frames_over_budget_total", "counter",
+             "Frames that broke the subsystem's frame budget since it was set, each counted "
+             "(the frame_over_budget events are rate-limited).");
+    for (const FrameBudgetStatus& b : s.budgets)
+        m.sample("memscope_frames_over_budget_total", b.frames_over, "subsystem", b.name);
+}
+
 // Seconds since the Unix epoch when the process started, as the kernel counts it: the boot
 // time (/proc/stat's btime) plus the process's starttime (field 22 of /proc/self/stat, in
 // clock ticks since boot). Nullopt when either cannot be read.
@@ -208,12 +244,25 @@ std::string metrics_text(const Figures& f) {
             m.sample("memscope_subsystem_reported_bytes", row.reported_bytes, "subsystem",
                      row.name);
 
-            // Totals, reconciliation, events.
+    // The standing forecasts, 0 when none: a gauge has no null, and 0 s can never be a
+    // forecast (one that close is a crossing), so 0 reads "none" in a query or a panel.
+    m.family("memscope_subsystem_forecast_seconds", "gauge",
+             "Seconds until the subsystem crosses its budget at the present trend, while a "
+             "forecast stands; 0: none.");
+    for (const SubsystemSnapshot& row : f.subsystems)
+        m.sample("memscope_subsystem_forecast_seconds", row.forecast.seconds, "subsystem",
+                 row.name);
+
+        // Totals, reconciliation, events.
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     m.family(#metric, #kind, help);                  \
     m.sample(#metric, f.totals.field);
     MEMSCOPE_BUDGET_TOTALS_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
+    m.family("memscope_total_forecast_seconds", "gauge",
+             "Seconds until the total crosses the total budget at the present trend, while a "
+             "forecast stands; 0: none.");
+    m.sample("memscope_total_forecast_seconds", f.totals.forecast.seconds);
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     if (!std::string_view(#metric).empty()) {        \
         m.family(#metric, #kind, help);              \
@@ -228,10 +277,12 @@ std::string metrics_text(const Figures& f) {
     // every event, as Prometheus sums the labels.
     m.family("memscope_events_total", "counter",
              "Budget events fired since start, by kind (warning, over_budget, recovered, "
-             "leak_suspect, forecast).");
-    for (EventKind kind : {EventKind::warning, EventKind::over_budget, EventKind::recovered,
-                           EventKind::leak_suspect, EventKind::forecast})
+             "leak_suspect, forecast, frame_over_budget).");
+    for (EventKind kind :
+         {EventKind::warning, EventKind::over_budget, EventKind::recovered, EventKind::leak_suspect,
+          EventKind::forecast, EventKind::frame_over_budget})
         m.sample("memscope_events_total", f.event_counts.of(kind), "kind", to_string(kind));
+    write_frames(m, f.frames);
     m.family("process_start_time_seconds", "gauge",
              "Start time of the process since the Unix epoch in seconds.");
     m.sample("process_start_time_seconds", process_start_time_seconds());

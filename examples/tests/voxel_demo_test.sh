@@ -4,7 +4,8 @@
 # usage: voxel_demo_test.sh CASE VOXEL_DEMO_BINARY
 #   usage         --help, bad flags and an unwritable verdict give the documented statuses
 #   verdict-pass  default budgets: the verdict passes, exit status 0, periodic lines logged
-#   verdict-fail  --scale-budgets 0.1: warnings, Chunks over budget, exit status 1
+#   verdict-fail  --scale-budgets 0.1: warnings, Chunks over budget (its read-ahead widens past
+#                 it), exit status 1
 #   leak          --leak: leak_suspect events for Meshes; --fail-on-leak turns them into a failure
 #   leak-free     the same run without --leak has no leak suspect
 #   baseline      a second run against the first (--baseline, --junit) passes and its JUnit
@@ -17,9 +18,13 @@
 #                 allocator's ground truth, and a warning event in a scaled-budget run
 #   api-leak      (server builds) a leak_suspect event on /api/v1/events
 #   busy-port     (server builds) a taken port is reported and the demo runs on without it
-#   forecast      (server builds) a real-time --scale-budgets 0.1 run: no subsystem that holds
-#                 still or waves gets a forecast; rows carry the forecast keys; the lead of a
-#                 Chunks forecast over its first over_budget event, if any, is printed
+#   churn         (server builds) --churn: the particle bursts break the Entities and total
+#                 frame budgets; /api/v1/frames marks those frames, /api/v1/events has
+#                 frame_over_budget events with their frame numbers, /metrics counts them
+#   forecast      (server builds) a real-time --scale-budgets 0.1 run: Chunks, whose read-ahead
+#                 widens, is forecast at least 10 s before its first over_budget event; no
+#                 subsystem that holds still or waves gets a forecast; rows carry the forecast
+#                 keys; /metrics has the forecast gauges
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -95,7 +100,8 @@ verdict-pass)
 
 verdict-fail)
     status=0
-    "$demo" --seconds 20 "${fast[@]}" --scale-budgets 0.1 --verdict "$scratch/v.json" >"$scratch/log" 2>&1 || status=$?
+    # Chunks crosses its budget about 37 s in, as its read-ahead widens.
+    "$demo" --seconds 45 "${fast[@]}" --scale-budgets 0.1 --verdict "$scratch/v.json" >"$scratch/log" 2>&1 || status=$?
     expect_status 1 "$status" "--scale-budgets 0.1"
     check_verdict_shape "$scratch/v.json"
     jq_true "$scratch/v.json" '.pass == false' "failing verdict"
@@ -173,7 +179,7 @@ config)
 }
 JSON
     status=0
-    "$demo" --config "$scratch/memscope.json" --scale-budgets 0.5 --seconds 20 "${fast[@]}" \
+    "$demo" --config "$scratch/memscope.json" --scale-budgets 0.5 --seconds 45 "${fast[@]}" \
         --verdict "$scratch/v.json" >"$scratch/log" 2>&1 || status=$?
     expect_status 1 "$status" "Chunks budget of 200 MiB scaled by 0.5"
     jq_true "$scratch/v.json" '.warning_threshold == 0.9' "threshold from the file"
@@ -220,7 +226,7 @@ signal)
 api | api-leak)
     extra=(--scale-budgets 0.1)
     [[ $case_name == api-leak ]] && extra=(--leak)
-    seconds=20
+    seconds=45  # Chunks crosses its scaled budget about 37 s in
     [[ $case_name == api-leak ]] && seconds=70
     start_bg "$scratch/log" "$demo" --port 0 --seconds "$seconds" "${fast[@]}" --linger 60 \
         --verdict "$scratch/v.json" --token e2e-secret "${extra[@]}"
@@ -255,6 +261,14 @@ api | api-leak)
     if [[ $case_name == api ]]; then
         jq_true "$scratch/events.json" "$events | any(.kind == \"warning\" and .subsystem == \"Chunks\")" \
             "a Chunks warning event on /api/v1/events"
+        # A normal run ends every frame and stays within its frame budgets.
+        curl -fsS "$base/api/v1/frames" >"$scratch/frames.json" || fail "GET /api/v1/frames"
+        jq_true "$scratch/frames.json" '.stats.frames > 0 and (.budgets | length) == 3' \
+            "frames recorded and the demo's three frame budgets on /api/v1/frames"
+        jq_true "$scratch/events.json" "$events | all(.kind != \"frame_over_budget\")" \
+            "no frame_over_budget event in a normal run"
+        jq_true "$scratch/frames.json" 'all(.budgets[]; .frames_over == 0)' \
+            "no frame over a frame budget in a normal run"
         jq_true "$scratch/verdict-live.json" '.pass == false and .version == 1' "the live verdict fails"
         # Simulated pressure arrives on a server thread: the demo's callback must only ask
         # the game thread to evict. Control endpoints need the --token.
@@ -291,9 +305,56 @@ api | api-leak)
     done < <(ground_truth "$scratch/log")
     ;;
 
+churn)
+    # 6 s of simulated play: bursts at frames 60, 180 and 300, each one frame of 30 000
+    # allocations in Entities. The frame alarms run on the simulation's clock, so each
+    # burst, 2 simulated seconds after the last, is announced.
+    start_bg "$scratch/log" "$demo" --port 0 --seconds 6 "${fast[@]}" --linger 60 --churn
+    wait_for_pattern "$scratch/log" "^memscope dashboard: " 20
+    if grep -q "^memscope dashboard: off" "$scratch/log"; then
+        echo "built without the dashboard server"
+        exit "$SKIP"
+    fi
+    port=$(dashboard_port "$scratch/log")
+    [[ -n $port ]] || fail "no port in the dashboard line"
+    base="http://127.0.0.1:$port"
+    wait_for_pattern "$scratch/log" "the dashboard stays up" 30
+    curl -fsS "$base/api/v1/frames" >"$scratch/frames.json" || fail "GET /api/v1/frames"
+    curl -fsS "$base/api/v1/events" >"$scratch/events.json" || fail "GET /api/v1/events"
+    curl -fsS "$base/metrics" >"$scratch/metrics.txt" || fail "GET /metrics"
+    kill -INT "$bg_pid"
+    wait_exit "$bg_pid" 20
+    expect_status 0 "$exit_status" "exit after SIGINT"
+    if jq -e '.tracking_enabled == false' "$scratch/frames.json" >/dev/null; then
+        echo "allocation tracking is compiled out: frames count nothing"
+        exit 0
+    fi
+    jq_true "$scratch/frames.json" '.stats.frames == 361 and .stats.last_frame == 360' \
+        "every frame recorded, and the loading screen as frame 0"
+    jq_true "$scratch/frames.json" \
+        '[.frames[] | select(any(.subsystems[]; .name == "Entities" and .over_budget)) | .frame] == [60, 180, 300]' \
+        "the three burst frames, and only they, marked over the Entities frame budget"
+    jq_true "$scratch/frames.json" \
+        '[.frames[] | select(.over_budget) | .frame] == [60, 180, 300]' \
+        "the burst frames marked over the total frame budget"
+    jq_true "$scratch/frames.json" '.stats.worst_allocations >= 30000' \
+        "the worst frame made the burst's 30 000 allocations"
+    jq_true "$scratch/events.json" \
+        '[.events[] | select(.kind == "frame_over_budget" and .subsystem == "Entities") | .frame] == [60, 180, 300]' \
+        "a frame_over_budget event per burst with its frame number"
+    grep -q '^memscope_frames_over_budget_total{subsystem="Entities"} 3$' "$scratch/metrics.txt" ||
+        fail "memscope_frames_over_budget_total counts the three bursts"
+    grep -q '^memscope_events_total{kind="frame_over_budget"} 6$' "$scratch/metrics.txt" ||
+        fail "six frame_over_budget events (Entities and the total, three bursts)"
+    if command -v promtool >/dev/null; then
+        promtool check metrics <"$scratch/metrics.txt" || fail "promtool check metrics"
+    fi
+    ;;
+
 forecast)
     # Real time: the sampler's trend is in real seconds, which --no-pacing would compress.
-    start_bg "$scratch/log" "$demo" --port 0 --seconds 30 --scale-budgets 0.1 --linger 60 \
+    # Chunks crosses its scaled budget about 38 s in; the run stops a few seconds later.
+    start_bg "$scratch/log" "$demo" --port 0 --seconds 42 --scale-budgets 0.1 --linger 60 \
         --verdict "$scratch/v.json"
     wait_for_pattern "$scratch/log" "^memscope dashboard: " 20
     if grep -q "^memscope dashboard: off" "$scratch/log"; then
@@ -307,6 +368,9 @@ forecast)
     curl -fsS "$base/api/v1/events" >"$scratch/events.json" || fail "GET /api/v1/events"
     curl -fsS "$base/api/v1/subsystems" >"$scratch/subsystems.json" || fail "GET /api/v1/subsystems"
     curl -fsS "$base/metrics" >"$scratch/metrics.txt" || fail "GET /metrics"
+    kill -INT "$bg_pid"
+    wait_exit "$bg_pid" 20
+    expect_status 1 "$exit_status" "exit after SIGINT (budgets exceeded)"
     jq_true "$scratch/events.json" 'any(.events[]; .kind == "over_budget" and .subsystem == "Chunks")' \
         "Chunks crosses its budget"
     for name in Meshes Textures Entities Audio Physics; do
@@ -316,17 +380,22 @@ forecast)
     jq_true "$scratch/subsystems.json" \
         'all(.subsystems[]; has("forecast_seconds") and has("forecast_bytes_per_second"))' \
         "every row has the forecast keys"
-    grep -q '^memscope_events_total{kind="forecast"} ' "$scratch/metrics.txt" ||
-        fail "no forecast sample in memscope_events_total"
-    # The lead of the first Chunks forecast over the first Chunks over_budget event.
+    grep -q '^memscope_events_total{kind="forecast"} [1-9]' "$scratch/metrics.txt" ||
+        fail "no forecast counted in memscope_events_total"
+    grep -q '^memscope_subsystem_forecast_seconds{subsystem="Meshes"} 0$' "$scratch/metrics.txt" ||
+        fail "no memscope_subsystem_forecast_seconds of 0 for Meshes"
+    grep -q '^memscope_total_forecast_seconds ' "$scratch/metrics.txt" ||
+        fail "no memscope_total_forecast_seconds"
+    # The first Chunks forecast comes at least 10 s before the first Chunks over_budget event.
     lead=$(jq -r '[.events[] | select(.subsystem == "Chunks")] as $c
         | ([$c[] | select(.kind == "forecast")][0].unix_ms) as $f
         | ([$c[] | select(.kind == "over_budget")][0].unix_ms) as $o
-        | if $f == null then "none" else (($o - $f) / 1000 | tostring) end' "$scratch/events.json")
+        | if $f == null or $f > $o then "none" else (($o - $f) / 1000 | tostring) end' \
+        "$scratch/events.json")
     note "Chunks: first forecast ahead of the first over_budget event by: $lead s"
-    kill -INT "$bg_pid"
-    wait_exit "$bg_pid" 20
-    expect_status 1 "$exit_status" "exit after SIGINT (budgets exceeded)"
+    if [[ $lead == none ]] || ! awk -v l="$lead" 'BEGIN { exit !(l >= 10) }'; then
+        fail "the Chunks forecast must lead its first over_budget event by 10 s or more, not $lead"
+    fi
     ;;
 
 busy-port)

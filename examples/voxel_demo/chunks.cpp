@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
+
 #include "memscope/scope.hpp"
 
 #include "subsystems.hpp"
@@ -82,7 +84,7 @@ ChunkStreamer::ChunkStreamer(std::uint64_t seed, MeshStore& meshes, PhysicsWorld
         c.edited = (h >> 24) % 10 == 0;
         terrain_.push_back(c);
     }
-    sectors_.reserve(4);
+    sectors_.reserve(8);
 }
 
 // The destructor frees only what the streamer owns: meshes and colliders belong to their
@@ -139,10 +141,23 @@ double ChunkStreamer::chunk_x(const Sector& sector, const Chunk& chunk) const {
     return sector.index * kSectorColumns + chunk.column / kSectorColumns + 0.5;
 }
 
-void ChunkStreamer::load_chunk(Sector& sector, Chunk& chunk) {
+std::uint64_t ChunkStreamer::chunk_seed(const Sector& sector, const Chunk& chunk) const {
+    return mix(seed_ ^ (static_cast<std::uint64_t>(sector.index) << 32) ^
+               (static_cast<std::uint64_t>(chunk.column) << 8) ^ chunk.layer);
+}
+
+ChunkStreamer::Sector& ChunkStreamer::sector_at(int index) {
+    for (auto& s : sectors_)
+        if (s->index == index) return *s;
+    // The camera only flies forward: a new sector is always ahead of the others.
+    sectors_.push_back(make_sector(index));
+    table_bytes_ += table_bytes(*sectors_.back());
+    return *sectors_.back();
+}
+
+void ChunkStreamer::read_data(Sector& sector, Chunk& chunk) {
     const Column& column = sector.columns[static_cast<std::size_t>(chunk.column)];
-    const std::uint64_t seed = mix(seed_ ^ (static_cast<std::uint64_t>(sector.index) << 32) ^
-                                   (static_cast<std::uint64_t>(chunk.column) << 8) ^ chunk.layer);
+    const std::uint64_t seed = chunk_seed(sector, chunk);
     const std::size_t entries = palette_entries(chunk.kind, column);
     chunk.palette.reserve(std::bit_ceil(std::max<std::size_t>(entries, 4)));
     for (std::size_t i = 0; i < entries; ++i)
@@ -151,64 +166,96 @@ void ChunkStreamer::load_chunk(Sector& sector, Chunk& chunk) {
     // resident) without costing more than a memset.
     const std::size_t words = kBlocksPerChunk * bits_for(entries) / 64;
     chunk.blocks.assign(words, mix(seed));
+    chunk.has_data = true;
+    ++loaded_chunks_;
+    block_bytes_ += chunk_bytes(chunk);
+}
+
+void ChunkStreamer::drop_data(Chunk& chunk) {
+    block_bytes_ -= chunk_bytes(chunk);
+    --loaded_chunks_;
+    std::vector<std::uint32_t>().swap(chunk.palette);  // clear() would keep the capacity
+    std::vector<std::uint64_t>().swap(chunk.blocks);
+    chunk.has_data = false;
+}
+
+void ChunkStreamer::stream_data(double camera_x, std::size_t budget) {
+    const double from = camera_x - kDataBehindColumns;
+    const double to = camera_x + read_ahead_;
+    const int last = static_cast<int>(std::floor(to / kSectorColumns));
+    while (sectors_.empty() || sectors_.back()->index < last)
+        sector_at(sectors_.empty() ? last : sectors_.back()->index + 1);
+    // Every frame walks the chunk tables (a few thousand chunks a sector): one rule, data
+    // inside the window and none outside, also when the read-ahead narrows.
+    for (auto& s : sectors_) {
+        for (Chunk& chunk : s->chunks) {
+            if (chunk.done) continue;
+            const double x = chunk_x(*s, chunk);
+            const bool wanted = x >= from && x < to;
+            if (wanted && !chunk.has_data && budget > 0) {
+                read_data(*s, chunk);
+                --budget;
+            } else if (!wanted && chunk.has_data) {
+                drop_data(chunk);
+            }
+        }
+    }
+}
+
+void ChunkStreamer::load_chunk(Sector& sector, Chunk& chunk) {
+    const Column& column = sector.columns[static_cast<std::size_t>(chunk.column)];
+    const std::uint64_t seed = chunk_seed(sector, chunk);
     chunk.mesh = meshes_.build(chunk.kind, column, seed);
     chunk.collider = physics_.add(chunk.kind, column, seed);
     chunk.loaded = true;
     ++sector.loaded;
-    ++loaded_chunks_;
-    block_bytes_ += chunk_bytes(chunk);
 }
 
 void ChunkStreamer::unload_chunk(Sector& sector, Chunk& chunk) {
     if (chunk.done) return;
     chunk.done = true;
     ++sector.done;
+    if (chunk.has_data) drop_data(chunk);
     if (!chunk.loaded) return;
-    block_bytes_ -= chunk_bytes(chunk);
-    --loaded_chunks_;
     const Column& column = sector.columns[static_cast<std::size_t>(chunk.column)];
     meshes_.release(chunk.mesh, column.edited && chunk.kind == ChunkKind::surface);
     physics_.remove(chunk.collider);
     chunk.mesh = chunk.collider = -1;
-    std::vector<std::uint32_t>().swap(chunk.palette);  // clear() would keep the capacity
-    std::vector<std::uint64_t>().swap(chunk.blocks);
     chunk.loaded = false;
     --sector.loaded;
 }
 
 void ChunkStreamer::load_initial(double camera_x) {
     MEMSCOPE_SCOPE("Chunks");
-    const int index = static_cast<int>(std::floor(camera_x / kSectorColumns));
-    sectors_.push_back(make_sector(index));
-    Sector& sector = *sectors_.back();
-    table_bytes_ += table_bytes(sector);
+    Sector& sector = sector_at(static_cast<int>(std::floor(camera_x / kSectorColumns)));
+    sector.active = true;
     for (Chunk& chunk : sector.chunks) load_chunk(sector, chunk);
     sector.next_to_load = sector.chunks.size();
+    stream_data(camera_x, std::numeric_limits<std::size_t>::max());
 }
 
 ChunkStreamer::StepResult ChunkStreamer::step(double camera_x) {
     MEMSCOPE_SCOPE("Chunks");
     StepResult result;
-    const int here = static_cast<int>(std::floor(camera_x / kSectorColumns));
-    auto find = [&](int index) -> Sector* {
-        for (auto& s : sectors_)
-            if (s->index == index) return s.get();
-        return nullptr;
-    };
+    stream_data(camera_x, kLoadPerFrame);
 
-    // Start loading the next sector when the camera nears it.
-    if (find(here + 1) == nullptr && camera_x >= (here + 1) * kSectorColumns - kPreloadColumns) {
-        sectors_.push_back(make_sector(here + 1));
-        table_bytes_ += table_bytes(*sectors_.back());
-        result.sector_created = here + 1;
+    // Start building the next sector's meshes when the camera nears it.
+    const int here = static_cast<int>(std::floor(camera_x / kSectorColumns));
+    if (camera_x >= (here + 1) * kSectorColumns - kPreloadColumns) {
+        Sector& next = sector_at(here + 1);
+        if (!next.active) {
+            next.active = true;
+            result.sector_created = here + 1;
+        }
     }
 
-    // Load front to back, a few chunks a frame.
+    // Build front to back, a few chunks a frame.
     std::size_t budget = kLoadPerFrame;
     for (auto& s : sectors_) {
+        if (!s->active) continue;
         while (budget > 0 && s->next_to_load < s->chunks.size()) {
             Chunk& chunk = s->chunks[s->next_to_load++];
-            if (chunk.done) continue;  // evicted before it was ever loaded
+            if (chunk.done) continue;  // evicted before it was ever built
             load_chunk(*s, chunk);
             --budget;
         }
@@ -216,9 +263,11 @@ ChunkStreamer::StepResult ChunkStreamer::step(double camera_x) {
 
     // Unload the sectors behind once the one under the camera is complete and the camera
     // is well inside it: until then the old sector is what the player sees.
-    const Sector* current = find(here);
+    const Sector* current = nullptr;
+    for (const auto& s : sectors_)
+        if (s->index == here) current = s.get();
     const bool current_ready =
-        current != nullptr && current->next_to_load == current->chunks.size();
+        current != nullptr && current->active && current->next_to_load == current->chunks.size();
     const bool far_enough = camera_x >= here * kSectorColumns + kUnloadDelayColumns;
     std::size_t unload_budget = kUnloadPerFrame;
     for (auto& s : sectors_) {
@@ -260,13 +309,9 @@ std::size_t ChunkStreamer::evict_behind(double camera_x) {
     return evicted;
 }
 
-bool ChunkStreamer::in_transition() const {
-    return sectors_.size() > 1;
-}
-
 bool ChunkStreamer::biome_in_use(Biome biome) const {
     return std::any_of(sectors_.begin(), sectors_.end(),
-                       [&](const auto& s) { return biome_of(s->index) == biome; });
+                       [&](const auto& s) { return s->active && biome_of(s->index) == biome; });
 }
 
 Footprint ChunkStreamer::estimate() const {

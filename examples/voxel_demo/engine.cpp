@@ -67,6 +67,12 @@ void Engine::step(std::uint64_t frame) {
     const double seconds = static_cast<double>(frame) / kFrameRate;
     camera_x_ = camera_x(frame);
 
+    double read_ahead = chunks_->read_ahead();
+    if (narrow_requested_.exchange(false, std::memory_order_relaxed))
+        read_ahead = std::max(ChunkStreamer::kReadAheadStartColumns, read_ahead / 2);
+    else
+        read_ahead = std::min(kReadAheadMaxColumns, read_ahead + kReadAheadGrowth / kFrameRate);
+    chunks_->set_read_ahead(read_ahead);
     const ChunkStreamer::StepResult streamed = chunks_->step(camera_x_);
     if (streamed.sector_created >= 0) {
         const Biome biome = biome_of(streamed.sector_created);
@@ -98,6 +104,9 @@ void Engine::step(std::uint64_t frame) {
     }
     physics_->step();
     entities_->step(seconds);
+    // Every 2 s (from 1 s in), an explosion's particles: a frame of churn.
+    if (settings_.churn && frame % kChurnPeriodFrames == kChurnPeriodFrames / 2)
+        entities_->burst(kChurnParticles);
     report();
 
     if (check_unload_) {
@@ -157,6 +166,11 @@ void Engine::on_chunk_pressure(const memscope::PressureEvent& event) {
     }
     under_pressure_.store(pressed, std::memory_order_relaxed);
     if (!pressed) return;
+    // Evicting behind frees meshes and colliders, but the data is the read-ahead's: over
+    // budget, read less far ahead (from the next frame on). A forecast alone changes
+    // nothing here, so the demo crosses its scaled budget and shows both events.
+    if (event.status == memscope::MemoryStatus::over_budget && event.forecast_seconds == 0)
+        narrow_requested_.store(true, std::memory_order_relaxed);
     if (std::this_thread::get_id() != game_thread_ || !chunks_) {
         eviction_requested_.store(true, std::memory_order_relaxed);
         return;

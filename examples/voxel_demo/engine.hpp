@@ -26,10 +26,19 @@ class Engine {
     static constexpr double kFrameRate = 60.0;   ///< frames per simulated second
     static constexpr double kCameraSpeed = 3.0;  ///< columns per second: a sector in 8 s
     static constexpr double kCameraStart = 4.0;  ///< camera x at frame 0
+    /// The chunk data read-ahead widens by this many columns a second (five a sector),
+    /// from ChunkStreamer::kReadAheadStartColumns up to kReadAheadMaxColumns: the game
+    /// starts with a short one, so that the first frame comes fast, and reads further ahead
+    /// while it can. An over-budget call on Chunks halves it.
+    static constexpr double kReadAheadGrowth = 0.625;
+    static constexpr double kReadAheadMaxColumns = 48.0;      ///< the player's setting: 2 sectors
+    static constexpr std::uint64_t kChurnPeriodFrames = 120;  ///< --churn: a burst every 2 s
+    static constexpr std::size_t kChurnParticles = 30000;     ///< --churn: allocations per burst
 
     /// The engine's settings.
     struct Settings {
         bool leak_meshes = false;             ///< --leak
+        bool churn = false;                   ///< --churn: a particle burst every 2 s
         std::uint64_t seed = 0x4e6562756c61;  ///< the world's seed
     };
 
@@ -95,6 +104,7 @@ class Engine {
     // simulated-pressure endpoint calls the callback on a server thread.
     std::atomic<bool> under_pressure_{false};
     std::atomic<bool> eviction_requested_{false};
+    std::atomic<bool> narrow_requested_{false};  // an over-budget call: halve the read-ahead
 
     // Leak check around sector transitions (mark_baseline / report_unload on "Meshes").
     bool baseline_marked_ = false;

@@ -106,6 +106,22 @@ void EntityWorld::step(double seconds) {
     shrink_if_sparse();
 }
 
+void EntityWorld::burst(std::size_t count) {
+    MEMSCOPE_SCOPE("Entities");
+    struct Particle {
+        Transform transform;
+        Velocity velocity;
+        float life;
+    };
+    std::vector<std::unique_ptr<Particle>> particles;
+    particles.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        auto p = std::make_unique<Particle>();
+        p->life = 1.0f + static_cast<float>(i % 7);
+        particles.push_back(std::move(p));
+    }
+}
+
 Footprint EntityWorld::footprint() const {
     Footprint f;
     f.bytes = mob_transforms_.capacity() * sizeof(Transform) +

@@ -113,10 +113,8 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
          }},
     };
     const std::map<std::string, bool*, std::less<>> switches = {
-        {"--leak", &o.leak},
-        {"--fail-on-leak", &o.fail_on_leak},
-        {"--help", &o.help},
-        {"-h", &o.help},
+        {"--leak", &o.leak}, {"--churn", &o.churn}, {"--fail-on-leak", &o.fail_on_leak},
+        {"--help", &o.help}, {"-h", &o.help},
     };
     bool no_pacing = false;
 
@@ -176,6 +174,9 @@ Budgets
   --scale-budgets F   multiply every budget by F, after --config (default 1). With 0.1
                       each sector transition takes Chunks over its budget
   --leak              the mesh system forgets to free edited chunks' meshes on unload
+  --churn             every 2 s, Entities spawns a burst of short-lived particles:
+                      tens of thousands of allocations in one frame, past the frame
+                      budgets (docs/frames.md)
   --verdict FILE      write the budget verdict as JSON at exit ('-': standard output);
                       the exit status is then 1 when a budget was exceeded
   --fail-on-leak      a suspected leak fails the verdict too

@@ -25,6 +25,7 @@ struct DemoOptions {
     double baseline_tolerance = 0.05;      ///< --baseline-tolerance F
     double budget_scale = 1.0;             ///< --scale-budgets F
     bool leak = false;                     ///< --leak
+    bool churn = false;                    ///< --churn
     bool fail_on_leak = false;             ///< --fail-on-leak
     bool help = false;                     ///< --help
 

@@ -183,15 +183,24 @@ class PhysicsWorld {
 // ------------------------------------------------------------------------------------
 // Chunks
 
-/// Streams sectors of chunks in and out around a camera that flies along +x. A sector is
-/// loaded completely before the one behind is unloaded, so during a transition both are
-/// in memory: the spike the Nebula specification warns about.
+/// Streams sectors of chunks in and out around a camera that flies along +x. Two things
+/// stream, at two paces. Chunk data (palettes and blocks) is read column by column, from a
+/// few columns behind the camera to a read-ahead in front of it, which the engine widens
+/// over time. A sector's meshes and colliders are built as one batch when the camera nears
+/// it, and the batch is released only when the camera is inside the next sector: during a
+/// transition both batches are in memory, the spike the Nebula specification warns about.
 class ChunkStreamer {
   public:
-    /// Chunks loaded and unloaded per frame at most (like an engine's I/O budget).
+    /// Chunks whose data is read, and chunks whose meshes are built, per frame at most
+    /// (like an engine's I/O budget).
     static constexpr std::size_t kLoadPerFrame = 48;
     static constexpr std::size_t kUnloadPerFrame = 128;
-    /// The next sector starts loading when the camera is this close to its edge...
+    /// Chunk data is dropped this far behind the camera (its mesh stays until the sector
+    /// unloads: the player still sees it)...
+    static constexpr double kDataBehindColumns = 2.0;
+    /// ...and read as far ahead as the read-ahead (set_read_ahead()), from this one on.
+    static constexpr double kReadAheadStartColumns = 8.0;
+    /// A sector's meshes start building when the camera is this close to its edge...
     static constexpr double kPreloadColumns = 8.0;
     /// ...and the old one unloads once the camera is this far into the new one.
     static constexpr double kUnloadDelayColumns = 2.0;
@@ -200,7 +209,7 @@ class ChunkStreamer {
 
     /// What happened in one step().
     struct StepResult {
-        int sector_created = -1;   ///< index of a sector that started loading, or -1
+        int sector_created = -1;   ///< index of a sector whose meshes started loading, or -1
         int sector_unloaded = -1;  ///< index of a sector whose last chunk went, or -1
     };
 
@@ -209,19 +218,23 @@ class ChunkStreamer {
     ChunkStreamer(const ChunkStreamer&) = delete;
     ChunkStreamer& operator=(const ChunkStreamer&) = delete;
 
-    /// The loading screen: loads the sector under the camera completely.
+    /// The loading screen: builds the meshes of the sector under the camera and reads the
+    /// chunk data around it.
     void load_initial(double camera_x);
     /// One frame of streaming.
     StepResult step(double camera_x);
+    /// Columns of chunk data read ahead of the camera from the next step() on; data beyond
+    /// a narrower read-ahead is dropped.
+    void set_read_ahead(double columns) { read_ahead_ = columns; }
+    /// The read-ahead in force, in columns.
+    [[nodiscard]] double read_ahead() const { return read_ahead_; }
     /// Evicts loaded chunks more than kKeepBehindColumns behind the camera (they will
     /// never be seen again; the camera only flies forward). Returns how many.
     std::size_t evict_behind(double camera_x);
-    /// True when a sector other than the one under the camera is still (partly) loaded.
-    [[nodiscard]] bool in_transition() const;
-    /// True when some loaded sector has this biome.
+    /// True when some sector with meshes (not only read-ahead data) has this biome.
     [[nodiscard]] bool biome_in_use(Biome biome) const;
 
-    /// Palettes and block arrays of the loaded chunks, and the chunk tables.
+    /// Palettes and block arrays of the chunks with data, and the chunk tables.
     [[nodiscard]] Footprint footprint() const;
     /// The estimate a game would write by hand, the specification's
     /// `chunk_count * (palette_size + block_data_size)`: it forgets the sector tables, the
@@ -238,13 +251,15 @@ class ChunkStreamer {
         std::int16_t column = 0;  // index into the sector's columns
         std::uint8_t layer = 0;
         ChunkKind kind = ChunkKind::deep;
-        bool loaded = false;
-        bool done = false;  // unloaded for good (evicted, or the sector is unloading)
+        bool has_data = false;  // palette and blocks read
+        bool loaded = false;    // mesh and collider built
+        bool done = false;      // unloaded for good (evicted, or the sector is unloading)
     };
     struct Sector {
         int index = 0;
         std::vector<Column> columns;  // this sector's shuffle of the terrain template
         std::vector<Chunk> chunks;    // ordered by x, so front-to-back is vector order
+        bool active = false;          // its meshes are built (or being built)
         std::size_t next_to_load = 0;
         std::size_t loaded = 0;
         std::size_t done = 0;  // chunks unloaded for good
@@ -252,9 +267,14 @@ class ChunkStreamer {
     };
 
     std::unique_ptr<Sector> make_sector(int index) const;
+    Sector& sector_at(int index);
+    void stream_data(double camera_x, std::size_t budget);
+    void read_data(Sector& sector, Chunk& chunk);
+    void drop_data(Chunk& chunk);
     void load_chunk(Sector& sector, Chunk& chunk);
     void unload_chunk(Sector& sector, Chunk& chunk);
     double chunk_x(const Sector& sector, const Chunk& chunk) const;
+    std::uint64_t chunk_seed(const Sector& sector, const Chunk& chunk) const;
     static std::size_t chunk_bytes(const Chunk& chunk);
     static std::size_t table_bytes(const Sector& sector);
 
@@ -265,7 +285,8 @@ class ChunkStreamer {
     std::vector<std::unique_ptr<Sector>> sectors_;  // oldest first
     std::size_t block_bytes_ = 0;                   // palettes and block arrays of loaded chunks
     std::size_t table_bytes_ = 0;                   // the sectors' column and chunk tables
-    std::size_t loaded_chunks_ = 0;
+    std::size_t loaded_chunks_ = 0;                 // chunks with data
+    double read_ahead_ = kReadAheadStartColumns;
 };
 
 // ------------------------------------------------------------------------------------
@@ -307,6 +328,9 @@ class EntityWorld {
     void populate(double seconds);
     /// One frame: spawns or despawns towards the population of time `seconds`.
     void step(double seconds);
+    /// An explosion: `count` particles spawned, simulated and gone within the frame, each
+    /// its own small block: churn that leaves the bytes flat (--churn).
+    void burst(std::size_t count);
     /// Component arrays (by capacity) and per-mob pose buffers.
     [[nodiscard]] Footprint footprint() const;
 

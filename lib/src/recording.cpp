@@ -308,6 +308,7 @@ struct Recorder::Impl final : detail::ForkHandler {
         w.key("current_bytes").value(e.current_bytes);
         w.key("budget_bytes").value(e.budget_bytes);
         w.key("slope_bytes_per_second").value(e.slope_bytes_per_second);
+        if (e.kind == EventKind::frame_over_budget) w.key("frame").value(e.frame);
         w.key("message").value(e.message);
         w.end_object();
         line += '\n';

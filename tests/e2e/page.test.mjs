@@ -453,6 +453,38 @@ async function main() {
     }, 5000);
     log('a mark from code shown');
 
+    // 7c. Frames: the fixture ends a frame every 50 ms; a spike of Particles breaks its
+    // frame budget and the total's. The chart marks that frame red, the event lists it.
+    await eventually('the frame chart shows frames', async () => !(await page.isHidden('#frames-box')), 3000);
+    check(await page.isHidden('#no-frames'), 'no "no frames" note while frames come');
+    await fixture.send('spike Particles');
+    const spike = await eventually('the server records the spike', async () => {
+      const f = await getJson(base, '/api/v1/frames');
+      return f.frames.find((x) => x.over_budget && x.subsystems.some((p) => p.name === 'Particles' && p.over_budget));
+    }, 3000);
+    check(spike.allocations > 4000, `the spike frame made ${spike.allocations} allocations`);
+    await eventually('the spike is marked on the frame chart', async () => {
+      const marked = await page.$eval('#chart-frames', (c) => c.dataset.spikes || '');
+      return marked.split(',').includes(String(spike.frame));
+    }, 3000);
+    const bars = await page.evaluate((frame) => {
+      const chart = window.Chart.getChart(document.getElementById('chart-frames'));
+      const d = chart.data.datasets[0];
+      const i = d.data.findIndex((p) => p.x === frame);
+      return { n: d.data.length, colour: d.backgroundColor[i], normal: d.backgroundColor[0], budget: chart.data.datasets[1].data.map((p) => p.y) };
+    }, spike.frame);
+    check(bars.colour !== bars.normal, `the spike's bar has the over-budget colour (${bars.colour} vs ${bars.normal})`);
+    check(bars.budget.length === 2 && bars.budget[0] === 4000, `the total frame budget is drawn as a line: ${bars.budget}`);
+    check(await canvasDrew(page, 'chart-frames') > 3, 'the frame chart has pixels drawn');
+    const frameEvent = await eventually('the frame_over_budget event shows', async () => {
+      const items = await page.$$eval('#events li[data-kind="frame_over_budget"]', (l) => l.map((x) => x.textContent));
+      return items.find((t) => t.includes('Particles')) || false;
+    }, 3000);
+    const events2 = await getJson(base, '/api/v1/events');
+    const fe = events2.events.find((e) => e.kind === 'frame_over_budget' && e.subsystem === 'Particles');
+    check(fe && fe.frame === spike.frame, `the event names the frame: ${fe && fe.frame} (spike ${spike.frame})`);
+    log(`frame ${spike.frame} marked over budget (${bars.n} frames on the chart); event: "${frameEvent}"`);
+
     // 8. The game's own script crosses too: Chunks loads its second level past the
     // threshold. Then screenshots, with that on the charts.
     await eventually('the Chunks warning of the second level shows', async () =>

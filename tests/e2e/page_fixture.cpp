@@ -13,7 +13,8 @@
 // start, Chunks loads a second level at 12 s (past its warning threshold) and unloads it
 // at 40 s, Entities leaks a little every sample (the sampler's leak suspicion fires), the
 // others wave. Particles is a real ballast of 8 to 20 MiB, allocated and freed so that
-// the allocator's and the process's figures move too.
+// the allocator's and the process's figures move too. Each frame ends with end_frame();
+// Particles and the total have frame budgets that only a `spike` breaks.
 //
 // Commands, one per line; each is answered "ok <command> <unix ms>" once done:
 //   freeze | thaw     stop / resume the clock of the script (figures are still reported)
@@ -23,6 +24,8 @@
 //                     (real time, as the sampler's): the sampler forecasts the crossing
 //   calm <name>       back to the script's figure
 //   leak <name>       mark a baseline, grow 8 MiB, report_unload(): a leak_suspect event
+//   spike <name>      the next frame makes kSpikeAllocations allocations in the scope
+//                     <name>: past its frame budget and the total's (frame_over_budget)
 //   stop | start      stop the server / start it again on the same port
 //   quit              (or end of input) stop everything and exit
 // Malformed commands are answered "error <why>".
@@ -49,6 +52,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMiB = std::size_t{1} << 20;
 constexpr double kPi = 3.14159265358979323846;
+constexpr std::uint64_t kParticlesFrameBudget = 2000;  // allocations per frame
+constexpr std::uint64_t kTotalFrameBudget = 4000;
+constexpr int kSpikeAllocations = 6000;
 
 std::int64_t unix_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -105,6 +111,8 @@ class Game {
             total += e.budget ? e.budget : 32 * kMiB;
         }
         budget_.set_total_budget(total);
+        budget_.set_frame_budget("Particles", {.max_allocations = kParticlesFrameBudget});
+        budget_.set_frame_budget(memscope::kTotalName, {.max_allocations = kTotalFrameBudget});
         report_all();
     }
 
@@ -116,6 +124,8 @@ class Game {
         report_all_locked();
         move_ballast();
         move_scripts();
+        if (!spike_.empty()) make_spike();
+        budget_.end_frame(++frame_);
     }
 
     std::string command(const std::string& line) {
@@ -125,6 +135,9 @@ class Game {
         const std::string name = space == std::string::npos ? "" : line.substr(space + 1);
         if (verb == "freeze") {
             frozen_ = true;
+        } else if (verb == "spike") {
+            if (name.empty()) return "error spike needs a subsystem name";
+            spike_ = name;
         } else if (verb == "thaw") {
             frozen_ = false;
         } else if (verb == "warn" || verb == "over" || verb == "calm" || verb == "leak" ||
@@ -222,6 +235,17 @@ class Game {
     }
 
     // The measured Particles: 8 to 20 MiB.
+    // Churn: thousands of small blocks allocated and freed within one frame.
+    void make_spike() {
+        {
+            const memscope::Scope scope(spike_);
+            std::vector<std::unique_ptr<int>> blocks;
+            blocks.reserve(kSpikeAllocations);
+            for (int i = 0; i < kSpikeAllocations; ++i) blocks.push_back(std::make_unique<int>(i));
+        }
+        spike_.clear();
+    }
+
     void move_ballast() {
         MEMSCOPE_SCOPE("Particles");
         hold(ballast_, 14.0 + 6.0 * std::sin(2 * kPi * t_ / 9.0));
@@ -249,6 +273,8 @@ class Game {
     std::map<std::string, Ramp> ramps_;
     std::vector<std::unique_ptr<char[]>> ballast_;  // Particles
     std::vector<std::unique_ptr<char[]>> scripts_;
+    std::uint64_t frame_ = 0;  // the frame number passed to end_frame()
+    std::string spike_;        // the subsystem whose next frame spikes, if any
 };
 
 int usage(const char* argv0) {

@@ -7,6 +7,7 @@
 //   table.js     the subsystem table, its sorting and filter
 //   events.js    the events panel
 //   charts.js    the two Chart.js charts (chart_axes.js, chart_markers.js, chart_series.js)
+//   frames.js    the allocations-per-frame chart
 //   marks.js     marks and their diff
 //   recording.js a recording file shown like a live session (recording_file.js reads it)
 //   format.js    every figure's text (bytes as memscope::format_memory() writes them)
@@ -15,6 +16,7 @@
 
 import { setupCharts } from './charts.js';
 import { renderEventCount } from './events.js';
+import { setupFrames } from './frames.js';
 import { setConnection, startStream } from './live.js';
 import { loadMarks, setupMarks } from './marks.js';
 import { setupRecording } from './recording.js';
@@ -23,6 +25,7 @@ import { setupTable } from './table.js';
 
 setupTable();
 setupCharts();
+setupFrames();
 setupMarks();
 setupRecording();
 renderEventCount();

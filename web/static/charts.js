@@ -28,6 +28,7 @@ const EVENT_COLOR_VAR = {
   leak_suspect: '--leak',
   recovered: '--recovered',
   forecast: '--amber',
+  frame_over_budget: '--leak',
 };
 
 function baseOptions() {

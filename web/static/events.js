@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The events panel: budget warnings, over-budget errors, recoveries, leak suspects and
-// forecasts, newest first, each once however often it arrives (stream, snapshot, /events).
+// The events panel: budget warnings, over-budget errors, recoveries, leak suspects,
+// forecasts and frames over their frame budget, newest first, each once however often it arrives (stream, snapshot, /events).
 
 import { updateCharts } from './charts.js';
 import { $, el, setText } from './dom.js';
@@ -13,6 +13,7 @@ const EVENT_LABEL = {
   recovered: 'recovered',
   leak_suspect: 'leak suspect',
   forecast: 'forecast',
+  frame_over_budget: 'frame over budget',
 };
 const MAX_EVENTS_SHOWN = 300;
 
@@ -63,13 +64,14 @@ export function mergeEvents(events, fresh) {
 
 // "1 over budget · 2 warnings" in the panel's head.
 export function renderEventCount() {
-  const counts = { warning: 0, over_budget: 0, leak_suspect: 0, forecast: 0 };
+  const counts = { warning: 0, over_budget: 0, leak_suspect: 0, forecast: 0, frame_over_budget: 0 };
   for (const e of state.events.values()) if (e.kind in counts) counts[e.kind] += 1;
   const parts = [];
   if (counts.over_budget) parts.push(`${counts.over_budget} over budget`);
   if (counts.warning) parts.push(plural(counts.warning, 'warning'));
   if (counts.leak_suspect) parts.push(plural(counts.leak_suspect, 'leak suspect'));
   if (counts.forecast) parts.push(plural(counts.forecast, 'forecast'));
+  if (counts.frame_over_budget) parts.push(`${plural(counts.frame_over_budget, 'frame')} over budget`);
   setText($('event-count'), parts.join(' · '));
   $('no-events').hidden = state.events.size > 0;
 }

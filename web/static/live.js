@@ -8,6 +8,7 @@
 import { $, setText } from './dom.js';
 import { mergeEvents } from './events.js';
 import { clock } from './format.js';
+import { fetchFrames } from './frames.js';
 import { getJson } from './http.js';
 import { loadMarks } from './marks.js';
 import { applySnapshot, refreshSubsystemsSoon } from './snapshot.js';
@@ -88,8 +89,10 @@ function listen(es) {
   });
   es.addEventListener('budget_event', (ev) => {
     armWatchdog();
-    mergeEvents([JSON.parse(ev.data)], true);
-    refreshSubsystemsSoon();
+    const event = JSON.parse(ev.data);
+    mergeEvents([event], true);
+    if (event.kind === 'frame_over_budget') fetchFrames();
+    else refreshSubsystemsSoon();
   });
   es.addEventListener('end', () => lost('The game stopped its dashboard server'));
   es.addEventListener('error', () => {

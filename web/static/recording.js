@@ -7,6 +7,7 @@
 import { updateCharts } from './charts.js';
 import { $, setText } from './dom.js';
 import { clearEvents, mergeEvents } from './events.js';
+import { clearFrames } from './frames.js';
 import { clock, formatBytes } from './format.js';
 import { stopLive } from './live.js';
 import { renderMarks } from './marks.js';
@@ -181,6 +182,7 @@ export function showRecording(rec, label) {
   state.capacity = Math.max(rec.samples.length, 1);
   state.intervalMs = rec.header.interval_ms || 1000;
   clearEvents();
+  clearFrames();
   mergeEvents(rec.events.map((e) => ({ ...e, time: iso(e.unix_ms) })), false);
   showMarks(rec);
 

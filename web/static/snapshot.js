@@ -5,6 +5,7 @@
 
 import { updateCharts } from './charts.js';
 import { clearEvents, mergeEvents } from './events.js';
+import { fetchFrames } from './frames.js';
 import { getJson } from './http.js';
 import { diffToNow, loadMarks, refreshDiffSoon } from './marks.js';
 import { state } from './state.js';
@@ -36,6 +37,7 @@ export function applySnapshot(s) {
   }
   if (s.history.last_sequence > state.lastSampleSeq) fetchHistory();
   else updateCharts();
+  fetchFrames();
   if (diffToNow()) refreshDiffSoon();
 }
 
