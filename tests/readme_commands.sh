@@ -41,7 +41,7 @@ awk -v dir="$work" '
 start_demo() {
   [[ -n $demo_pid ]] && return
   # shellcheck disable=SC2086  # the README's arguments are meant to split
-  "$build/examples/voxel_demo" --port 9090 --seconds 45 --no-pacing --linger 0 $1 \
+  "$build/examples/voxel_demo" --port 9090 --seconds 90 --no-pacing --linger 0 $1 \
       >"$work/demo.log" 2>&1 &
   demo_pid=$!
   # Wait until its scripted frames are done (it then lingers with the figures frozen), so
