@@ -569,6 +569,15 @@ std::size_t page_size() noexcept {
 
 }  // namespace
 
+// memalign() takes any alignment, as glibc's does: one that is not a power of two is
+// rounded up to one. 0 for one past the largest power of two.
+std::size_t power_of_two_at_least(std::size_t alignment) noexcept {
+    if (alignment > (std::size_t{1} << 63)) return 0;
+    std::size_t power = 1;
+    while (power < alignment) power <<= 1;
+    return power;
+}
+
 void mark_thread_internal() noexcept {
 #if MEMSCOPE_TRACKING
     t_counters.tag = kInternalTag;
@@ -716,7 +725,7 @@ void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
     return p;
 }
 void* memalign(std::size_t alignment, std::size_t size) noexcept {
-    return aligned_alloc(alignment, size);
+    return aligned_alloc(memscope::detail::power_of_two_at_least(alignment), size);
 }
 }
 #endif
@@ -773,13 +782,11 @@ void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
     return malloc_aligned(size, alignment);
 }
 void* memalign(std::size_t alignment, std::size_t size) noexcept {
-    // glibc rounds an alignment that is not a power of two up to one.
-    if (alignment > (std::size_t{1} << 62)) {
+    const std::size_t power = memscope::detail::power_of_two_at_least(alignment);
+    if (power == 0) {
         errno = EINVAL;
         return nullptr;
     }
-    std::size_t power = 1;
-    while (power < alignment) power <<= 1;
     return malloc_aligned(size, power);
 }
 void* valloc(std::size_t size) noexcept {
