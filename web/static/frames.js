@@ -16,6 +16,7 @@ let frames = [];  // {seq, frame, allocations, bytes, over, broke: [names]}, old
 let lastSeq = 0;
 let budgets = [];  // the frame budgets of the last answer
 let busy = false;
+let tracking = true;  // false: the build counts nothing, so end_frame() records nothing
 
 const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
@@ -99,6 +100,9 @@ function draw() {
   const shown = frames.length > 0;
   $('frames-box').hidden = !shown;
   $('no-frames').hidden = shown;
+  setText($('no-frames'), tracking
+    ? 'No frames recorded: the game does not call MemoryBudget::end_frame(), or has not yet.'
+    : 'No frames recorded: this build has allocation tracking compiled out, so frames count nothing.');
   const spikes = frames.filter((f) => f.over).length;
   setText($('frames-note'), shown
     ? `last ${plural(frames.length, 'frame')}${spikes ? ` · ${plural(spikes, 'frame')} over budget` : ''}`
@@ -135,6 +139,7 @@ function addFrames(r) {
   }
   if (frames.length > MAX_FRAMES_SHOWN) frames.splice(0, frames.length - MAX_FRAMES_SHOWN);
   budgets = r.budgets;
+  tracking = r.tracking_enabled !== false;
 }
 
 // Fetches the frames newer than the last one (one request at a time); the page calls it
