@@ -26,11 +26,16 @@ function brokenBudgets(f) {
   return f.over_budget ? ['(total)', ...names] : names;
 }
 
+// The ticks of each axis, as plain objects: theme() sets them whole, since spreading the
+// options Chart.js hands back (proxies) would copy its internals into them.
+const X_TICKS = { precision: 0, maxRotation: 0, callback: (v) => (Number.isInteger(v) ? String(v) : '') };
+const Y_TICKS = { callback: (v) => formatCount(v) };
+
 function countAxis() {
   return {
     type: 'linear',
     beginAtZero: true,
-    ticks: { callback: (v) => formatCount(v) },
+    ticks: { ...Y_TICKS },
     grid: {},
   };
 }
@@ -72,7 +77,7 @@ function createChart() {
       scales: {
         x: {
           type: 'linear', offset: true, title: { display: true, text: 'frame' },
-          ticks: { precision: 0, maxRotation: 0, callback: (v) => (Number.isInteger(v) ? String(v) : '') },
+          ticks: { ...X_TICKS },
           grid: {},
         },
         y: countAxis(),
@@ -84,11 +89,12 @@ function createChart() {
 function theme() {
   const grid = cssVar('--chart-grid');
   const text = cssVar('--chart-text');
-  for (const axis of Object.values(chart.options.scales)) {
-    axis.grid = { color: grid, drawBorder: false };
-    axis.ticks = { ...axis.ticks, color: text };
-    if (axis.title) axis.title.color = text;
-  }
+  const { x, y } = chart.options.scales;
+  x.grid = { color: grid, drawBorder: false };
+  y.grid = { color: grid, drawBorder: false };
+  x.ticks = { ...X_TICKS, color: text };
+  y.ticks = { ...Y_TICKS, color: text };
+  x.title = { display: true, text: 'frame', color: text };
   chart.options.plugins.legend.labels.color = text;
   const budget = chart.data.datasets[1];
   budget.borderColor = cssVar('--chart-budget');
