@@ -73,16 +73,25 @@ std::int64_t live_bytes(const TagRow& r) noexcept {
     return r.allocated.load(std::memory_order_relaxed) - r.freed.load(std::memory_order_relaxed);
 }
 
-// The byte count a row in use last published: its limits sit one batch above the two sums
-// it had then.
 std::int64_t published_of(const TagRow& r) noexcept {
-    return r.allocated_limit - r.freed_limit;
+    return r.published;
 }
 
-// Publishes nothing: moves the limits one batch above the row's present sums.
+// A call that reaches a limit publishes only when the row's count has moved this far from
+// what it last published; otherwise it only moves the limits, touching no shared line. So
+// a thread whose count stays put while it allocates and frees (a frame's churn) rarely
+// writes a shared line, though its running sums grow without end.
+constexpr std::int64_t kPublishStep = kBatch / 4;
+
+// Places the limits so that, from the present sums, allocations can raise the count and
+// frees lower it by less than a batch from what the row last published. Called with the
+// count less than a batch away from it.
 void set_limits(TagRow& r) noexcept {
-    r.allocated_limit = r.allocated.load(std::memory_order_relaxed) + kBatch;
-    r.freed_limit = r.freed.load(std::memory_order_relaxed) + kBatch;
+    const std::int64_t allocated = r.allocated.load(std::memory_order_relaxed);
+    const std::int64_t freed = r.freed.load(std::memory_order_relaxed);
+    const std::int64_t drift = allocated - freed - r.published;
+    r.allocated_limit = allocated + (kBatch - drift);
+    r.freed_limit = freed + (kBatch + drift);
 }
 
 // A row in use has limits of at least one batch.
@@ -222,11 +231,15 @@ TagRow* slow_row(ThreadCounters& t, RowId row) noexcept {
     return &r;
 }
 
-// Publishes a row whose sums reached a limit and moves the limits above the new sums.
+// A row whose sums reached a limit: publishes its count if it moved a step from what was
+// last published, and places the limits afresh.
 void publish_row(RowId row, TagRow& r) noexcept {
-    const std::int64_t delta = live_bytes(r) - published_of(r);
+    const std::int64_t delta = live_bytes(r) - r.published;
+    if (delta >= kPublishStep || delta <= -kPublishStep) {
+        r.published += delta;
+        publish_delta(row, delta);
+    }
     set_limits(r);
-    publish_delta(row, delta);
 }
 
 struct Sums {

@@ -16,14 +16,13 @@
 // thread's row of that tag, so a row may go negative; only sums over threads mean anything.
 //
 // The peaks cannot be kept exactly without a shared write per allocation. Instead each row
-// adds its byte count to the tag's shared total, and to the global one, each time the count
-// has moved by kPeakBatchBytes since it last did, and the peaks follow those shared totals:
-// see peak_tolerance_bytes() in allocator.hpp for the bound this gives.
+// adds its byte count to the tag's shared total, and to the global one, before the count
+// can move kPeakBatchBytes away from what it last added, and the peaks follow those shared
+// totals: see peak_tolerance_bytes() in allocator.hpp for the bound this gives.
 
 #include <pthread.h>
 
 #include <atomic>
-#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -47,20 +46,21 @@ enum class ThreadState : std::uint8_t {
 /// difference: the difference is what the books need, the sums are what a frame's
 /// "bytes allocated" needs (frames.hpp), and keeping both costs the hot path nothing, since
 /// an allocation touches only `allocated` and a free only `freed`.
-struct TagRow {
+struct alignas(64) TagRow {  // one cache line: a row never straddles two, and its address
+                             // is one shift from its index
     std::atomic<std::int64_t> allocated{0};     // usable bytes allocated here, ever
     std::atomic<std::int64_t> freed{0};         // usable bytes freed here, ever
     std::atomic<std::uint64_t> allocations{0};  // allocations charged to the tag here
     std::atomic<std::uint64_t> frees{0};        // frees credited to the tag here
     // Owner-only limits of the fast path: an allocation that takes `allocated` to
     // `allocated_limit` or beyond, or a free that takes `freed` to `freed_limit` or beyond,
-    // takes the slow path. A row in use keeps them one batch above the sums it last
-    // published, so its byte count has moved less than a batch either way since then, and
-    // what it published is allocated_limit - freed_limit. A fresh row (0, 0) and the rows of
-    // the trap block (min, min) send every call down the slow path: one compare covers
-    // registration, the shared state, a row's first use and peak publication.
+    // takes the slow path. A row in use places them so that its byte count stays less than
+    // a batch away from `published` either way. A fresh row and the rows of the trap block
+    // (0, 0) send every call down the slow path: one compare covers registration, the
+    // shared state, a row's first use and peak publication.
     std::int64_t allocated_limit = 0;
     std::int64_t freed_limit = 0;
+    std::int64_t published = 0;  // owner-only: the byte count last added to the shared peaks
 };
 
 inline constexpr std::int64_t kBatch = static_cast<std::int64_t>(kPeakBatchBytes);
@@ -83,16 +83,11 @@ inline constexpr std::size_t kRows = 2 * kMaxTags;
 /// index past a row block.
 inline constexpr RowId kRowMask = kRows - 1;
 
-/// The rows every unregistered or retired thread points at: their bounds send every call
-/// to the slow path, which never writes them.
+/// The rows every unregistered or retired thread points at. Their limits are zero, like a
+/// fresh row's, so every call takes the slow path; that path sees the thread is not active
+/// and never writes them. All zeros: the block costs the program no file bytes (.bss).
 struct TrapBlock {
     TagRow rows[kRows];
-    constexpr TrapBlock() noexcept {
-        for (TagRow& r : rows) {
-            r.allocated_limit = INT64_MIN;
-            r.freed_limit = INT64_MIN;
-        }
-    }
 };
 extern TrapBlock g_trap;
 
