@@ -127,8 +127,8 @@ TEST_CASE("the totals of allocation_stats() are the sums of both families") {
 }
 
 TEST_CASE("calloc: zeroed, counted, and an overflowing product is refused") {
-    for (const std::size_t n : {std::size_t{1}, std::size_t{1000}, std::size_t{200000},
-                                std::size_t{4} << 20}) {
+    for (const std::size_t n :
+         {std::size_t{1}, std::size_t{1000}, std::size_t{200000}, std::size_t{4} << 20}) {
         CAPTURE(n);
         const Books before = Books::now();
         auto* p = static_cast<unsigned char*>(g_calloc(n, 1));
@@ -171,9 +171,9 @@ TEST_CASE("realloc: null, to 0, in place, moving, shrinking, to and from large b
         std::size_t size = 16;
         for (const std::size_t next :
              {std::size_t{17}, std::size_t{64}, std::size_t{1000}, std::size_t{1001},
-              std::size_t{100000}, std::size_t{200000}, std::size_t{300000},
-              std::size_t{2} << 20, std::size_t{150000}, std::size_t{5000}, std::size_t{4000},
-              std::size_t{100}, std::size_t{8}}) {
+              std::size_t{100000}, std::size_t{200000}, std::size_t{300000}, std::size_t{2} << 20,
+              std::size_t{150000}, std::size_t{5000}, std::size_t{4000}, std::size_t{100},
+              std::size_t{8}}) {
             CAPTURE(next);
             auto* q = static_cast<unsigned char*>(g_realloc(p, next));
             REQUIRE(q != nullptr);
@@ -237,8 +237,7 @@ TEST_CASE("the aligned C functions align at every alignment, sizes that are mult
             void* b = ::aligned_alloc(alignment, size);
             void* c = ::memalign(alignment, size);
             if (rc != 0 || !aligned(a, alignment) || !aligned(b, alignment) ||
-                !aligned(c, alignment) || usable(a) < size ||
-                usable(b) < size || usable(c) < size)
+                !aligned(c, alignment) || usable(a) < size || usable(b) < size || usable(c) < size)
                 failures.push_back(alignment * 100000 + size);
             for (void* p : {a, b, c}) {
                 if (p != nullptr) std::memset(p, 1, size);
@@ -263,7 +262,7 @@ TEST_CASE("the aligned C functions refuse what their contracts refuse") {
     void* p = reinterpret_cast<void*>(0x1);
     CHECK(::posix_memalign(&p, 3, 64) == EINVAL);
     CHECK(::posix_memalign(&p, 4, 64) == EINVAL);  // below sizeof(void*)
-    CHECK(p == reinterpret_cast<void*>(0x1));       // untouched on failure
+    CHECK(p == reinterpret_cast<void*>(0x1));      // untouched on failure
     errno = 0;
     CHECK(::aligned_alloc(48, 96) == nullptr);
     CHECK(errno == EINVAL);
