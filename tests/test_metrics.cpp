@@ -129,6 +129,36 @@ TEST_CASE("the exposition follows the text format and exports every listed figur
     CHECK(text.find("memscope_build_info{version=\"" MEMSCOPE_VERSION "\",") != std::string::npos);
 }
 
+TEST_CASE("the allocator's totals split by source, in families of their own") {
+    memscope::MemoryBudget budget;
+    auto f = memscope::web::read_figures(budget, nullptr);
+    f.allocator.total_allocated_bytes = 5000;
+    f.allocator.allocation_count = 70;
+    f.allocator.deallocation_count = 30;
+    f.sources.operators = {.current_bytes = 3000, .allocation_count = 60, .deallocation_count = 25};
+    f.sources.malloc_family = {
+        .current_bytes = 2000, .allocation_count = 10, .deallocation_count = 5};
+    const std::string text = memscope::web::metrics_text(f);
+    const auto families = check_exposition(text);
+#define MEMSCOPE_X_(ctype, field, kind, metric, help)       \
+    REQUIRE_MESSAGE(families.count(#metric) == 1, #metric); \
+    CHECK(families.at(#metric).type == #kind);              \
+    CHECK(families.at(#metric).samples == 2);
+    MEMSCOPE_SOURCE_STATS_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+    for (const char* line : {"memscope_allocated_bytes_by_source{source=\"operators\"} 3000\n",
+                             "memscope_allocated_bytes_by_source{source=\"malloc\"} 2000\n",
+                             "memscope_allocations_by_source_total{source=\"operators\"} 60\n",
+                             "memscope_allocations_by_source_total{source=\"malloc\"} 10\n",
+                             "memscope_deallocations_by_source_total{source=\"operators\"} 25\n",
+                             "memscope_deallocations_by_source_total{source=\"malloc\"} 5\n"})
+        CHECK_MESSAGE(text.find(line) != std::string::npos, line);
+    // The totals keep their unlabelled series, which the fleet's rules query.
+    CHECK(text.find("\nmemscope_allocated_bytes 5000\n") != std::string::npos);
+    CHECK(text.find("\nmemscope_allocations_total 70\n") != std::string::npos);
+    CHECK(text.find("\nmemscope_deallocations_total 30\n") != std::string::npos);
+}
+
 TEST_CASE("memscope_events_total counts each kind, past the event ring's capacity") {
     memscope::BudgetOptions options;
     options.event_capacity = 2;

@@ -357,6 +357,46 @@ TEST_CASE("signed figures are formatted like format_memory() with a sign") {
           "-8589934592.00 GB");
 }
 
+TEST_CASE("the allocator's sources split its totals, each family with its own figures") {
+    memscope::AllocationStats stats;
+    stats.total_allocated_bytes = 12 * kMiB + 4096;
+    stats.allocation_count = 700;
+    stats.deallocation_count = 300;
+    stats.net_allocations = 400;
+    memscope::AllocationSources sources;
+    sources.operators = {
+        .current_bytes = 12 * kMiB, .allocation_count = 600, .deallocation_count = 250};
+    sources.malloc_family = {
+        .current_bytes = 4096, .allocation_count = 100, .deallocation_count = 50};
+    std::string out;
+    JsonWriter w(out);
+    memscope::web::write_allocator(w, stats, sources);
+    const json j = json::parse(out);
+    const json& s = j["sources"];
+    CHECK(s["malloc_counted"] == memscope::malloc_counting_enabled());
+    for (const char* field : {"current_bytes", "allocation_count", "deallocation_count"}) {
+        CHECK(s["operators"][field].is_number_integer());
+        CHECK(s["malloc"][field].is_number_integer());
+    }
+    CHECK(s["operators"]["current_bytes"].get<std::size_t>() +
+              s["malloc"]["current_bytes"].get<std::size_t>() ==
+          j["total_allocated_bytes"].get<std::size_t>());
+    CHECK(s["operators"]["allocation_count"].get<std::size_t>() +
+              s["malloc"]["allocation_count"].get<std::size_t>() ==
+          j["allocation_count"].get<std::size_t>());
+    CHECK(s["operators"]["deallocation_count"].get<std::size_t>() +
+              s["malloc"]["deallocation_count"].get<std::size_t>() ==
+          j["deallocation_count"].get<std::size_t>());
+    CHECK(s["operators"]["formatted"]["current_bytes"] == "12.0 MB");
+    CHECK(s["malloc"]["formatted"]["current_bytes"] == "4.0 KB");
+
+    // History samples keep the bare figures.
+    out.clear();
+    JsonWriter compact(out);
+    memscope::web::write_allocator(compact, stats, sources, memscope::web::Detail::compact);
+    CHECK_FALSE(json::parse(out).contains("sources"));
+}
+
 // Every route of the router has a "### METHOD /path" heading in docs/api.md, and every
 // such heading is a route: the reference cannot fall behind the code, nor the reverse.
 TEST_CASE("every endpoint is documented in docs/api.md") {

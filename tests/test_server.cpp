@@ -100,6 +100,26 @@ void require_keys(const json& j, std::initializer_list<const char*> keys) {
                       (std::string("missing key ") + k + " in " + j.dump().substr(0, 200)));
 }
 
+// The allocator's `sources`: both families with their figures as integers. Their sums
+// against the totals are checked with fixed figures in test_router.cpp: here the server's
+// own threads allocate between the two readings.
+void check_sources(const json& allocator) {
+    REQUIRE(allocator.contains("sources"));
+    const json& s = allocator["sources"];
+    require_keys(s, {"malloc_counted", "operators", "malloc"});
+    CHECK(s["malloc_counted"] == memscope::malloc_counting_enabled());
+    for (const char* source : {"operators", "malloc"}) {
+        require_keys(s[source],
+                     {"current_bytes", "allocation_count", "deallocation_count", "formatted"});
+        CHECK(s[source]["allocation_count"].is_number_integer());
+        CHECK(s[source]["deallocation_count"].is_number_integer());
+    }
+    if (memscope::tracking_enabled())
+        CHECK(s["operators"]["allocation_count"].get<std::uint64_t>() > 0);
+    if (!memscope::malloc_counting_enabled())
+        CHECK(s["malloc"]["allocation_count"].get<std::uint64_t>() == 0);
+}
+
 // Reads a live stream on its own thread until told to stop.
 class StreamReader {
   public:
@@ -212,6 +232,7 @@ TEST_CASE("GET /api/v1/allocator: every allocator field as an integer") {
     CHECK(j["formatted"].contains("total_allocated_bytes"));
     check_byte_rules(j);
     if (memscope::tracking_enabled()) CHECK(j["allocation_count"].get<std::uint64_t>() > 0);
+    check_sources(j);
 }
 
 TEST_CASE("GET /api/v1/process") {
@@ -440,6 +461,7 @@ TEST_CASE("GET /api/v1/snapshot: everything in one document") {
     CHECK(j["events"].size() == 1);
     CHECK(j["last_event_sequence"] == 1);
     require_keys(j["history"], {"size", "capacity", "interval_ms", "last_sequence"});
+    check_sources(j["allocator"]);
     check_byte_rules(j);
 
     auto head = c.Head("/api/v1/snapshot");
@@ -729,6 +751,7 @@ TEST_CASE("POST /api/v1/peaks/reset resets the allocator peak and the window pea
     const json j = json::parse(r->body);
     CHECK(j["reset"] == true);
     CHECK(j["allocator"].contains("peak_allocated_bytes"));
+    check_sources(j["allocator"]);
     CHECK(s.budget.snapshot()[1].window_peak_bytes == 100 * kMiB);
     CHECK(s.budget.snapshot()[1].memory.peak_bytes == 900 * kMiB);  // the all-time peak stays
 

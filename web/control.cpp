@@ -96,7 +96,7 @@ void add_control_routes(Router& router, MemoryBudget& budget, std::string token,
         std::string out;
         JsonWriter w(out);
         w.begin_object().key("reset").value(true).key("allocator");
-        write_allocator(w, allocation_stats());
+        write_allocator(w, allocation_stats(), allocation_sources());
         w.end_object();
         return json_response(200, std::move(out));
     });

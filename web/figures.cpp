@@ -28,6 +28,7 @@ Figures read_figures(const MemoryBudget& budget, const History* history) {
     f.event_counts = budget.event_counts();
     f.frames = budget.frame_stats();
     f.allocator = allocation_stats();
+    f.sources = allocation_sources();
     f.process = process_memory();
 
     Reconciliation& r = f.reconciliation;

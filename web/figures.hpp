@@ -4,6 +4,7 @@
 // endpoint serialises a Figures (or part of one), so the game's locks are taken briefly
 // and never while a response is being written.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -19,14 +20,15 @@
     X(std::size_t, reported_bytes, gauge, ,                                                 \
       "Sum of the subsystems' reported bytes (memscope_reported_bytes).")                   \
     X(std::size_t, tracked_bytes, gauge, ,                                                  \
-      "Bytes in use through the tracked operator new (memscope_allocated_bytes).")          \
+      "Bytes in use through the tracked operator new and malloc family "                    \
+      "(memscope_allocated_bytes).")                                                        \
     X(std::size_t, committed_bytes, gauge, ,                                                \
       "Memory the allocator committed (memscope_process_committed_bytes).")                 \
     X(std::size_t, resident_bytes, gauge, ,                                                 \
       "Resident set size of the process (memscope_process_resident_bytes).")                \
     X(std::int64_t, unattributed_bytes, gauge, memscope_unattributed_bytes,                 \
       "Tracked bytes minus reported bytes: memory no subsystem reports (negative when the " \
-      "subsystems report more than goes through operator new).")                            \
+      "subsystems report more than goes through the tracked allocator).")                   \
     X(std::int64_t, memscope_bytes, gauge, memscope_self_bytes,                             \
       "memscope's own footprint: its threads' live allocations plus its history buffers.")  \
     X(std::int64_t, memscope_thread_bytes, gauge, memscope_self_thread_bytes,               \
@@ -51,6 +53,7 @@ struct Reconciliation {
 struct Figures {
     std::int64_t unix_ms = 0;                   ///< when it was read
     AllocationStats allocator;                  ///< allocation_stats()
+    AllocationSources sources;                  ///< allocation_sources(), read just after
     ProcessMemory process;                      ///< process_memory()
     std::vector<SubsystemSnapshot> subsystems;  ///< budget.snapshot(), sorted by name
     BudgetTotals totals;                        ///< budget.totals()
@@ -61,6 +64,18 @@ struct Figures {
     FrameStats frames;                          ///< budget.frame_stats()
     Reconciliation reconciliation;              ///< derived from the above
 };
+
+/// One family of allocation functions as exported: its name, the JSON key and the value of
+/// the `source` label of /metrics, and its figures.
+struct NamedSource {
+    std::string_view name;
+    const SourceStats& stats;
+};
+
+/// The families of `s` in the order they are exported.
+inline std::array<NamedSource, 2> named_sources(const AllocationSources& s) {
+    return {{{"operators", s.operators}, {"malloc", s.malloc_family}}};
+}
 
 /// Reads every figure. `history` may be null (its footprint then counts as 0).
 [[nodiscard]] Figures read_figures(const MemoryBudget& budget, const History* history);

@@ -51,7 +51,27 @@ std::string iso8601_utc(std::int64_t unix_ms) {
     return buf;
 }
 
-void write_allocator(JsonWriter& w, const AllocationStats& stats, Detail detail) {
+void write_sources(JsonWriter& w, const AllocationSources& sources) {
+    w.begin_object();
+    w.key("malloc_counted").value(malloc_counting_enabled());
+    for (const NamedSource& source : named_sources(sources)) {
+        w.dynamic_key(source.name).begin_object();
+#define MEMSCOPE_X_(type, field, kind, metric, help) w.key(#field).value(source.stats.field);
+        MEMSCOPE_SOURCE_STATS_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+        w.key("formatted").begin_object();
+#define MEMSCOPE_X_(type, field, kind, metric, help) \
+    if (is_byte_field(#field)) w.key(#field).value(formatted(source.stats.field));
+        MEMSCOPE_SOURCE_STATS_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
+        w.end_object();
+        w.end_object();
+    }
+    w.end_object();
+}
+
+void write_allocator(JsonWriter& w, const AllocationStats& stats, const AllocationSources& sources,
+                     Detail detail) {
     w.begin_object();
 #define MEMSCOPE_X_(type, field, kind, metric, help) w.key(#field).value(stats.field);
     MEMSCOPE_ALLOCATION_STATS_FIELDS(MEMSCOPE_X_)
@@ -61,6 +81,8 @@ void write_allocator(JsonWriter& w, const AllocationStats& stats, Detail detail)
         w.key("peak_tolerance_bytes").value(tolerance);
         w.key("tracking_enabled").value(tracking_enabled());
         w.key("backend").value(allocator_backend());
+        w.key("sources");
+        write_sources(w, sources);
         w.key("formatted").begin_object();
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     if (is_byte_field(#field)) w.key(#field).value(formatted(stats.field));
@@ -252,7 +274,7 @@ void write_trends(JsonWriter& w, const Sampler& sampler,
 std::string allocator_document(const Figures& f) {
     std::string out;
     JsonWriter w(out);
-    write_allocator(w, f.allocator);
+    write_allocator(w, f.allocator, f.sources);
     return out;
 }
 
@@ -418,7 +440,7 @@ std::string history_document(const Sampler& sampler, std::uint64_t since) {
         w.key("seconds").value(s.seconds);
         w.key("reported_bytes").value(s.reported_bytes);
         w.key("allocator");
-        write_allocator(w, s.allocator, Detail::compact);
+        write_allocator(w, s.allocator, {}, Detail::compact);
         w.key("process");
         write_process(w, s.process, Detail::compact);
         w.key("subsystem_bytes").begin_array();
@@ -452,7 +474,7 @@ std::string snapshot_document(const Sampler& sampler, const Figures& f,
     w.key("tracking_enabled").value(tracking_enabled());
     w.end_object();
     w.key("allocator");
-    write_allocator(w, f.allocator);
+    write_allocator(w, f.allocator, f.sources);
     w.key("process");
     write_process(w, f.process);
     w.key("totals");

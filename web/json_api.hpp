@@ -25,8 +25,13 @@ namespace memscope::web {
 /// How much of an object to write: everything, or the bare figures (history samples).
 enum class Detail { full, compact };
 
-/// The allocator's figures (plus, in full: tracking_enabled, backend, peak tolerance).
-void write_allocator(JsonWriter& w, const AllocationStats& stats, Detail detail = Detail::full);
+/// The allocator's figures (plus, in full: tracking_enabled, backend, peak tolerance and
+/// `sources`, the totals split by family of allocation functions; `sources` is read in full
+/// only).
+void write_allocator(JsonWriter& w, const AllocationStats& stats, const AllocationSources& sources,
+                     Detail detail = Detail::full);
+/// `{"malloc_counted": bool, "operators": {...}, "malloc": {...}}`: each family's figures.
+void write_sources(JsonWriter& w, const AllocationSources& sources);
 /// The process's resident and committed memory.
 void write_process(JsonWriter& w, const ProcessMemory& process, Detail detail = Detail::full);
 /// One row of the subsystem table, with its `source`; `reported_bytes` and

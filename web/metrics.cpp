@@ -206,6 +206,15 @@ std::string metrics_text(const Figures& f) {
     m.sample(#metric, f.allocator.field);
     MEMSCOPE_ALLOCATION_STATS_FIELDS(MEMSCOPE_X_)
 #undef MEMSCOPE_X_
+    // The same split by family of allocation functions, in families of their own: a
+    // `source` label on the totals above would change their series' identity and break the
+    // queries and rules written against them.
+#define MEMSCOPE_X_(type, field, kind, metric, help)           \
+    m.family(#metric, #kind, help);                            \
+    for (const NamedSource& source : named_sources(f.sources)) \
+        m.sample(#metric, source.stats.field, "source", source.name);
+    MEMSCOPE_SOURCE_STATS_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
 #define MEMSCOPE_X_(type, field, kind, metric, help) \
     m.family(#metric, #kind, help);                  \
     m.sample(#metric, f.process.field);

@@ -305,6 +305,23 @@ async function main() {
     check(await page.textContent('#foot-budget') === totals.formatted.budget_bytes, 'total budget under the table');
     const recon = await getJson(base, '/api/v1/reconciliation');
     check(await page.textContent('#r-reported') === recon.formatted.reported_bytes, 'reconciliation: reported');
+    // The tracked bytes split by family: the fixture holds 5 MiB through malloc().
+    const allocator = await getJson(base, '/api/v1/allocator');
+    const split = await page.textContent('#r-tracked-detail');
+    const amount = String.raw`(\d+(\.\d+)? (B|KB|MB|GB))`;
+    if (!allocator.tracking_enabled) {
+      check(/^C\+\+ operators 0 B · malloc not counted$/.test(split), `no split without tracking: ${split}`);
+    } else if (allocator.sources.malloc_counted) {
+      const m = new RegExp(`^C\\+\\+ operators ${amount} · malloc family ${amount}$`).exec(split);
+      check(m !== null, `the tracked bytes split by family: ${split}`);
+      const malloc = m && (m[6] === 'GB' || (m[6] === 'MB' && Number.parseFloat(m[4]) >= 5));
+      check(malloc && allocator.sources.malloc.current_bytes >= 5 * 1024 * 1024,
+        `the malloc family holds the fixture's 5 MiB: ${split}`);
+    } else {
+      check(new RegExp(`^C\\+\\+ operators ${amount} · malloc not counted$`).test(split),
+        `malloc not counted: ${split}`);
+    }
+    log(`tracked bytes by family: "${split}"`);
     const scripts = (await tableRows(page)).find((r) => r.name === 'Scripts');
     check(scripts && scripts.cells[3] === 'N/A' && scripts.cells[4] === 'N/A', 'an unbudgeted row reads N/A');
     log(`table matches the JSON (${json.subsystems.length} rows)`);

@@ -14,7 +14,8 @@
 // at 40 s, Entities leaks a little every sample (the sampler's leak suspicion fires), the
 // others wave. Particles is a real ballast of 8 to 20 MiB, allocated and freed so that
 // the allocator's and the process's figures move too. Each frame ends with end_frame();
-// Particles and the total have frame budgets that only a `spike` breaks.
+// Particles and the total have frame budgets that only a `spike` breaks. A C library's
+// buffer of 5 MiB, taken with malloc() and held, puts the malloc family in the figures.
 //
 // Commands, one per line; each is answered "ok <command> <unix ms>" once done:
 //   freeze | thaw     stop / resume the clock of the script (figures are still reported)
@@ -55,6 +56,7 @@ constexpr double kPi = 3.14159265358979323846;
 constexpr std::uint64_t kParticlesFrameBudget = 2000;  // allocations per frame
 constexpr std::uint64_t kTotalFrameBudget = 4000;
 constexpr int kSpikeAllocations = 6000;
+constexpr std::size_t kCBufferBytes = 5 * kMiB;  // held through malloc()
 
 std::int64_t unix_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -246,6 +248,13 @@ class Game {
         spike_.clear();
     }
 
+    // Written through, so that it is resident like the ballast.
+    static char* make_c_buffer() {
+        auto* buffer = static_cast<char*>(std::malloc(kCBufferBytes));
+        if (buffer != nullptr) std::memset(buffer, 1, kCBufferBytes);
+        return buffer;
+    }
+
     void move_ballast() {
         MEMSCOPE_SCOPE("Particles");
         hold(ballast_, 14.0 + 6.0 * std::sin(2 * kPi * t_ / 9.0));
@@ -272,6 +281,7 @@ class Game {
     };
     std::map<std::string, Ramp> ramps_;
     std::vector<std::unique_ptr<char[]>> ballast_;  // Particles
+    std::unique_ptr<char, decltype(&std::free)> c_buffer_{make_c_buffer(), &std::free};
     std::vector<std::unique_ptr<char[]>> scripts_;
     std::uint64_t frame_ = 0;  // the frame number passed to end_frame()
     std::string spike_;        // the subsystem whose next frame spikes, if any

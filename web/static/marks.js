@@ -108,7 +108,7 @@ function diffRows(d) {
   const g = d.global;
   const rows = [
     diffRow('Tracked total (reported)', g.reported_bytes, true, true),
-    diffRow('Allocated (operator new)', g.allocator.total_allocated_bytes, true, true),
+    diffRow('Allocated (tracked)', g.allocator.total_allocated_bytes, true, true),
     diffRow('Live allocs', g.allocator.net_allocations, false, true),
     diffRow('Resident', g.process.resident_bytes, true, true),
     diffRow('Committed', g.process.committed_bytes, true, true),

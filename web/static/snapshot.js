@@ -27,7 +27,7 @@ export function applySnapshot(s) {
   renderGlobal(s);
   renderTotals(s.totals);
   renderTable(s.subsystems, s.totals.warning_threshold);
-  renderReconciliation(s.reconciliation);
+  renderReconciliation(s.reconciliation, s.allocator.sources);
   if (s.events) mergeEvents(s.events, false);
   if (s.last_event_sequence > state.lastEventSeq) fetchEvents();
   // A mark set by the game (Server::mark) or another page: the list is loaded again.

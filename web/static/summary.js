@@ -9,7 +9,7 @@ import { clock, compareNames, formatCount, formatPercent, formatRate, plural } f
 function trendText(s) {
   if (!s.allocator.tracking_enabled) return 'tracking compiled out';
   const trend = s.trends && s.trends.global;
-  if (!trend || trend.trend === 'unknown') return 'operator new';
+  if (!trend || trend.trend === 'unknown') return s.allocator.sources?.malloc_counted ? 'operator new and malloc' : 'operator new';
   if (trend.trend === 'stable') return 'stable';
   return `${trend.trend}, ${formatRate(trend.bytes_per_second)}`;
 }
@@ -52,10 +52,23 @@ export function renderTotals(t) {
     : `no total budget set · peak ${t.formatted.peak_bytes}`);
 }
 
-export function renderReconciliation(r) {
+// What the tracked bytes are made of: "C++ operators 12.3 MB · malloc family 4.5 MB", or
+// "... · malloc not counted" in a build that leaves malloc alone. A document without the
+// split (a recording) says what the tracked bytes are.
+export function sourcesText(sources) {
+  if (!sources) return 'operator new, now';
+  const operators = `C++ operators ${sources.operators.formatted.current_bytes}`;
+  return sources.malloc_counted
+    ? `${operators} · malloc family ${sources.malloc.formatted.current_bytes}`
+    : `${operators} · malloc not counted`;
+}
+
+// `sources`: the allocator's split by family of functions, when the document has it.
+export function renderReconciliation(r, sources) {
   const f = r.formatted;
   setText($('r-reported'), f.reported_bytes);
   setText($('r-tracked'), f.tracked_bytes);
+  setText($('r-tracked-detail'), sourcesText(sources));
   setText($('r-committed'), f.committed_bytes);
   setText($('r-resident'), f.resident_bytes);
   setText($('r-unattributed'), f.unattributed_bytes);

@@ -50,10 +50,13 @@ struct ProcessMemory {
 [[nodiscard]] AllocationStats allocation_stats() noexcept;
 
 /// The live figures of one family of allocation functions.
+/// Fields (listed in fields.hpp): `current_bytes`, the usable bytes of its live blocks;
+/// `allocation_count`, the blocks it allocated; `deallocation_count`, of those, the blocks
+/// freed (by any function).
 struct SourceStats {
-    std::size_t current_bytes = 0;         ///< usable bytes of its live blocks
-    std::uint64_t allocation_count = 0;    ///< blocks it allocated
-    std::uint64_t deallocation_count = 0;  ///< of those, blocks freed (by any function)
+#define MEMSCOPE_X_(type, field, kind, metric, help) type field = 0;
+    MEMSCOPE_SOURCE_STATS_FIELDS(MEMSCOPE_X_)
+#undef MEMSCOPE_X_
 };
 
 /// allocation_stats() split by the family of functions that allocated each block: the sums

@@ -21,17 +21,29 @@
 ///     #undef PRINT
 
 /// Global figures of the tracked allocator (struct `memscope::AllocationStats`).
-#define MEMSCOPE_ALLOCATION_STATS_FIELDS(X)                                       \
-    X(std::size_t, total_allocated_bytes, gauge, memscope_allocated_bytes,        \
-      "Bytes in use now through the global operator new (mimalloc usable size).") \
-    X(std::uint64_t, peak_allocated_bytes, gauge, memscope_allocated_peak_bytes,  \
-      "Highest total_allocated_bytes seen since start or the last peak reset.")   \
-    X(std::size_t, allocation_count, counter, memscope_allocations_total,         \
-      "Allocations made through the global operator new since start.")            \
-    X(std::size_t, deallocation_count, counter, memscope_deallocations_total,     \
-      "Frees made through the global operator delete since start.")               \
-    X(std::int64_t, net_allocations, gauge, memscope_live_allocations,            \
+#define MEMSCOPE_ALLOCATION_STATS_FIELDS(X)                                                  \
+    X(std::size_t, total_allocated_bytes, gauge, memscope_allocated_bytes,                   \
+      "Bytes in use now through the global operator new and, where counted, the malloc "     \
+      "family (mimalloc usable size).")                                                      \
+    X(std::uint64_t, peak_allocated_bytes, gauge, memscope_allocated_peak_bytes,             \
+      "Highest total_allocated_bytes seen since start or the last peak reset.")              \
+    X(std::size_t, allocation_count, counter, memscope_allocations_total,                    \
+      "Allocations made through the global operator new and the malloc family since start.") \
+    X(std::size_t, deallocation_count, counter, memscope_deallocations_total,                \
+      "Frees made through the global operator delete and free() since start.")               \
+    X(std::int64_t, net_allocations, gauge, memscope_live_allocations,                       \
       "Allocations still live: allocation_count minus deallocation_count.")
+
+/// The live figures of one family of allocation functions (struct `memscope::SourceStats`),
+/// exported once per family under a `source` label: the C++ operators, the malloc family.
+#define MEMSCOPE_SOURCE_STATS_FIELDS(X)                                                   \
+    X(std::size_t, current_bytes, gauge, memscope_allocated_bytes_by_source,              \
+      "Bytes in use now, by the family of functions that allocated them (operators: the " \
+      "global operator new; malloc: the malloc family).")                                 \
+    X(std::uint64_t, allocation_count, counter, memscope_allocations_by_source_total,     \
+      "Allocations since start, by family of allocation functions.")                      \
+    X(std::uint64_t, deallocation_count, counter, memscope_deallocations_by_source_total, \
+      "Frees since start of the blocks each family allocated, whichever function freed them.")
 
 /// Memory of the whole process (struct `memscope::ProcessMemory`).
 #define MEMSCOPE_PROCESS_MEMORY_FIELDS(X)                                              \
