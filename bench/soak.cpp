@@ -556,6 +556,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "soak: the warm-up request failed\n");
         return 2;
     }
+    // glibc allocates stdout's buffer (malloc, counted with the malloc family) at its first
+    // output and keeps it until exit: the first line goes out before the reference.
+    std::printf("soak: %d s, %d threads\n", o.seconds, o.threads);
+    std::fflush(stdout);
     // The books' reference: nothing the soak allocates from here on may still be live
     // once run_soak() returns.
     const memscope::AllocationStats baseline = memscope::allocation_stats();
