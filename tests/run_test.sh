@@ -159,6 +159,15 @@ run_quietly -- sh -c 'kill -TERM $$'
 [[ $? == 143 ]] || fail "a program killed by SIGTERM did not give 143"
 grep -q "no report: the program ended without running its exit handlers" err ||
   fail "no 'no report' line: $(cat err)"
+"$run" --port 0 -- python3 -c 'import time; time.sleep(20)' 2>err &
+sigterm_pid=$!
+background+=("$sigterm_pid")
+sleep 1
+kill -TERM "$sigterm_pid"
+wait "$sigterm_pid"
+[[ $? == 143 ]] || fail "SIGTERM sent to memscope-run did not end the program with 143: $(cat err)"
+run_quietly -q -- python3 -c 'print("quiet")' >quiet.out || fail "-q: $(cat err)"
+[[ $(cat quiet.out) == quiet && ! -s err ]] || fail "-q printed: $(cat err)"
 run_quietly -- ./no-such-program
 [[ $? == 127 ]] || fail "a missing program did not give 127"
 grep -q "cannot run './no-such-program'" err || fail "no exec failure message: $(cat err)"
