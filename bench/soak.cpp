@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <exception>
 #include <mutex>
 #include <new>
@@ -560,8 +561,13 @@ int main(int argc, char** argv) {
     // output and keeps it until exit: the first line goes out before the reference.
     std::printf("soak: %d s, %d threads\n", o.seconds, o.threads);
     std::fflush(stdout);
+    // Likewise the time zone: strftime() (the server's time stamps) calls tzset(), which
+    // reads the zone once and keeps it in a few malloc'ed blocks until exit.
+    tzset();
     // The books' reference: nothing the soak allocates from here on may still be live
     // once run_soak() returns.
+    const std::vector<memscope::TagStats> baseline_tags = memscope::tag_stats();
+    const memscope::AllocationSources baseline_sources = memscope::allocation_sources();
     const memscope::AllocationStats baseline = memscope::allocation_stats();
     Figures f;
     try {
@@ -652,7 +658,31 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> failures;
     if (f.interrupted) failures.push_back("the storm did not run its full time");
-    if (!books_balance) failures.push_back("the books do not balance");
+    if (!books_balance) {
+        failures.push_back("the books do not balance");
+        // Where the difference is: by family, and by tag.
+        const memscope::AllocationSources sources = memscope::allocation_sources();
+        const auto family = [](const char* name, const memscope::SourceStats& from,
+                               const memscope::SourceStats& to) {
+            std::printf(
+                "soak: %s: %+lld bytes, %+lld live blocks\n", name,
+                static_cast<long long>(to.current_bytes) -
+                    static_cast<long long>(from.current_bytes),
+                static_cast<long long>(to.allocation_count - to.deallocation_count) -
+                    static_cast<long long>(from.allocation_count - from.deallocation_count));
+        };
+        family("C++ operators", baseline_sources.operators, sources.operators);
+        family("malloc family", baseline_sources.malloc_family, sources.malloc_family);
+        const std::vector<memscope::TagStats> tags = memscope::tag_stats();
+        for (std::size_t id = 0; id < tags.size(); ++id) {
+            const std::size_t before =
+                id < baseline_tags.size() ? baseline_tags[id].current_bytes : 0;
+            if (tags[id].current_bytes != before)
+                std::printf("soak: tag '%s': %+lld bytes\n", tags[id].name.c_str(),
+                            static_cast<long long>(tags[id].current_bytes) -
+                                static_cast<long long>(before));
+        }
+    }
     if (!counts_cover_storm)
         failures.push_back("the allocator counted fewer operations than the storm made");
     if (!rss_ok) failures.push_back("resident memory grew after warm-up");
