@@ -59,7 +59,9 @@ static_assert(kRowMask < kOffsetFlag, "the row field overlaps the flags");
 // The rows of the two families: a block of operator new is charged to row `tag`, one of
 // the malloc family to row `tag | kMalloc`.
 constexpr RowId kOperators = 0;
+#if MEMSCOPE_COUNT_MALLOC
 constexpr RowId kMalloc = kMallocRows;
+#endif
 
 [[gnu::always_inline]] inline void write_header(void* user, std::size_t counted, RowId row,
                                                 std::uint64_t flags) noexcept {
