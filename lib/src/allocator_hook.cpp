@@ -580,6 +580,21 @@ std::size_t power_of_two_at_least(std::size_t alignment) noexcept {
     return power;
 }
 
+#if MEMSCOPE_BACKEND_MIMALLOC
+// The block behind posix_memalign, aligned_alloc and memalign (`alignment` a power of
+// two): counted with the malloc family where it is counted, else straight from the
+// backend, which works around mimalloc 2.0.9's alignment bug. Null with errno ENOMEM.
+void* aligned_c_block(std::size_t size, std::size_t alignment) noexcept {
+#if MEMSCOPE_COUNT_MALLOC
+    return malloc_aligned(size, alignment);
+#else
+    void* p = backend::allocate_aligned(size, alignment);
+    if (p == nullptr) errno = ENOMEM;
+    return p;
+#endif
+}
+#endif
+
 void mark_thread_internal() noexcept {
 #if MEMSCOPE_TRACKING
     t_counters.tag = kInternalTag;
@@ -703,16 +718,21 @@ void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcep
     delete_impl(p);
 }
 
-#if MEMSCOPE_BACKEND_MIMALLOC && !MEMSCOPE_COUNT_MALLOC
-// Linking libmimalloc makes it the process's malloc, and with it its aligned C functions,
-// which have the alignment bug that backend::allocate_aligned works around. Definitions in
-// the executable come first in symbol lookup, so these fix them for every caller. They
-// are not counted: only the C++ operators are (see README, "What is counted").
+#if MEMSCOPE_BACKEND_MIMALLOC
+// The aligned C functions. Linking libmimalloc makes it the process's malloc, and with it
+// its aligned functions, which have the alignment bug that backend::allocate_aligned works
+// around; definitions in the executable come first in symbol lookup, so these serve every
+// caller, counted where the malloc family is (below) and not otherwise.
+using memscope::detail::aligned_c_block;
+using memscope::detail::power_of_two_at_least;
+
 extern "C" {
 int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
     // POSIX: a power of two, and a multiple of sizeof(void*).
     if (alignment < sizeof(void*) || (alignment & (alignment - 1)) != 0) return EINVAL;
-    void* p = memscope::detail::backend::allocate_aligned(size, alignment);
+    const int saved = errno;  // posix_memalign reports through its result, not errno
+    void* p = aligned_c_block(size, alignment);
+    errno = saved;
     if (p == nullptr) return ENOMEM;
     *out = p;
     return 0;
@@ -722,12 +742,15 @@ void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
         errno = EINVAL;
         return nullptr;
     }
-    void* p = memscope::detail::backend::allocate_aligned(size, alignment);
-    if (p == nullptr) errno = ENOMEM;
-    return p;
+    return aligned_c_block(size, alignment);
 }
 void* memalign(std::size_t alignment, std::size_t size) noexcept {
-    return aligned_alloc(memscope::detail::power_of_two_at_least(alignment), size);
+    const std::size_t power = power_of_two_at_least(alignment);
+    if (power == 0) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    return aligned_c_block(size, power);
 }
 }
 #endif
@@ -765,31 +788,6 @@ void* reallocarray(void* p, std::size_t count, std::size_t size) noexcept {
         return nullptr;
     }
     return realloc_impl(p, bytes);
-}
-int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
-    // POSIX: a power of two, and a multiple of sizeof(void*).
-    if (alignment < sizeof(void*) || (alignment & (alignment - 1)) != 0) return EINVAL;
-    const int saved = errno;  // posix_memalign reports through its result, not errno
-    void* p = malloc_aligned(size, alignment);
-    errno = saved;
-    if (p == nullptr) return ENOMEM;
-    *out = p;
-    return 0;
-}
-void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
-    if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
-        errno = EINVAL;
-        return nullptr;
-    }
-    return malloc_aligned(size, alignment);
-}
-void* memalign(std::size_t alignment, std::size_t size) noexcept {
-    const std::size_t power = memscope::detail::power_of_two_at_least(alignment);
-    if (power == 0) {
-        errno = EINVAL;
-        return nullptr;
-    }
-    return malloc_aligned(size, power);
 }
 void* valloc(std::size_t size) noexcept {
     return malloc_aligned(size, page_size());
