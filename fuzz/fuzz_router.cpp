@@ -42,6 +42,7 @@
 #include "endpoints.hpp"
 #include "fuzz_check.hpp"
 #include "memscope/budget.hpp"
+#include "memscope/json.hpp"
 #include "memscope/log.hpp"
 #include "memscope/sampler.hpp"
 #include "router.hpp"
@@ -173,11 +174,19 @@ void check_events(std::string_view text, const std::string& what) {
 }
 
 // The token may come back only when the request itself carries it outside the
-// Authorization header in a form the server would decode to it.
+// Authorization header, in a form the server echoes as it: literally, in the form the JSON
+// writer escapes it to (a control character's "\u001f" ends in a hex digit, so the path
+// "f\x1Fuzz-token" comes back as "f\u001fuzz-token"), or encoded in a form it decodes.
 bool may_echo_token(const Request& r) {
     for (const std::string* part : {&r.method, &r.path, &r.query, &r.body}) {
         if (part->find(kToken) != std::string::npos) return true;
         if (part->find_first_of("%\\+") != std::string::npos) return true;
+        for (const auto invalid :
+             {memscope::InvalidUtf8::replace, memscope::InvalidUtf8::show_byte}) {
+            std::string escaped;
+            memscope::append_json_escaped(escaped, *part, invalid);
+            if (escaped.find(kToken) != std::string::npos) return true;
+        }
     }
     return false;
 }
