@@ -685,13 +685,14 @@ ConnectionPool::ConnectionPool(ConnectionLimits limits, std::size_t workers, Ser
     // the pool goes on with the workers that started. Without the poller or any worker
     // it stops the others, then throws.
     const auto launch = [this](bool poller) {
-        std::lock_guard lock(shared_->mutex);  // the thread's end counts down under it
-        threads_.emplace_back([s = shared_, poller] {
+        std::lock_guard lock(shared_->mutex);   // the thread's end counts down under it
+        threads_.reserve(threads_.size() + 1);  // so that push_back cannot throw
+        threads_.push_back(detail::start_thread([s = shared_, poller] {
             if (poller)
                 s->run_poller();
             else
                 s->run_worker();
-        });
+        }));
         ++shared_->threads_running;
     };
     try {

@@ -496,7 +496,7 @@ struct Server::Impl final : detail::ForkHandler {
             // A recording that cannot start is logged; the dashboard serves all the same.
             if (recorder) static_cast<void>(recorder->start());
             listener_done = false;
-            listener = std::thread([this] {
+            listener = detail::start_thread([this] {
                 detail::mark_thread_internal();
                 detail::name_this_thread("ms-listen");
                 try {

@@ -409,7 +409,7 @@ bool Recorder::start() {
         std::lock_guard lock(impl_->thread_mutex);
         impl_->stop_requested = false;
     }
-    impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+    impl_->thread = detail::start_thread([impl = impl_.get()] { impl->run(); });
     return true;
 }
 

@@ -305,7 +305,7 @@ void Sampler::start() {
         impl_->stop_requested = false;
     }
     // Running once the thread exists: std::thread throws when it cannot start one.
-    impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+    impl_->thread = detail::start_thread([impl = impl_.get()] { impl->run(); });
     impl_->thread_running.store(true);
 }
 

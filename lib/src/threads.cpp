@@ -3,6 +3,7 @@
 // memscope's (ms-http, ms-poll, ms-sample) instead of as more copies of the game.
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <cstring>
 
@@ -16,6 +17,18 @@ void name_this_thread(const char* name) noexcept {
     std::strncpy(buf, name, sizeof buf - 1);
     buf[sizeof buf - 1] = '\0';
     pthread_setname_np(pthread_self(), buf);
+}
+
+ProgramSignalsBlocked::ProgramSignalsBlocked() noexcept {
+    sigset_t all;
+    sigfillset(&all);
+    for (const int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS})
+        sigdelset(&all, fault);
+    pthread_sigmask(SIG_BLOCK, &all, &saved_);
+}
+
+ProgramSignalsBlocked::~ProgramSignalsBlocked() {
+    pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
 }
 
 }  // namespace memscope::detail

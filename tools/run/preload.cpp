@@ -82,7 +82,7 @@ RunSettings read_settings() {
 // server, the report's strings) is counted as memscope's footprint, not the program's.
 template <class Work>
 void run_as_memscope(Work&& work) {
-    std::thread thread([&work] {
+    std::thread thread = memscope::detail::start_thread([&work] {
         memscope::detail::mark_thread_internal();
         memscope::detail::name_this_thread("ms-run");
         memscope::detail::run_guarded("run", work);
@@ -134,7 +134,7 @@ class Session {
         if (settings_.heap_budget_bytes)
             budget_.set_budget(kHeapRow, static_cast<std::size_t>(*settings_.heap_budget_bytes));
         report_heap();
-        heap_thread_ = std::thread([this] { heap_loop(); });
+        heap_thread_ = memscope::detail::start_thread([this] { heap_loop(); });
         server_.set_verdict_provider([this] { return verdict_.evaluate().json; });
         // The server's own "dashboard on" line would repeat the one below, which names
         // the program.

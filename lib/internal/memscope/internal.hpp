@@ -9,11 +9,15 @@
 //   footprint, shown beside the game's figures instead of hidden in them), and named;
 // - every object that holds locks or threads takes part in fork() through ForkHandler.
 
+#include <signal.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 
 #include "memscope/log.hpp"
 
@@ -91,6 +95,31 @@ void run_guarded(const char* thread, Work&& work) noexcept {
 /// Names the calling thread for debuggers and profilers (`ms-http`, `ms-poll`,
 /// `ms-sample`): at most 15 characters, the rest is cut. Never fails the caller.
 void name_this_thread(const char* name) noexcept;
+
+/// While it lives, the calling thread blocks every signal but the faults a thread causes
+/// itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS), and a thread it starts keeps
+/// that mask. memscope's threads are started under one (start_thread()): a signal sent to
+/// the process then always reaches one of the program's threads, whose handlers, sigwait()
+/// or signalfd expect it, and never runs a default action on a thread of memscope's (a
+/// program that blocks SIGUSR1 to sigwait() for it would otherwise be killed by it).
+class ProgramSignalsBlocked {
+  public:
+    ProgramSignalsBlocked() noexcept;
+    ~ProgramSignalsBlocked();
+    ProgramSignalsBlocked(const ProgramSignalsBlocked&) = delete;
+    ProgramSignalsBlocked& operator=(const ProgramSignalsBlocked&) = delete;
+
+  private:
+    sigset_t saved_;  // the caller's mask, restored on destruction
+};
+
+/// A thread of memscope's own: `work` runs with the program's signals blocked
+/// (ProgramSignalsBlocked). Throws what std::thread throws.
+template <class Work>
+[[nodiscard]] std::thread start_thread(Work&& work) {
+    const ProgramSignalsBlocked blocked;
+    return std::thread(std::forward<Work>(work));
+}
 
 /// An object's part in fork(). fork() copies only the calling thread: every lock another
 /// thread held stays locked in the child, and every wait it left stays queued. So each
