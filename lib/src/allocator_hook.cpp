@@ -8,6 +8,7 @@
 // writes the block's 16-byte header (its counted size and its tag), then adds to the
 // calling thread's own row of that tag (counters.hpp).
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -626,6 +627,32 @@ void prepare_size_classes() noexcept {
 #endif
 }
 
+// A program that replaces operator new or operator delete itself, run under memscope-run:
+// its definitions come first in symbol lookup, but the forms it did not replace (new[],
+// nothrow new, sized delete, delete[]) would be this file's, and must instead come back to
+// its own, as the C++ library's defaults do, or a block of its operator new reaches
+// memscope's delete. Set once, before main, by adopt_program_operators(); null in every
+// program that links memscope (where a second definition would not link).
+using ProgramNew = void* (*)(std::size_t);
+using ProgramDelete = void (*)(void*);
+constinit ProgramNew g_program_new = nullptr;
+constinit ProgramDelete g_program_delete = nullptr;
+
+void adopt_program_operators() noexcept {
+    Dl_info mine{};
+    if (dladdr(reinterpret_cast<void*>(&adopt_program_operators), &mine) == 0) return;
+    // The definition the process uses is the first in lookup order; it is not ours when
+    // the program (or a library preloaded before memscope) defines its own.
+    const auto theirs = [&mine](const char* symbol) -> void* {
+        void* found = dlsym(RTLD_DEFAULT, symbol);
+        Dl_info where{};
+        if (found == nullptr || dladdr(found, &where) == 0) return nullptr;
+        return where.dli_fbase == mine.dli_fbase ? nullptr : found;
+    };
+    g_program_new = reinterpret_cast<ProgramNew>(theirs("_Znwm"));         // new(size_t)
+    g_program_delete = reinterpret_cast<ProgramDelete>(theirs("_ZdlPv"));  // delete(void*)
+}
+
 }  // namespace memscope::detail
 
 namespace memscope {
@@ -647,22 +674,42 @@ std::size_t usable_size(const void* p) noexcept {
 }  // namespace memscope
 
 using memscope::detail::delete_impl;
+using memscope::detail::g_program_delete;
+using memscope::detail::g_program_new;
 using memscope::detail::new_aligned_impl;
 using memscope::detail::new_aligned_impl_nothrow;
 using memscope::detail::new_impl;
 using memscope::detail::new_impl_nothrow;
 
-// The eight replaceable allocation functions.
+namespace {
+// The nothrow forms over a program's own operator new, as the C++ library's are.
+void* program_new_nothrow(std::size_t size) noexcept {
+    try {
+        return g_program_new(size);
+    } catch (...) {
+        return nullptr;
+    }
+}
+}  // namespace
+
+// The eight replaceable allocation functions. Those a program may expect to reach its own
+// operator new and delete do when it has them (adopt_program_operators()).
 void* operator new(std::size_t size) {
     return new_impl(size);
 }
 void* operator new[](std::size_t size) {
+    if (g_program_new != nullptr) [[unlikely]]
+        return g_program_new(size);
     return new_impl(size);
 }
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+    if (g_program_new != nullptr) [[unlikely]]
+        return program_new_nothrow(size);
     return new_impl_nothrow(size);
 }
 void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+    if (g_program_new != nullptr) [[unlikely]]
+        return program_new_nothrow(size);
     return new_impl_nothrow(size);
 }
 void* operator new(std::size_t size, std::align_val_t al) {
@@ -685,12 +732,18 @@ void operator delete(void* p) noexcept {
     delete_impl(p);
 }
 void operator delete[](void* p) noexcept {
+    if (g_program_delete != nullptr) [[unlikely]]
+        return g_program_delete(p);
     delete_impl(p);
 }
 void operator delete(void* p, std::size_t) noexcept {
+    if (g_program_delete != nullptr) [[unlikely]]
+        return g_program_delete(p);
     delete_impl(p);
 }
 void operator delete[](void* p, std::size_t) noexcept {
+    if (g_program_delete != nullptr) [[unlikely]]
+        return g_program_delete(p);
     delete_impl(p);
 }
 void operator delete(void* p, std::align_val_t) noexcept {
@@ -706,9 +759,13 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
     delete_impl(p);
 }
 void operator delete(void* p, const std::nothrow_t&) noexcept {
+    if (g_program_delete != nullptr) [[unlikely]]
+        return g_program_delete(p);
     delete_impl(p);
 }
 void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    if (g_program_delete != nullptr) [[unlikely]]
+        return g_program_delete(p);
     delete_impl(p);
 }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {

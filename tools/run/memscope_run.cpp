@@ -246,13 +246,23 @@ ReportOutcome summarise(const Options& o, const std::string& report_path, int st
         text.empty() ? std::nullopt : memscope::read_json(text, &error);
     if (!report || report->object() == nullptr) {
         if (!o.quiet)
-            std::fprintf(stderr,
-                         "%s; no report: the program ended without running its exit "
-                         "handlers (_exit or a signal)\n",
+            std::fprintf(stderr, "%s; no report: it ended before memscope started in it\n",
                          head.c_str());
         return outcome;
     }
     outcome.found = true;
+    // A report from while it ran (not its exit handlers'): _exit() or a signal ended it.
+    const memscope::JsonValue* final = report->find("final");
+    const bool at_exit = final == nullptr || final->boolean() == nullptr || *final->boolean();
+    std::string when = "at exit";
+    if (!at_exit) {
+        const memscope::JsonValue* at = report->find("elapsed_seconds");
+        const memscope::JsonNumber* n = at != nullptr ? at->number() : nullptr;
+        const double before_end = std::max(0.0, seconds - (n != nullptr ? n->value : 0.0));
+        char ago[64];
+        std::snprintf(ago, sizeof ago, "%.1f s before the end,", before_end);
+        when = ago;
+    }
     const memscope::JsonValue* verdict = report->find("verdict");
     if (verdict != nullptr) {
         const memscope::JsonValue* pass = verdict->find("pass");
@@ -267,15 +277,20 @@ ReportOutcome summarise(const Options& o, const std::string& report_path, int st
         const memscope::JsonValue* operators = report->find("operators");
         std::fprintf(
             stderr,
-            "%s; peak %s; at exit %s still live in %llu blocks (malloc family %s, "
+            "%s; peak %s; %s %s still live in %llu blocks (malloc family %s, "
             "C++ operators %s, memscope's own %s)\n",
             head.c_str(), memscope::format_memory(uint_at(*report, "peak_allocated_bytes")).c_str(),
-            memscope::format_memory(live).c_str(),
+            when.c_str(), memscope::format_memory(live).c_str(),
             static_cast<unsigned long long>(uint_at(*report, "live_blocks")),
             memscope::format_memory(malloc_family ? uint_at(*malloc_family, "current_bytes") : 0)
                 .c_str(),
             memscope::format_memory(operators ? uint_at(*operators, "current_bytes") : 0).c_str(),
             memscope::format_memory(own).c_str());
+        if (!at_exit)
+            std::fprintf(stderr,
+                         "memscope-run: %s ended without running its exit handlers (_exit or a "
+                         "signal): these figures are from memscope's last report, %.*s\n",
+                         program.c_str(), static_cast<int>(when.size() - 1), when.c_str());
         std::string rows;
         if (const memscope::JsonValue* subsystems = report->find("subsystems");
             subsystems != nullptr && subsystems->array() != nullptr) {

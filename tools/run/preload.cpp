@@ -43,6 +43,7 @@ using Clock = std::chrono::steady_clock;
 // The subsystem row that follows the whole heap of the program.
 constexpr const char* kHeapRow = "Heap";
 constexpr auto kHeapInterval = std::chrono::milliseconds(250);
+constexpr auto kReportInterval = std::chrono::seconds(1);
 
 // What memscope-run tells this library, read once at load.
 struct RunSettings {
@@ -150,6 +151,7 @@ class Session {
             std::fprintf(stderr, "memscope-run: no dashboard for %s: %s; it runs on, counted\n",
                          settings_.program.c_str(), started.error.c_str());
         }
+        write_report(false);
     }
 
     /// False in a child that fork() made without exec: the report is its parent's.
@@ -165,19 +167,35 @@ class Session {
         wake_.notify_all();
         if (heap_thread_.joinable()) heap_thread_.join();
         server_.stop();
+        if (pid_ != settings_.run_pid) return;
+        write_report(true);
+    }
+
+    // The report memscope-run prints its summary from (and the verdict, when asked): at
+    // start, every kReportInterval while the program runs, and at exit (`final`). A program
+    // that ends without running its exit handlers (_exit, a signal) leaves the last one,
+    // which memscope-run shows as such. Written whole, then renamed over the previous one,
+    // so memscope-run never reads half a report.
+    void write_report(bool final) {
+        if (pid_ != settings_.run_pid) return;
+        std::lock_guard lock(report_mutex_);
         const memscope::AllocationStats stats = memscope::allocation_stats();
         const memscope::AllocationSources sources = memscope::allocation_sources();
         const std::int64_t internal = memscope::detail::internal_bytes();
-        report_heap();
-        if (pid_ != settings_.run_pid) return;
+        report_heap_locked();
         const memscope::Verdict verdict = verdict_.evaluate();
-        if (!settings_.verdict_path.empty() && !write_file(settings_.verdict_path, verdict.json))
+        if (final && !settings_.verdict_path.empty() &&
+            !write_file(settings_.verdict_path, verdict.json))
             std::fprintf(stderr, "memscope-run: cannot write the verdict to '%s': %s\n",
                          settings_.verdict_path.c_str(), std::strerror(errno));
-        if (!settings_.report_path.empty() &&
-            !write_file(settings_.report_path, report_json(stats, sources, internal, verdict)))
-            std::fprintf(stderr, "memscope-run: cannot write the report to '%s': %s\n",
-                         settings_.report_path.c_str(), std::strerror(errno));
+        if (settings_.report_path.empty()) return;
+        const std::string next = settings_.report_path + ".next";
+        if (!write_file(next, report_json(stats, sources, internal, verdict, final)) ||
+            std::rename(next.c_str(), settings_.report_path.c_str()) != 0) {
+            if (final)
+                std::fprintf(stderr, "memscope-run: cannot write the report to '%s': %s\n",
+                             settings_.report_path.c_str(), std::strerror(errno));
+        }
     }
 
   private:
@@ -214,6 +232,11 @@ class Session {
     // reached between two reports is reported first, so that the row's peak, its events
     // and the verdict see a spike however short.
     void report_heap() {
+        std::lock_guard lock(report_mutex_);
+        report_heap_locked();
+    }
+
+    void report_heap_locked() {
         const memscope::AllocationStats stats = memscope::allocation_stats();
         const std::int64_t internal = memscope::detail::internal_bytes();
         const std::size_t own = internal > 0 ? static_cast<std::size_t>(internal) : 0;
@@ -240,6 +263,10 @@ class Session {
             memscope::detail::run_guarded("run", [this] {
                 report_heap();
                 verdict_.poll();
+                if (Clock::now() - last_report_ >= kReportInterval) {
+                    last_report_ = Clock::now();
+                    write_report(false);
+                }
             });
             lock.lock();
             wake_.wait_for(lock, kHeapInterval, [this] { return stopping_; });
@@ -248,12 +275,14 @@ class Session {
 
     std::string report_json(const memscope::AllocationStats& stats,
                             const memscope::AllocationSources& sources, std::int64_t internal,
-                            const memscope::Verdict& verdict) const {
+                            const memscope::Verdict& verdict, bool final) const {
         std::string out;
         memscope::JsonWriter w(out, 2);
         w.begin_object()
             .key("program")
             .value(settings_.program)
+            .key("final")
+            .value(final)
             .key("pid")
             .value(static_cast<std::int64_t>(pid_))
             .key("elapsed_seconds")
@@ -312,7 +341,9 @@ class Session {
     std::string dashboard_url_;
     std::string dashboard_error_;
     std::thread heap_thread_;
-    std::size_t last_peak_bytes_ = 0;  // the peak last reported (heap thread, then exit)
+    std::mutex report_mutex_;                       // one report_heap() or write_report() at a time
+    std::size_t last_peak_bytes_ = 0;               // the peak last reported; under report_mutex_
+    Clock::time_point last_report_ = Clock::now();  // of the heap thread's last report
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
@@ -324,6 +355,8 @@ Session* g_session = nullptr;  // never destroyed (see Session)
 
 // Called by the library's constructor (preload_start.cpp).
 void memscope_run_start() {
+    // In every process that loads the library, serving or not.
+    memscope::detail::adopt_program_operators();
     RunSettings settings = read_settings();
     const bool serve =
         getpid() == settings.run_pid || (settings.run_pid != 0 && settings.children_serve);
@@ -332,7 +365,13 @@ void memscope_run_start() {
         g_session = new Session(std::move(settings));
         g_session->start();
     });
-    std::atexit([] {
-        if (g_session->owned_by_this_process()) run_as_memscope([] { g_session->finish(); });
-    });
+    // exit() and quick_exit() run the session's end; _exit() and a signal leave the last
+    // periodic report (write_report()).
+    static std::once_flag finished;
+    const auto finish = [] {
+        if (g_session->owned_by_this_process())
+            std::call_once(finished, [] { run_as_memscope([] { g_session->finish(); }); });
+    };
+    std::atexit(finish);
+    std::at_quick_exit(finish);
 }

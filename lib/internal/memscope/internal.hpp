@@ -92,6 +92,12 @@ void run_guarded(const char* thread, Work&& work) noexcept {
     }
 }
 
+/// For memscope-run's library, before main: when the program defines operator new(size_t)
+/// or operator delete(void*) itself, memscope's array, nothrow and sized forms call the
+/// program's instead of allocating or freeing themselves, as the C++ library's defaults
+/// would. Once, before any thread of the program starts.
+void adopt_program_operators() noexcept;
+
 /// Names the calling thread for debuggers and profilers (`ms-http`, `ms-poll`,
 /// `ms-sample`): at most 15 characters, the rest is cut. Never fails the caller.
 void name_this_thread(const char* name) noexcept;
