@@ -15,8 +15,11 @@ if [[ $want == test ]]; then
   # clang (libFuzzer) for the fuzzers; promtool (prometheus) checks /metrics; chromium for
   # the browser test (driven by playwright-core from npm); wrk loads the server in the soak.
   # clang-format checks that the tree is formatted (scripts/check-format.sh); xmllint
-  # (libxml2-utils) checks the verdict's JUnit report against tests/junit.xsd.
-  packages+=(clang libclang-rt-14-dev clang-format prometheus chromium wrk libxml2-utils)
+  # (libxml2-utils) checks the verdict's JUnit report against tests/junit.xsd. memscope-run
+  # is proven on programs of these packages (tests/run_programs.sh; the others are in
+  # every Debian: perl, gzip, sort).
+  packages+=(clang libclang-rt-14-dev clang-format prometheus chromium wrk libxml2-utils
+             sqlite3 git xz-utils)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 

@@ -46,6 +46,7 @@ constexpr const char* kUsage =
     "  --config FILE    budget file (or MEMSCOPE_CONFIG; default memscope.json if present)\n"
     "  --budget SIZE    budget of the whole heap, e.g. 512MiB (the Heap subsystem)\n"
     "  --verdict FILE   write the budget verdict (docs/verdict.md) to FILE\n"
+    "  --report FILE    write the run's figures as JSON to FILE (docs/run.md, \"The report\")\n"
     "  --gate           exit with the verdict's failure code when the program succeeded\n"
     "                   but the verdict failed\n"
     "  --children serve the programs PROGRAM starts serve dashboards too, each on a free port\n"
@@ -60,7 +61,7 @@ constexpr const char* kUsage =
 constexpr int kUsageError = 125;  // as env(1) and timeout(1): memscope-run itself failed
 
 struct Options {
-    std::optional<std::string> port, bind, token, config, budget, verdict;
+    std::optional<std::string> port, bind, token, config, budget, verdict, report;
     bool gate = false;
     bool children_serve = false;
     bool quiet = false;
@@ -110,6 +111,8 @@ Options parse(int argc, char** argv) {
                 usage_error("--budget \"" + *o.budget + "\": " + why);
         } else if (arg == "--verdict") {
             o.verdict = absolute(value_of(arg));
+        } else if (arg == "--report") {
+            o.report = absolute(value_of(arg));
         } else if (arg == "--gate") {
             o.gate = true;
         } else if (arg == "--children") {
@@ -379,7 +382,18 @@ int main(int argc, char** argv) {
     const int program_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
     ReportOutcome outcome;
     if (exec_error == 0) outcome = summarise(o, report, status, seconds);
+    // --report: the report as the summary read it, final or the last one written.
+    if (o.report && std::rename(report.c_str(), o.report->c_str()) != 0) {
+        const std::string text = read_file(report);
+        std::FILE* f = text.empty() ? nullptr : std::fopen(o.report->c_str(), "w");
+        const bool written =
+            f != nullptr && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+        if (f == nullptr || std::fclose(f) != 0 || !written)
+            std::fprintf(stderr, "memscope-run: cannot write the report to '%s'%s\n",
+                         o.report->c_str(), text.empty() ? " (there is none)" : "");
+    }
     unlink(report.c_str());
+    unlink((report + ".next").c_str());
     rmdir(dir.c_str());
     if (o.gate && program_status == 0 && outcome.found && !outcome.verdict_pass)
         return outcome.verdict_exit_code != 0 ? outcome.verdict_exit_code : 1;

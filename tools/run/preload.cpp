@@ -120,6 +120,8 @@ class Session {
           server_(budget_, server_options(settings_)) {}
 
     void start() {
+        startup_program_bytes_ = program_bytes(memscope::allocation_stats().total_allocated_bytes,
+                                               memscope::detail::internal_bytes());
         if (settings_.quiet) memscope::set_log_level(memscope::LogLevel::error);
         // MEMSCOPE_CONFIG (--config), else memscope.json if there is one; logs its own
         // success or error, once for a process that execs a wrapper's program.
@@ -199,6 +201,12 @@ class Session {
     }
 
   private:
+    // What the program holds: everything counted, less memscope's own threads' blocks.
+    static std::size_t program_bytes(std::size_t total, std::int64_t internal) {
+        const std::size_t own = internal > 0 ? static_cast<std::size_t>(internal) : 0;
+        return total > own ? total - own : 0;
+    }
+
     static memscope::ServerOptions server_options(const RunSettings& settings) {
         memscope::ServerOptions options;
         if (getpid() != settings.run_pid) {
@@ -239,14 +247,11 @@ class Session {
     void report_heap_locked() {
         const memscope::AllocationStats stats = memscope::allocation_stats();
         const std::int64_t internal = memscope::detail::internal_bytes();
-        const std::size_t own = internal > 0 ? static_cast<std::size_t>(internal) : 0;
-        const auto program_part = [own](std::size_t bytes) {
-            return bytes > own ? bytes - own : 0;
-        };
-        const std::size_t bytes = program_part(stats.total_allocated_bytes);
+        const std::size_t bytes = program_bytes(stats.total_allocated_bytes, internal);
         const std::size_t blocks =
             stats.net_allocations > 0 ? static_cast<std::size_t>(stats.net_allocations) : 0;
-        const std::size_t peak = program_part(static_cast<std::size_t>(stats.peak_allocated_bytes));
+        const std::size_t peak =
+            program_bytes(static_cast<std::size_t>(stats.peak_allocated_bytes), internal);
         if (peak > last_peak_bytes_) {
             last_peak_bytes_ = peak;
             if (peak > bytes) budget_.report(kHeapRow, peak, blocks);
@@ -293,6 +298,10 @@ class Session {
             .value(stats.total_allocated_bytes)
             .key("live_blocks")
             .value(stats.net_allocations)
+            .key("program_bytes")
+            .value(program_bytes(stats.total_allocated_bytes, internal))
+            .key("startup_program_bytes")
+            .value(startup_program_bytes_)
             .key("memscope_bytes")
             .value(internal)
             .key("allocation_count")
@@ -341,6 +350,7 @@ class Session {
     std::string dashboard_url_;
     std::string dashboard_error_;
     std::thread heap_thread_;
+    std::size_t startup_program_bytes_ = 0;         // program_bytes() when the session started
     std::mutex report_mutex_;                       // one report_heap() or write_report() at a time
     std::size_t last_peak_bytes_ = 0;               // the peak last reported; under report_mutex_
     Clock::time_point last_report_ = Clock::now();  // of the heap thread's last report
