@@ -249,7 +249,9 @@ ReportOutcome summarise(const Options& o, const std::string& report_path, int st
         text.empty() ? std::nullopt : memscope::read_json(text, &error);
     if (!report || report->object() == nullptr) {
         if (!o.quiet)
-            std::fprintf(stderr, "%s; no report: it ended before memscope started in it\n",
+            std::fprintf(stderr,
+                         "%s; no report: memscope never started in it (statically linked, setuid, "
+                         "or ended by a signal while loading)\n",
                          head.c_str());
         return outcome;
     }
