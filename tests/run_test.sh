@@ -161,6 +161,20 @@ port=$(free_port)
 [[ $(tr '\n' ' ' <children.out) == "1 2 ok " ]] || fail "children's output: $(cat children.out)"
 grep -q "no dashboard" err && fail "a child tried to serve on the port: $(cat err)"
 [[ $(grep -c "^memscope-run: dashboard of" err) == 1 ]] || fail "children: $(cat err)"
+# A child that only counts loads the counting library alone, not the dashboard's (and with
+# it cpp-httplib and OpenSSL): the one that serves loads both.
+cat >maps.py <<'PY'
+import subprocess, sys
+m = open("/proc/self/maps").read()
+print(*[name if lib in m else "-" for name, lib in
+        (("preload", "libmemscope_preload.so"), ("session", "libmemscope_run_session.so"),
+         ("httplib", "libcpp-httplib"))])
+if len(sys.argv) == 1:
+    subprocess.run([sys.executable, __file__, "child"], check=True)
+PY
+run_quietly -- python3 maps.py >maps.out || fail "maps: $(cat err)"
+[[ $(tr '\n' ' ' <maps.out) == "preload session httplib preload - - " ]] ||
+  fail "the libraries loaded (served, then child): $(cat maps.out)"
 run_quietly --children serve -- sh -c 'perl -e 1; true' || fail "--children serve: $(cat err)"
 grep -q "^memscope-run: dashboard of sh " err || fail "--children serve: no dashboard of sh: $(cat err)"
 grep -q "^memscope-run: dashboard of perl " err || fail "--children serve: no dashboard of perl: $(cat err)"
