@@ -231,7 +231,8 @@ int mode_close_fds() {
     getrusage(RUSAGE_SELF, &before);
     for (int round = 0; round < 20; ++round) {
         churn(1000, static_cast<unsigned>(round));
-        for (int fd : files) expect(write(fd, "0123456789", 10) == 10, "write to the program's file");
+        for (int fd : files)
+            expect(write(fd, "0123456789", 10) == 10, "write to the program's file");
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     for (int fd : files) {
@@ -246,8 +247,8 @@ int mode_close_fds() {
     getrusage(RUSAGE_SELF, &after);
     const double cpu = static_cast<double>(after.ru_utime.tv_sec - before.ru_utime.tv_sec +
                                            after.ru_stime.tv_sec - before.ru_stime.tv_sec) +
-                       (after.ru_utime.tv_usec - before.ru_utime.tv_usec +
-                        after.ru_stime.tv_usec - before.ru_stime.tv_usec) /
+                       (after.ru_utime.tv_usec - before.ru_utime.tv_usec + after.ru_stime.tv_usec -
+                        before.ru_stime.tv_usec) /
                            1e6;
     // One second of sleeping and a little churn: a thread spinning on a closed descriptor
     // would take most of a core.
@@ -264,7 +265,8 @@ int mode_signals() {
     struct sigaction action {};
     action.sa_handler = [](int) { g_handled = g_handled + 1; };
     sigemptyset(&action.sa_mask);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR2, SIGPIPE, SIGCHLD}) sigaction(s, &action, nullptr);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR2, SIGPIPE, SIGCHLD})
+        sigaction(s, &action, nullptr);
     for (int i = 0; i < 200; ++i) {
         churn(50, static_cast<unsigned>(i));
         raise(i % 2 ? SIGUSR2 : SIGPIPE);
