@@ -10,7 +10,12 @@
 
 #if MEMSCOPE_WITH_SERVER
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -1263,6 +1268,132 @@ TEST_CASE("a warning is logged when bound beyond loopback without a token") {
     REQUIRE(lines.size() == 1);
     CHECK(lines[0].find("without a token") != std::string::npos);
     for (const auto& line : lines) CHECK(line.find(kToken) == std::string::npos);
+}
+
+// The descriptors of this process that are sockets or pipes (what the server makes; the
+// sampler's short-lived /proc files and the directory listed here are neither).
+std::set<int> socket_and_pipe_descriptors() {
+    std::set<int> out;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        const int fd = std::stoi(entry.path().filename().string());
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode))) out.insert(fd);
+    }
+    return out;
+}
+
+double cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+TEST_CASE(
+    "the program closes the server's descriptors and opens files under their numbers: the "
+    "server warns once, never touches the files, does not spin, and stop() ends at once") {
+    LogCapture log;
+    MemoryBudget budget;
+    ServerOptions options = test_options();
+    // No sampling during the test: the sampler's short-lived /proc descriptor could take
+    // one of the numbers the "program" reuses below.
+    options.sample_interval = std::chrono::hours(1);
+    Server server(budget, options);
+    const std::set<int> before = socket_and_pipe_descriptors();
+    const auto started = server.start();
+    REQUIRE(started);
+    // One request answered, then the connection waits in the poller with half a request
+    // head. The only connection: one the server closed by itself meanwhile would race with
+    // the "program" below, which would then close the server's socket, not reuse it.
+    RawSocket client(started.port);
+    REQUIRE(client.fd() >= 0);
+    REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(started.port) +
+                        "\r\n\r\n"));
+    CHECK(client.receive(std::chrono::milliseconds(300)).starts_with("HTTP/1.1 200"));
+    REQUIRE(client.send("GET /healthz HTTP/1.1\r\n"));
+
+    // The server's descriptors: its listening socket, the poller's doorbell (a pipe) and
+    // the accepted connection; all of them closed by the "program".
+    std::vector<int> theirs;
+    int listening = 0, pipes = 0, connections = 0;
+    REQUIRE(wait_until([&] {
+        theirs.clear();
+        listening = pipes = connections = 0;
+        for (int fd : socket_and_pipe_descriptors()) {
+            if (before.count(fd) != 0 || fd == client.fd()) continue;
+            theirs.push_back(fd);
+            struct stat st {};
+            REQUIRE(::fstat(fd, &st) == 0);
+            int accepts = 0;
+            socklen_t length = sizeof accepts;
+            if (S_ISFIFO(st.st_mode))
+                ++pipes;
+            else if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepts, &length) == 0 &&
+                     accepts != 0)
+                ++listening;
+            else
+                ++connections;
+        }
+        return connections >= 1;
+    }));
+    CHECK(listening == 1);
+    CHECK(pipes == 2);
+    CHECK(connections == 1);
+    CHECK(log.count("closed the dashboard's descriptors") == 0);
+
+    // What a daemon does: close them all, then open files that take the same numbers.
+    TempDir dir;
+    for (int fd : theirs) REQUIRE(::close(fd) == 0);
+    const std::string text = "0123456789";
+    for (std::size_t i = 0; i < theirs.size(); ++i) {
+        const std::string path = (dir.path() / ("file" + std::to_string(i))).string();
+        int f = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        REQUIRE(f >= 0);
+        if (f != theirs[i]) {
+            REQUIRE(::dup2(f, theirs[i]) == theirs[i]);
+            ::close(f);
+        }
+        REQUIRE(::write(theirs[i], text.data(), text.size()) == 10);
+    }
+
+    REQUIRE(wait_until([&] { return log.count("closed the dashboard's descriptors") > 0; },
+                       std::chrono::seconds(5)));
+    // Nothing spins on the closed descriptors meanwhile.
+    const double cpu_before = cpu_seconds();
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    CHECK(cpu_seconds() - cpu_before < 0.2);
+
+    const auto stop_began = std::chrono::steady_clock::now();
+    server.stop();
+    const auto stop_took = std::chrono::steady_clock::now() - stop_began;
+    CHECK(stop_took < std::chrono::milliseconds(1500));
+    CHECK_FALSE(server.running());
+    CHECK(log.count("closed the dashboard's descriptors") == 1);
+    CHECK(log.count("closed the dashboard's descriptors", memscope::LogLevel::warning) == 1);
+
+    // The files are still open, as written: nothing closed, read or wrote them.
+    for (int fd : theirs) {
+        INFO("descriptor " << fd);
+        CHECK(::fcntl(fd, F_GETFD) != -1);
+        CHECK(::lseek(fd, 0, SEEK_CUR) == 10);
+        struct stat st {};
+        REQUIRE(::fstat(fd, &st) == 0);
+        CHECK(S_ISREG(st.st_mode));
+        CHECK(st.st_size == 10);
+        char back[16] = {};
+        CHECK(::pread(fd, back, sizeof back, 0) == 10);
+        CHECK(std::string(back, 10) == text);
+    }
+    for (int fd : theirs) ::close(fd);
+
+    // A new start() serves again, on descriptors of its own.
+    const auto again = server.start();
+    REQUIRE(again);
+    httplib::Client c("127.0.0.1", again.port);
+    auto r = c.Get("/healthz");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    server.stop();
 }
 
 #else  // a build without the server

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -113,11 +112,6 @@ bool has_unread_bytes(int fd) {
     return ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
-void wake(int event_fd) {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(event_fd, &one, sizeof one);
-}
-
 }  // namespace
 
 std::string canned_response(int status, std::string_view message) {
@@ -138,7 +132,8 @@ std::string canned_response(int status, std::string_view message) {
 // ---------------------------------------------------------------------------------------
 // Connection
 
-Connection::Connection(int fd, const ConnectionLimits& limits) : fd_(fd), limits_(limits) {
+Connection::Connection(int fd, const FdIdentity& identity, const ConnectionLimits& limits)
+    : fd_(fd), identity_(identity), limits_(limits) {
     const int flags = ::fcntl(fd_, F_GETFL, 0);
     if (flags >= 0) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
     // cpp-httplib accepts without SOCK_CLOEXEC: a program the game starts must not inherit
@@ -150,7 +145,7 @@ Connection::Connection(int fd, const ConnectionLimits& limits) : fd_(fd), limits
 }
 
 Connection::~Connection() {
-    ::close(fd_);
+    if (!lost_) close_if_ours(fd_, identity_);
     if (open_count_ != nullptr) open_count_->fetch_sub(1);
 }
 
@@ -178,10 +173,20 @@ Connection::Head Connection::scan_head(std::size_t& head_length) const {
     return view.size() > limits_.max_head_bytes ? Head::too_large : Head::incomplete;
 }
 
+bool Connection::ours() {
+    if (!lost_ && !identity_.matches(fd_)) lost_ = true;
+    return !lost_;
+}
+
 bool Connection::poll_for(short events, Clock::time_point until) {
+    if (!ours()) return false;
     pollfd p{fd_, events, 0};
     while (true) {
         const int r = ::poll(&p, 1, ms_until(until, Clock::now()));
+        if (r > 0 && (p.revents & POLLNVAL) != 0) {
+            lost_ = true;  // closed by the program
+            return false;
+        }
         if (r > 0) return true;  // ready, or an error the next call reports
         if (r == 0) return false;
         if (errno != EINTR) return false;
@@ -200,6 +205,7 @@ ssize_t Connection::read(char* out, std::size_t size) {
         in_pos_ = 0;
         while (true) {
             if (!poll_for(POLLIN, deadline_)) return -1;  // the request took too long
+            if (!ours()) return -1;
             in_.resize(kReadChunk);
             const ssize_t n = ::recv(fd_, in_.data(), in_.size(), 0);
             if (n > 0) {
@@ -228,6 +234,7 @@ ssize_t Connection::write(const char* data, std::size_t size) {
     }
     std::size_t done = 0;
     while (done < size) {
+        if (!ours()) return -1;
         const ssize_t n = ::send(fd_, data + done, size - done, MSG_NOSIGNAL);
         if (n > 0) {
             done += static_cast<std::size_t>(n);
@@ -258,10 +265,11 @@ bool Connection::wait_writable() {
 void Connection::address(bool peer, std::string& ip, int& port) const {
     sockaddr_storage addr{};
     socklen_t length = sizeof addr;
-    const int r = peer ? ::getpeername(fd_, reinterpret_cast<sockaddr*>(&addr), &length)
-                       : ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length);
     ip.clear();
     port = 0;
+    if (lost_ || !identity_.matches(fd_)) return;
+    const int r = peer ? ::getpeername(fd_, reinterpret_cast<sockaddr*>(&addr), &length)
+                       : ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length);
     if (r != 0) return;
     char text[INET6_ADDRSTRLEN] = {};
     if (addr.ss_family == AF_INET) {
@@ -280,15 +288,27 @@ void Connection::address(bool peer, std::string& ip, int& port) const {
 // ConnectionPool
 
 struct ConnectionPool::Shared {
+    // A socket from the accept loop, with its identity taken at once (admit()).
+    struct Accepted {
+        int fd;
+        FdIdentity identity;
+    };
+
     ConnectionLimits limits;
     Serve serve;
-    int wake_fd = -1;  // eventfd: the poller's doorbell
+    // The poller's doorbell: a non-blocking pipe. A byte written wakes the poller, which
+    // drains them. Its two ends are used only while their identities match; the poller
+    // alone decides that they are lost (`lost`).
+    int bell_read = -1, bell_write = -1;
+    FdIdentity bell_read_id, bell_write_id;
 
     std::mutex mutex;                                   // guards the members down to keep_alive
     std::condition_variable work;                       // a connection is ready, or stop
     std::condition_variable finished;                   // a thread ended
     std::condition_variable room;                       // `incoming` has room, or stop
-    std::vector<int> incoming;                          // accepted sockets for the poller
+    std::atomic<bool> lost{false};                      // the program closed the doorbell
+    std::condition_variable lost_bell;                  // the doorbell, once the pipe is lost
+    std::vector<Accepted> incoming;                     // accepted sockets for the poller
     std::size_t taking = 0;                             // taken from `incoming`, not admitted yet
     std::vector<std::unique_ptr<Connection>> returned;  // answered, back to the poller
     std::vector<std::unique_ptr<Connection>> ready;     // heads in, oldest first, for a worker
@@ -303,7 +323,7 @@ struct ConnectionPool::Shared {
 
     // The poller's own: sockets and connections taken from the workers' side, connections
     // waiting for bytes and being closed, and the same two during one pass over them.
-    std::vector<int> incoming_now;
+    std::vector<Accepted> incoming_now;
     std::vector<std::unique_ptr<Connection>> returned_now, parked, lingering, waiting, closing;
     std::vector<pollfd> fds;
     Clock::time_point last_cap_warning{};
@@ -311,11 +331,32 @@ struct ConnectionPool::Shared {
     std::array<char, kReadChunk> read_buffer{};
 
     ~Shared() {
-        for (int fd : incoming) ::close(fd);
-        for (int fd : incoming_now)
-            if (fd >= 0) ::close(fd);
-        if (wake_fd >= 0) ::close(wake_fd);
+        for (const Accepted& a : incoming) close_if_ours(a.fd, a.identity);
+        for (const Accepted& a : incoming_now)
+            if (a.fd >= 0) close_if_ours(a.fd, a.identity);
+        if (lost) return;  // every descriptor abandoned: see lose_descriptors()
+        close_if_ours(bell_read, bell_read_id);
+        close_if_ours(bell_write, bell_write_id);
     }
+
+    // Wakes the poller (any thread): a byte into the pipe while it is ours, else the
+    // condition variable the poller waits on once the pipe is lost.
+    void ring() {
+        if (!lost && bell_write_id.matches(bell_write)) {
+            const char byte = 1;
+            // A full pipe already rings: EAGAIN is fine.
+            [[maybe_unused]] const ssize_t n = ::write(bell_write, &byte, 1);
+        }
+        lost_bell.notify_all();
+    }
+    // Whether both ends of the doorbell are still the pipe the pool made.
+    [[nodiscard]] bool doorbell_ours() const {
+        return bell_read_id.matches(bell_read) && bell_write_id.matches(bell_write);
+    }
+    // The poller's: the program closed the doorbell. See ConnectionPool's comment.
+    void lose_descriptors();
+    // The poller's loop once the descriptors are lost: no polling, timed waits.
+    void run_lost();
 
     // Every list can hold every connection from the start, so that moving a connection
     // from one to another never allocates: out of memory, the poller and the workers must
@@ -349,7 +390,7 @@ struct ConnectionPool::Shared {
     void refuse(std::unique_ptr<Connection> c, int status, std::string_view message,
                 Clock::time_point now) {
         try {
-            send_now(c->fd(), canned_response(status, message));
+            if (c->ours()) send_now(c->fd(), canned_response(status, message));
         } catch (...) {
             // No memory for the answer: the connection closes without one.
         }
@@ -360,11 +401,12 @@ struct ConnectionPool::Shared {
     bool act_on_head(std::unique_ptr<Connection>& c, Clock::time_point now);
     // Reads what arrived on a waiting connection; false when it left the parked list.
     void on_readable(std::unique_ptr<Connection>& c, Clock::time_point now);
-    void on_incoming(int fd, Clock::time_point now);
+    void on_incoming(Accepted accepted, Clock::time_point now);
     void note_cap(Clock::time_point now);
 };
 
 void ConnectionPool::Shared::linger(std::unique_ptr<Connection> c, Clock::time_point now) {
+    if (!c->ours()) return close_connection(c);  // dropped, not closed
     ::shutdown(c->fd(), SHUT_WR);
     std::string().swap(c->in_);
     c->in_pos_ = 0;
@@ -433,6 +475,7 @@ bool ConnectionPool::Shared::act_on_head(std::unique_ptr<Connection>& c, Clock::
 }
 
 void ConnectionPool::Shared::on_readable(std::unique_ptr<Connection>& c, Clock::time_point now) {
+    if (!c->ours()) return close_connection(c);  // the program closed it: dropped, not closed
     const bool was_idle = c->pending() == 0;
     c->compact();
     // Into the poller's buffer first: a connection trickling a byte at a time then holds
@@ -475,7 +518,9 @@ void ConnectionPool::Shared::note_cap(Clock::time_point now) {
     }
 }
 
-void ConnectionPool::Shared::on_incoming(int fd, Clock::time_point now) {
+void ConnectionPool::Shared::on_incoming(Accepted accepted, Clock::time_point now) {
+    const int fd = accepted.fd;
+    if (!accepted.identity.matches(fd)) return;  // closed by the program before we took it
     if (open.load() >= limits.max_connections) {
         note_cap(now);
         // Make room: a connection being closed first, else the one waiting in the poller
@@ -496,7 +541,7 @@ void ConnectionPool::Shared::on_incoming(int fd, Clock::time_point now) {
             auto it = parked.end();
             for (auto c = parked.begin(); c != parked.end(); ++c)
                 if ((it == parked.end() || (*c)->last_activity_ < (*it)->last_activity_) &&
-                    !has_unread_bytes((*c)->fd()))
+                    (*c)->ours() && !has_unread_bytes((*c)->fd()))
                     it = c;
             if (it == parked.end()) it = oldest(parked);
             close_connection(*it);
@@ -510,15 +555,15 @@ void ConnectionPool::Shared::on_incoming(int fd, Clock::time_point now) {
             } catch (...) {
             }
             ::shutdown(fd, SHUT_WR);
-            ::close(fd);
+            close_if_ours(fd, accepted.identity);
             return;
         }
     }
     std::unique_ptr<Connection> c;
     try {
-        c = std::make_unique<Connection>(fd, limits);
+        c = std::make_unique<Connection>(fd, accepted.identity, limits);
     } catch (...) {
-        ::close(fd);  // no memory for it: closed unanswered
+        close_if_ours(fd, accepted.identity);  // no memory for it: closed unanswered
         return;
     }
     ++open;
@@ -532,6 +577,10 @@ void ConnectionPool::Shared::run_poller() {
     detail::mark_thread_internal();
     detail::name_this_thread("ms-poll");
     while (true) {
+        if (lost) {
+            run_lost();
+            break;
+        }
         {
             std::lock_guard lock(mutex);
             if (stopping) break;
@@ -544,8 +593,8 @@ void ConnectionPool::Shared::run_poller() {
         } catch (...) {
             // Nothing above should throw (the lists never grow); if something does, the
             // connections of the pass that was under way close, and the poller goes on.
-            for (int fd : incoming_now)
-                if (fd >= 0) ::close(fd);
+            for (const Accepted& a : incoming_now)
+                if (a.fd >= 0) close_if_ours(a.fd, a.identity);
             incoming_now.clear();
             returned_now.clear();
             waiting.clear();
@@ -562,6 +611,55 @@ void ConnectionPool::Shared::run_poller() {
     finished.notify_all();
 }
 
+void ConnectionPool::Shared::lose_descriptors() {
+    {
+        std::lock_guard lock(mutex);
+        lost = true;  // admit() closes what it is given from now on
+        for (auto& c : ready) c->lost_ = true;
+        incoming.clear();  // accepted before the loss: abandoned too
+    }
+    room.notify_all();
+    try {
+        log(LogLevel::warning,
+            "memscope server: the program closed the dashboard's descriptors; the dashboard "
+            "stops serving (the counters go on)");
+    } catch (...) {
+    }
+    // Every descriptor the pool holds is abandoned, never closed: the program is closing
+    // descriptors and opening its own right now (the doorbell wakes the poller the moment
+    // its write end closes), and a number that passes the identity check may be the
+    // program's an instant later. Called once: the poller then runs run_lost().
+    for (auto* list : {&parked, &lingering, &waiting, &closing, &returned_now}) {
+        for (auto& c : *list) c->lost_ = true;
+        list->clear();
+    }
+    incoming_now.clear();
+}
+
+// The descriptors are lost: nothing is polled any more (a closed descriptor would report
+// POLLNVAL at once, forever). Connections the workers give back date from before the
+// loss: abandoned like the others. Sockets the accept loop hands over since (stop() wakes
+// it with one) are new and ours: closed. Until stop().
+void ConnectionPool::Shared::run_lost() {
+    while (true) {
+        {
+            std::unique_lock lock(mutex);
+            lost_bell.wait_for(lock, kMaxPollWait, [this] {
+                return stopping || !incoming.empty() || !returned.empty();
+            });
+            if (stopping) return;
+            incoming_now.swap(incoming);
+            taking = incoming_now.size();
+            returned_now.swap(returned);
+        }
+        for (Accepted& a : incoming_now) close_if_ours(std::exchange(a.fd, -1), a.identity);
+        incoming_now.clear();
+        for (auto& c : returned_now) c->lost_ = true;
+        returned_now.clear();
+        make_room();
+    }
+}
+
 // One pass of the poller: the connections the workers gave back, the new ones, then a wait
 // for bytes, the doorbell or the nearest deadline, and what came of it.
 void ConnectionPool::Shared::poll_once() {
@@ -574,12 +672,13 @@ void ConnectionPool::Shared::poll_once() {
     }
     returned_now.clear();
     // A socket is struck off as it is taken: one still listed here is nobody's yet.
-    for (int& fd : incoming_now) on_incoming(std::exchange(fd, -1), now);
+    for (Accepted& a : incoming_now) on_incoming({std::exchange(a.fd, -1), a.identity}, now);
     incoming_now.clear();
     make_room();  // before the wait below, which admit() could not ring through
 
+    if (!doorbell_ours()) return lose_descriptors();
     fds.clear();
-    fds.push_back({wake_fd, POLLIN, 0});
+    fds.push_back({bell_read, POLLIN, 0});
     Clock::time_point until = now + kMaxPollWait;
     for (const auto& c : parked) {
         fds.push_back({c->fd(), POLLIN, 0});
@@ -593,9 +692,15 @@ void ConnectionPool::Shared::poll_once() {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
         return;
     }
+    // POLLHUP: the program closed the write end (the pipe then wakes us at once);
+    // POLLNVAL: the read end.
+    if ((fds[0].revents & (POLLNVAL | POLLHUP | POLLERR)) != 0 || !doorbell_ours())
+        return lose_descriptors();
     if (fds[0].revents != 0) {
-        std::uint64_t count = 0;
-        [[maybe_unused]] const ssize_t n = ::read(wake_fd, &count, sizeof count);
+        std::array<char, 256> rings{};
+        while (::read(bell_read, rings.data(), rings.size()) ==
+               static_cast<ssize_t>(rings.size())) {
+        }
     }
 
     now = Clock::now();
@@ -604,7 +709,10 @@ void ConnectionPool::Shared::poll_once() {
     closing.swap(lingering);
     for (auto& c : waiting) {
         const short revents = fds[at++].revents;
-        if (revents != 0) {
+        if ((revents & POLLNVAL) != 0) {
+            c->lost_ = true;  // the program closed it
+            close_connection(c);
+        } else if (revents != 0) {
             on_readable(c, now);  // back into parked, or on to a worker, or closed
         } else if (now >= c->deadline_) {
             if (c->pending() == 0) {
@@ -619,7 +727,10 @@ void ConnectionPool::Shared::poll_once() {
     waiting.clear();
     for (auto& c : closing) {
         bool done = now >= c->deadline_;
-        if (!done && fds[at].revents != 0) {
+        if ((fds[at].revents & POLLNVAL) != 0 || !c->ours()) {
+            c->lost_ = true;  // the program closed it: dropped, not closed
+            done = true;
+        } else if (!done && fds[at].revents != 0) {
             const ssize_t n = ::recv(c->fd(), read_buffer.data(), read_buffer.size(), MSG_DONTWAIT);
             if (n > 0) c->lingered_bytes_ += static_cast<std::size_t>(n);
             done = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
@@ -665,7 +776,7 @@ void ConnectionPool::Shared::run_worker() {
                 returned.push_back(std::move(c));
             }
         }
-        wake(wake_fd);
+        ring();
     }
     std::lock_guard lock(mutex);
     --threads_running;
@@ -677,8 +788,13 @@ ConnectionPool::ConnectionPool(ConnectionLimits limits, std::size_t workers, Ser
     shared_->limits = limits;
     shared_->serve = std::move(serve);
     shared_->reserve_lists();
-    shared_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (shared_->wake_fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+    int bell[2] = {-1, -1};
+    if (::pipe2(bell, O_NONBLOCK | O_CLOEXEC) != 0)
+        throw std::system_error(errno, std::generic_category(), "pipe2");
+    shared_->bell_read = bell[0];
+    shared_->bell_write = bell[1];
+    shared_->bell_read_id = FdIdentity::of(bell[0]);
+    shared_->bell_write_id = FdIdentity::of(bell[1]);
     threads_.reserve(workers + 1);
     // A thread that cannot be created (no memory for its stack, a limit on threads) must
     // not unwind past those already running, which would end the game (std::terminate):
@@ -711,6 +827,8 @@ ConnectionPool::~ConnectionPool() {
 }
 
 void ConnectionPool::admit(int fd) {
+    // Just accepted: the number names our socket now.
+    const FdIdentity identity = FdIdentity::of(fd);
     {
         std::unique_lock lock(shared_->mutex);
         // Connections arriving faster than the poller takes them wait in the kernel's listen
@@ -718,12 +836,12 @@ void ConnectionPool::admit(int fd) {
         // connections it may hold, and none is closed unseen (the newest, which may be a
         // well-behaved client's, would be).
         shared_->room.wait(lock, [this] {
-            return shared_->stopping ||
+            return shared_->stopping || shared_->lost ||
                    shared_->incoming.size() + shared_->taking < shared_->limits.max_connections;
         });
-        if (!shared_->stopping) {
+        if (!shared_->stopping && !shared_->lost) {
             try {
-                shared_->incoming.push_back(fd);  // within its reserve: no allocation
+                shared_->incoming.push_back({fd, identity});  // within its reserve: no allocation
                 fd = -1;
             } catch (const std::bad_alloc&) {
                 // Should it allocate and fail, this connection closes unanswered and the
@@ -732,10 +850,10 @@ void ConnectionPool::admit(int fd) {
         }
     }
     if (fd >= 0) {
-        ::close(fd);
+        close_if_ours(fd, identity);
         return;
     }
-    wake(shared_->wake_fd);
+    shared_->ring();
 }
 
 void ConnectionPool::stop(std::chrono::milliseconds grace, std::shared_ptr<void> keep_alive) {
@@ -743,15 +861,18 @@ void ConnectionPool::stop(std::chrono::milliseconds grace, std::shared_ptr<void>
     std::unique_lock lock(s.mutex);
     if (s.stopping) return;
     s.stopping = true;
-    s.ready.clear();  // heads nobody will answer: closed
+    if (s.lost)
+        for (auto& c : s.ready) c->lost_ = true;  // abandoned: see lose_descriptors()
+    s.ready.clear();                              // heads nobody will answer: closed
     s.work.notify_all();
     s.room.notify_all();
-    wake(s.wake_fd);
+    s.ring();
     // Requests being answered may finish (the Gate answers 503 to new ones)...
     bool finished = s.finished.wait_for(lock, grace, [&s] { return s.threads_running == 0; });
     if (!finished) {
         // ...then their connections are cut: blocked reads and writes return at once.
-        for (Connection* c : s.busy) ::shutdown(c->fd(), SHUT_RDWR);
+        for (Connection* c : s.busy)
+            if (!s.lost && c->identity_.matches(c->fd())) ::shutdown(c->fd(), SHUT_RDWR);
         finished = s.finished.wait_for(lock, grace, [&s] { return s.threads_running == 0; });
     }
     // A thread still inside a request after that cannot reach the game (the Gate is

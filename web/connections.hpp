@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "descriptors.hpp"
 #include "memscope/server.hpp"
 
 namespace memscope::web {
@@ -60,10 +61,14 @@ struct ConnectionLimits {
 
 /// One client socket. Owned by the poller while waiting, by one worker while answered;
 /// never used by two threads at once. The read and write calls are those of a worker.
+/// Every use of the socket first checks that its number still names it (descriptors.hpp):
+/// once the program has closed it, the connection fails its reads and writes and is
+/// dropped without close(), whose number may be the program's by then.
 class Connection {
   public:
-    /// Takes `fd` (closed by the destructor) and makes it non-blocking.
-    Connection(int fd, const ConnectionLimits& limits);
+    /// Takes `fd`, which names `identity`'s socket (closed by the destructor if it still
+    /// does), and makes it non-blocking.
+    Connection(int fd, const FdIdentity& identity, const ConnectionLimits& limits);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -98,6 +103,9 @@ class Connection {
     enum class Head { incomplete, complete, too_large, malformed };
 
     [[nodiscard]] std::size_t pending() const { return in_.size() - in_pos_; }
+    // Whether fd_ still names our socket. Once it does not, it never will again: the
+    // connection is lost, and fd_ is never used again (nor closed).
+    [[nodiscard]] bool ours();
     // Whether the unread bytes hold a whole request head; its length in `head_length`
     // when complete.
     [[nodiscard]] Head scan_head(std::size_t& head_length) const;
@@ -105,6 +113,8 @@ class Connection {
     void compact();
 
     int fd_;
+    const FdIdentity identity_;  // of fd_'s socket, when accepted
+    bool lost_ = false;          // the program closed fd_: never touched again
     const ConnectionLimits& limits_;
     std::string in_;          // received, not yet read by the request parser
     std::size_t in_pos_ = 0;  // start of the unread part of in_
@@ -124,6 +134,13 @@ class Connection {
 };
 
 /// The poller and the workers. See the file comment.
+///
+/// The poller's doorbell is a pipe (an eventfd has no inode of its own to check). When
+/// the program closes it (a daemon closing every descriptor), the pool has lost its
+/// descriptors: the poller logs one warning, abandons every descriptor it holds (never
+/// reading, writing or closing one again: the program is reusing the numbers right then),
+/// closes each socket admitted afterwards (new, and ours), and waits for stop() on a
+/// condition variable instead of polling.
 class ConnectionPool {
   public:
     /// Answers one request on a connection whose head has arrived; `last` asks to close
@@ -138,7 +155,8 @@ class ConnectionPool {
     ConnectionPool& operator=(const ConnectionPool&) = delete;
 
     /// Takes an accepted socket (any thread). Waits while max_connections sockets already
-    /// wait for the poller to take them (a flood); after stop(), closes it.
+    /// wait for the poller to take them (a flood); after stop(), or once the program has
+    /// closed the pool's descriptors, closes it.
     void admit(int fd);
 
     /// Closes every waiting connection, lets workers finish their request for `grace`,

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "connections.hpp"
+#include "descriptors.hpp"
 #include "endpoints.hpp"
 #include "hosts.hpp"
 #include "memscope/budget.hpp"
@@ -45,6 +46,10 @@ namespace {
 constexpr std::chrono::milliseconds kStopGrace{100};
 // Connections the kernel completes before the accept loop takes them.
 constexpr int kListenBacklog = 128;
+// stop() on a listening socket the program closed: how many times it connects to its own
+// port to wake the accept loop, and how long it waits for the loop to end after each.
+constexpr int kWakeAttempts = 10;
+constexpr std::chrono::milliseconds kWakeWait{100};
 
 // The door between the server's threads and the game's objects (the budget, the sampler).
 // Every handler and every step of a live stream passes through it; stop() closes it and
@@ -112,6 +117,23 @@ class HttpServer final : public httplib::Server {
     // connections beyond it has its SYNs dropped, and those clients wait a second to
     // retry. Calling listen() again on the bound socket raises the backlog.
     void raise_backlog(int backlog) { ::listen(svr_sock_, backlog); }
+
+    // Set by the accept loop's thread as it ends (listen_after_bind() returned).
+    std::atomic<bool> accept_loop_ended{false};
+
+    // The listening socket's number is no longer ours (the program closed it): forgets it
+    // without closing it, which cpp-httplib's stop() would do (and so close the program's
+    // file that took the number). An accept() under way still holds the socket itself
+    // and returns with the next connection to the port; the loop then sees no socket and
+    // ends. One not under way yet fails on the forgotten number (EBADF) and ends.
+    void forget_listening_socket() { svr_sock_ = INVALID_SOCKET; }
+
+    // The accept loop could not go on (an exception): closes the listening socket, so that
+    // the port is free again, if its number still names it.
+    void close_listening_socket(const web::FdIdentity& identity) noexcept {
+        const socket_t fd = svr_sock_.exchange(INVALID_SOCKET);
+        if (fd != INVALID_SOCKET) web::close_if_ours(fd, identity);
+    }
 
     // Answers the request whose head has arrived on `c`. False: close the connection.
     bool serve(web::Connection& c, bool last) {
@@ -328,9 +350,12 @@ struct Server::Impl final : detail::ForkHandler {
     std::shared_ptr<HttpServer> http;  // shared with worker threads that outlive stop()
     std::unique_ptr<web::ConnectionPool> pool;
     std::thread listener;
-    std::atomic<bool> listener_done{false};
     std::atomic<int> listen_fd{-1};  // the listening socket, for the child of a fork
-    bool orphaned = false;           // in the child of a fork: the threads serving `http` are gone
+    // What listen_fd named when cpp-httplib made it: it is ours only while it still does
+    // (web/descriptors.hpp). Set on the thread of start(), read under `mutex` or in the
+    // child of a fork.
+    web::FdIdentity listen_identity;
+    bool orphaned = false;  // in the child of a fork: the threads serving `http` are gone
 
     VerdictProvider verdict;  // guarded by `mutex`; kept here so it survives stop() and start()
 
@@ -354,6 +379,7 @@ struct Server::Impl final : detail::ForkHandler {
             const int on = 1;
             setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
             fcntl(sock, F_SETFD, fcntl(sock, F_GETFD) | FD_CLOEXEC);
+            listen_identity = web::FdIdentity::of(sock);
             listen_fd = sock;
         });
 
@@ -495,17 +521,17 @@ struct Server::Impl final : detail::ForkHandler {
             if (own_sampler) own_sampler->start();
             // A recording that cannot start is logged; the dashboard serves all the same.
             if (recorder) static_cast<void>(recorder->start());
-            listener_done = false;
-            listener = detail::start_thread([this] {
+            // The thread uses nothing of this Impl: stop() may have to leave it running.
+            listener = detail::start_thread([server = http, identity = listen_identity] {
                 detail::mark_thread_internal();
                 detail::name_this_thread("ms-listen");
                 try {
-                    http->listen_after_bind();
+                    server->listen_after_bind();
                 } catch (...) {
                     // No memory for the worker pool: the server ends, the game goes on.
-                    close_listening_socket();
+                    server->close_listening_socket(identity);
                 }
-                listener_done = true;
+                server->accept_loop_ended = true;
             });
         } catch (...) {
             // A thread that could not start (out of memory or address space).
@@ -515,9 +541,9 @@ struct Server::Impl final : detail::ForkHandler {
         }
         // stop() only takes effect once the accept loop runs: wait for it (the socket
         // already listens, so no client is refused meanwhile).
-        while (!http->is_running() && !listener_done)
+        while (!http->is_running() && !http->accept_loop_ended)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        if (listener_done) {
+        if (http->accept_loop_ended) {
             listener.join();
             abandon();
             result.error = "memscope server: the accept loop ended at once on " +
@@ -551,12 +577,25 @@ struct Server::Impl final : detail::ForkHandler {
         while (serving->api->stream_clients() > 0 && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         serving->gate.close();
-        http->stop();
-        listener.join();  // the accept loop has ended: nothing more reaches the pool
+        const bool ended = end_accept_loop();
+        if (ended) {
+            listener.join();  // the accept loop has ended: nothing more reaches the pool
+        } else {
+            // It did not end within about a second (it can only be the listening socket
+            // the program closed, with nothing reaching the port): the program's exit must
+            // not wait for it. It holds its own reference to `http`.
+            listener.detach();
+        }
         // Waiting connections close now; requests being answered get kStopGrace, then
         // their connections are cut.
         pool->stop(kStopGrace, http);
-        pool.reset();
+        if (ended) {
+            pool.reset();
+        } else {
+            // The detached accept loop may still hand a socket to the pool, which closes
+            // it after stop(): the pool object stays allocated for it (leaked on purpose).
+            static_cast<void>(pool.release());
+        }
         if (own_sampler) own_sampler->stop();
         if (recorder) recorder->stop();  // after the last sample, so that it is recorded
         http.reset();
@@ -566,6 +605,33 @@ struct Server::Impl final : detail::ForkHandler {
         running = false;
         port = 0;
         listen_fd = -1;
+        listen_identity = {};
+    }
+
+    // Ends cpp-httplib's accept loop; true once it has ended. The listening socket is
+    // shut down and closed by cpp-httplib's stop() while it is ours. Once the program has
+    // closed it, it is forgotten instead, and the accept() blocked in the socket (which a
+    // close() from another thread does not wake) is woken by connecting to our own port:
+    // the accepted socket goes to the pool, which closes it. At most kWakeAttempts tries.
+    // Not covered: cpp-httplib's loop closes the number it holds when accept() fails on
+    // it (EBADF, ENOTSOCK), so a program that closed the socket before the loop first
+    // reached accept() (start() returns once the loop runs, a moment before it blocks)
+    // could lose a file that took the number. A daemon closes descriptors in main, after
+    // the constructor that started the server has returned.
+    bool end_accept_loop() {
+        const bool ours = listen_identity.matches(listen_fd);  // then closed: descriptors.hpp
+        if (ours)
+            http->stop();
+        else
+            http->forget_listening_socket();
+        for (int attempt = 0; attempt < kWakeAttempts && !http->accept_loop_ended; ++attempt) {
+            if (!ours || attempt > 0)
+                static_cast<void>(web::knock(options.bind_address, port, kWakeWait));
+            const auto until = std::chrono::steady_clock::now() + kWakeWait;
+            while (!http->accept_loop_ended && std::chrono::steady_clock::now() < until)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return http->accept_loop_ended;
     }
 
     // What a start() that failed leaves behind.
@@ -580,8 +646,10 @@ struct Server::Impl final : detail::ForkHandler {
 
     // cpp-httplib closes the listening socket only in stop() of a running server: a start
     // that fails after binding closes it here, or the port would stay taken.
+    // Only while its number still names it: the program may have closed it and opened
+    // a file of its own under the same number.
     void close_listening_socket() noexcept {
-        if (const int fd = listen_fd.exchange(-1); fd >= 0) ::close(fd);
+        if (const int fd = listen_fd.exchange(-1); fd >= 0) web::close_if_ours(fd, listen_identity);
     }
 
     // fork(): nothing to hold in the parent (start() and stop() are the game's, and a

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -107,6 +108,33 @@ std::string describe_listen_failure(const std::string& host, int port) {
     close(fd);
     if (error != 0) return where + explain(error, port);
     return where + "the bind failed, but succeeds now (the port was busy for a moment); try again";
+}
+
+bool knock(const std::string& host, int port, std::chrono::milliseconds wait) {
+    std::string target = host;
+    if (host == "0.0.0.0") target = "127.0.0.1";  // every interface: loopback is one
+    if (host == "::") target = "::1";
+    sockaddr_storage address{};
+    socklen_t length = 0;
+    if (port <= 0 || port > 65535 || !parse_address(target, address, length)) return false;
+    if (address.ss_family == AF_INET)
+        reinterpret_cast<sockaddr_in*>(&address)->sin_port =
+            htons(static_cast<std::uint16_t>(port));
+    else
+        reinterpret_cast<sockaddr_in6*>(&address)->sin6_port =
+            htons(static_cast<std::uint16_t>(port));
+    const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    bool connected = connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0;
+    if (!connected && errno == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        int error = 0;
+        socklen_t error_length = sizeof error;
+        connected = poll(&p, 1, static_cast<int>(wait.count())) == 1 &&
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_length) == 0 && error == 0;
+    }
+    close(fd);  // our own, made above
+    return connected;
 }
 
 }  // namespace memscope::web

@@ -3,6 +3,7 @@
 // Socket-level help for the server that cpp-httplib does not give: checking an address
 // and telling the game why a bind failed.
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,10 @@ namespace memscope::web {
 /// 127.0.0.1:9090: address already in use (...)". Called after cpp-httplib's bind failed,
 /// which does not say why.
 [[nodiscard]] std::string describe_listen_failure(const std::string& host, int port);
+
+/// Connects to host:port, where a server of ours listens (0.0.0.0 and :: as the loopback
+/// address of their family), waits at most `wait` for the connection to be made, and
+/// closes it: wakes an accept loop blocked on that port. True when it connected.
+bool knock(const std::string& host, int port, std::chrono::milliseconds wait);
 
 }  // namespace memscope::web
