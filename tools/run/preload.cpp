@@ -45,8 +45,8 @@ void load_session() {
     const std::string path = session_library_path();
     void* session = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     using Start = void (*)();
-    const auto start =
-        session != nullptr ? reinterpret_cast<Start>(dlsym(session, "memscope_run_session_start"))
+    const auto start = session != nullptr
+                           ? reinterpret_cast<Start>(dlsym(session, "memscope_run_session_start"))
                            : nullptr;
     if (start == nullptr) {
         const char* why = dlerror();
@@ -66,8 +66,8 @@ void memscope_run_start() {
     // In every process that loads the library, serving or not.
     memscope::detail::adopt_program_operators();
     const auto run_pid = static_cast<pid_t>(std::atol(env_text("MEMSCOPE_RUN_PID").c_str()));
-    const bool serve = run_pid != 0 && (getpid() == run_pid ||
-                                        env_text("MEMSCOPE_RUN_CHILDREN") == "serve");
+    const bool serve =
+        run_pid != 0 && (getpid() == run_pid || env_text("MEMSCOPE_RUN_CHILDREN") == "serve");
     if (!serve) return;  // a child of the program: it counts, and that is all
     // On a thread of memscope's own, so that what loading the session library allocates
     // (the loader's records, its static objects) is memscope's footprint, not the program's.
