@@ -57,16 +57,19 @@ def workloads(work):
                      " % 100003) from c; create index t_name on t(name);"
                      " select count(distinct name) from t;"],
          "400,000 rows inserted and indexed"),
-        ("sort", ["sort", lines], "600,000 lines"),
+        ("sort", ["sort", "-S", "100M", lines], "600,000 lines, a 100 MB buffer"),
         ("gzip", ["gzip", "-6", "-c", lines], "30 MB of text"),
-        ("git", ["git", "-C", os.path.dirname(os.path.abspath(__file__)), "log", "--stat",
-                 "--no-color"], "this repository's history, with diff stats"),
+        ("git", ["git", "-C", os.path.dirname(os.path.abspath(__file__)), "pack-objects",
+                 "--all", "--stdout", "-q", "--no-reuse-delta", "--no-reuse-object",
+                 "--window=50", "--threads=1"],
+         "this repository packed anew (delta search)"),
     ]
 
 
 def timed(command, env):
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit("%s failed (%d): %s" % (" ".join(command[:3]), done.returncode,
@@ -128,6 +131,29 @@ def main():
 
     print("| **geometric mean** | | | | | **%.3f** | **%.3f** |"
           % (geomean(against_mi), geomean(against_glibc)))
+
+    # What starting one process costs: a program's children load the counting library
+    # only; the process memscope-run starts also loads the session and serves.
+    preload = os.path.join(os.path.dirname(run), "libmemscope_preload.so")
+    starts = {
+        "glibc": (["/bin/true"], plain),
+        "mimalloc alone": (["/bin/true"], preloaded),
+        "a child under memscope-run (counting only)": (["/bin/true"], dict(plain, LD_PRELOAD=preload)),
+        "memscope-run -- /bin/true (served)": ([run, "-q", "--port", "0", "--", "/bin/true"], plain),
+    }
+    per_start = {}
+    for way, (cmd, env) in starts.items():
+        samples = []
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            for _ in range(50):
+                subprocess.run(cmd, env=env, check=True)
+            samples.append((time.perf_counter() - start) / 50)
+        per_start[way] = statistics.median(samples)
+    print("\n| one process | start and exit |")
+    print("|---|---|")
+    for way, seconds in per_start.items():
+        print("| %s | %.2f ms |" % (way, seconds * 1000))
     print("\n%d rounds, medians; load average %s" % (args.rounds, os.getloadavg()[0]))
 
 

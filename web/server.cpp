@@ -541,8 +541,10 @@ struct Server::Impl final : detail::ForkHandler {
         }
         // stop() only takes effect once the accept loop runs: wait for it (the socket
         // already listens, so no client is refused meanwhile).
+        // It runs within microseconds of the thread's start: poll finely, so that start()
+        // (and a program's start under memscope-run) does not wait a whole millisecond.
         while (!http->is_running() && !http->accept_loop_ended)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
         if (http->accept_loop_ended) {
             listener.join();
             abandon();
