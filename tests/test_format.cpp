@@ -59,3 +59,14 @@ TEST_CASE("format_memory rounds exactly as printf does, ties included") {
     for (int i = 0; i < 20000; ++i) values.push_back(rng() >> (rng() % 64));
     for (std::size_t v : values) REQUIRE_MESSAGE(format_memory(v) == printf_reference(v), v);
 }
+
+TEST_CASE("format_seconds never shows a short time as zero") {
+    CHECK(memscope::format_seconds(0.0) == "0 s");
+    CHECK(memscope::format_seconds(-1.0) == "0 s");
+    CHECK(memscope::format_seconds(0.0004) == "0.4 ms");
+    CHECK(memscope::format_seconds(0.012) == "12 ms");
+    CHECK(memscope::format_seconds(0.04) == "40 ms");
+    CHECK(memscope::format_seconds(0.1) == "0.1 s");
+    CHECK(memscope::format_seconds(2.34) == "2.3 s");
+    CHECK(memscope::format_seconds(60.0) == "60 s");
+}

@@ -63,6 +63,9 @@ class EventSource {
     /// Appends what to send now to `out` (possibly nothing). False: the stream has ended,
     /// after `out` is sent.
     virtual bool next(std::string& out) = 0;
+    /// Appends the message that ends the stream when the server stops before next() could
+    /// send it (next() may read the game's objects; this reads none of them).
+    virtual void stopped(std::string& out) = 0;
 };
 
 /// A response.

@@ -272,7 +272,12 @@ void send(web::Response response, httplib::Response& out,
         response.content_type,
         [serving, stream = std::move(response.stream)](std::size_t, httplib::DataSink& sink) {
             if (!serving->gate.enter()) {
-                sink.done();  // the server stopped
+                // The server stopped before this stream's next step (a worker slow to get
+                // a core): it still says so, with the message next() would have sent.
+                std::string end;
+                stream->stopped(end);
+                if (!end.empty() && !sink.write(end.data(), end.size())) return false;
+                sink.done();
                 return true;
             }
             std::string chunk;

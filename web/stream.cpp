@@ -66,6 +66,8 @@ class SnapshotStream final : public EventSource {
         return true;
     }
 
+    void stopped(std::string& out) override { end(out); }
+
   private:
     std::uint64_t latest_sample() const {
         const auto latest = sampler_.history().latest();

@@ -972,11 +972,8 @@ void MemoryBudget::log_peak_summary() const {
                               usage_of(e.memory.peak_bytes, e.memory.budget_bytes) * 100.0);
                 s += " of " + format_memory(e.memory.budget_bytes) + pct;
             }
-            if (e.seconds_over_budget > 0) {
-                char over[64];
-                std::snprintf(over, sizeof over, ", %.1f s over budget", e.seconds_over_budget);
-                s += over;
-            }
+            if (e.seconds_over_budget > 0)
+                s += ", " + format_seconds(e.seconds_over_budget) + " over budget";
             lines.push_back(std::move(s));
         };
         for (const auto& [name, e] : sorted) line(name, *e);

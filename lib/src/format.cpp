@@ -70,4 +70,17 @@ std::string format_signed_memory(std::int64_t bytes, bool plus) {
     return (plus && bytes > 0 ? "+" : "") + format_memory(static_cast<std::size_t>(bytes));
 }
 
+std::string format_seconds(double seconds) {
+    char buf[32];
+    if (!(seconds > 0.0))  // zero, negative or NaN: nothing measured
+        return "0 s";
+    if (seconds < 0.001)
+        std::snprintf(buf, sizeof buf, "%.1f ms", seconds * 1000.0);
+    else if (seconds < 0.1)
+        std::snprintf(buf, sizeof buf, "%.0f ms", seconds * 1000.0);
+    else
+        std::snprintf(buf, sizeof buf, seconds < 10.0 ? "%.1f s" : "%.0f s", seconds);
+    return buf;
+}
+
 }  // namespace memscope

@@ -36,13 +36,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// "60 s", or "0.3 s" for the short windows of fast samplers.
-std::string seconds_text(double seconds) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, seconds < 10.0 ? "%.1f s" : "%.0f s", seconds);
-    return buf;
-}
-
 std::size_t to_bytes(double value) {
     return value > 0.0 ? static_cast<std::size_t>(value) : 0;
 }
@@ -248,7 +241,7 @@ struct Sampler::Impl final : detail::ForkHandler {
         if (const auto memory = budget.subsystem(name)) event.budget_bytes = memory->budget_bytes;
         event.slope_bytes_per_second = per_second;
         event.message = "Subsystem '" + name + "' suspected leak: its memory floor rose " +
-                        format_memory(to_bytes(rise)) + " over the last " + seconds_text(span) +
+                        format_memory(to_bytes(rise)) + " over the last " + format_seconds(span) +
                         " (" + format_memory(to_bytes(per_second)) + "/s)";
         return event;
     }

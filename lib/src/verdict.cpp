@@ -55,12 +55,6 @@ std::string percent(double fraction) {
     return buf;
 }
 
-std::string seconds_text(double s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f s", s);
-    return buf;
-}
-
 void write_line(JsonWriter& w, const VerdictLine& line) {
     w.begin_object();
     w.key("name").value(line.name);
@@ -312,7 +306,7 @@ void VerdictRecorder::judge_budgets(Verdict& v) const {
                            " of " + format_memory(line.budget_bytes) + " (" +
                            percent(line.peak_usage) + ")";
             if (line.seconds_over_budget > 0.0)
-                line.failure += ", " + seconds_text(line.seconds_over_budget) + " over budget";
+                line.failure += ", " + format_seconds(line.seconds_over_budget) + " over budget";
             v.failures.push_back(line.failure);
         }
         if (options_.fail_on_leak && line.leak_suspect_events > 0) {

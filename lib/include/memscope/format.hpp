@@ -22,4 +22,11 @@ namespace memscope {
 /// "0 B" either way.
 [[nodiscard]] std::string format_signed_memory(std::int64_t bytes, bool plus = false);
 
+/// Formats a duration for people, never as a misleading zero: one decimal below 10 s, whole
+/// seconds above, milliseconds below a tenth of a second:
+/// `format_seconds(60) == "60 s"`, `format_seconds(2.34) == "2.3 s"`,
+/// `format_seconds(0.012) == "12 ms"`, `format_seconds(0.0004) == "0.4 ms"`,
+/// `format_seconds(0) == "0 s"`.
+[[nodiscard]] std::string format_seconds(double seconds);
+
 }  // namespace memscope
