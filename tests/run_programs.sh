@@ -32,13 +32,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/memscope-programs.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
 
-# A scraper that polls the dashboard on PORT while PID lives: it keeps the largest
-# total_allocated_bytes seen, the number of good answers, and one /metrics text.
+# A scraper that polls the dashboard while PID lives, at the URL memscope-run prints on
+# ERR_FILE (it serves on port 0: no port chosen here can be taken by another test first):
+# it keeps the largest total_allocated_bytes seen, the number of good answers, and whether
+# /metrics answered.
 scrape() {
   python3 - "$1" "$2" <<'PY'
-import json, os, sys, time, urllib.request
-port, pid = int(sys.argv[1]), int(sys.argv[2])
-best, answers, metrics = 0, 0, ""
+import json, os, re, sys, time, urllib.request
+err_file, pid = sys.argv[1], int(sys.argv[2])
+best, answers, metrics, url = 0, 0, "", None
 def alive():
     try:
         os.kill(pid, 0)
@@ -46,25 +48,25 @@ def alive():
     except OSError:
         return False
 while alive():
+    if url is None:
+        found = re.search(r"dashboard of \S+ \(pid \d+\) on (http://\S+/)", open(err_file).read())
+        url = found.group(1) if found else None
     try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/allocator" % port, timeout=2) as r:
-            doc = json.load(r)
-        assert doc["tracking_enabled"] and doc["sources"]["malloc_counted"], doc
-        best = max(best, doc["total_allocated_bytes"])
-        answers += 1
-        if not metrics:
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
-                metrics = r.read().decode()
+        if url is not None:
+            with urllib.request.urlopen(url + "api/v1/allocator", timeout=2) as r:
+                doc = json.load(r)
+            assert doc["tracking_enabled"] and doc["sources"]["malloc_counted"], doc
+            best = max(best, doc["total_allocated_bytes"])
+            answers += 1
+            if not metrics:
+                with urllib.request.urlopen(url + "metrics", timeout=2) as r:
+                    metrics = r.read().decode()
     except Exception:
         pass
     time.sleep(0.02)
 print(json.dumps({"answers": answers, "largest": best,
                   "metrics_ok": "memscope_allocated_bytes " in metrics}))
 PY
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # check NAME BOOKS -- PROGRAM ARGS...: runs it alone and under memscope-run with a scraper,
@@ -75,11 +77,9 @@ check() {
   local name=$1 books=$2
   shift 3
   "$@" >"$name.alone" 2>"$name.alone.err" || fail "$name alone failed: $(cat "$name.alone.err")"
-  local port
-  port=$(free_port)
-  "$run" -q --port "$port" --report "$name.report" -- "$@" >"$name.run" 2>"$name.run.err" &
+  "$run" --port 0 --report "$name.report" -- "$@" >"$name.run" 2>"$name.run.err" &
   local pid=$!
-  scrape "$port" "$pid" >"$name.scrape"
+  scrape "$name.run.err" "$pid" >"$name.scrape"
   wait "$pid" || fail "$name under memscope-run failed: $(cat "$name.run.err")"
   cmp -s "$name.alone" "$name.run" || fail "$name: the output differs under memscope-run"
   python3 - "$name" "$books" <<'PY' || fail "$name: $(cat "$name.report" "$name.scrape")"
