@@ -102,12 +102,12 @@ PY
 
 MiB=$((1 << 20))
 
-# Deterministic input: 20 MB of lines.
+# Deterministic input: 7.5 MB of lines.
 python3 -c '
 import random
 random.seed(7)
 with open("lines.txt", "w") as f:
-    for i in range(400000):
+    for i in range(150000):
         f.write("%08d %s\n" % (random.randrange(10**8), "x" * random.randrange(80)))
 '
 
@@ -117,14 +117,15 @@ check gzip "exit == startup and peak > startup" -- gzip -9 -c -n lines.txt
 # xz -6 keeps its encoder (94 MiB by xz's documentation) until exit.
 check xz "exit - startup >= 94 * 2**20 and largest >= 94 * 2**20" -- xz -6 -c lines.txt
 
-# sort holds the file in a buffer and frees it; glibc keeps stdout's buffer until exit.
-check sort "0 <= exit - startup <= 32 * 1024 and peak > 20 * 2**20" -- sort lines.txt
+# sort holds the text (22 MB: long enough to be scraped) in a buffer and frees it; glibc
+# keeps stdout's buffer until exit.
+check sort "0 <= exit - startup <= 32 * 1024 and peak > 20 * 2**20" -- sort lines.txt lines.txt lines.txt
 
 # perl, told to free everything at exit (PERL_DESTRUCT_LEVEL=2, as its leak checkers do):
-# a hash of 300,000 strings, then back down to stdio's buffers.
+# a hash of 200,000 strings, then back down to stdio's buffers.
 export PERL_DESTRUCT_LEVEL=2
 check perl "0 <= exit - startup <= 32 * 1024 and peak > 20 * 2**20" -- perl -e '
-  my %h; $h{$_} = ($_ x 7) . "-" . length($_) for 1 .. 300000;
+  my %h; $h{$_} = ($_ x 7) . "-" . length($_) for 1 .. 200000;
   my $n = 0; $n += length $h{$_} for keys %h; select(undef, undef, undef, 0.3);
   print scalar(keys %h), " $n\n";'
 unset PERL_DESTRUCT_LEVEL
@@ -151,7 +152,7 @@ print(len(table), hashlib.sha256(text.encode()).hexdigest())'
 
 # git reads this project's history (when the source tree is a clone).
 if git -C "$source_dir" rev-parse --git-dir >/dev/null 2>&1; then
-  check git "exit >= startup and peak > startup" -- git -C "$source_dir" log --stat -n 2000 --no-color
+  check git "exit >= startup and peak > startup" -- git -C "$source_dir" log -p --stat -n 2000 --no-color
 else
   echo "git: $source_dir is not a git clone; skipped"
 fi
