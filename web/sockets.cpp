@@ -54,6 +54,15 @@ bool parse_address(const std::string& host, sockaddr_storage& out, socklen_t& le
     return false;
 }
 
+// An address from parse_address() with its port set (the port in network order).
+void set_port(sockaddr_storage& address, int port) {
+    const auto network = htons(static_cast<std::uint16_t>(port));
+    if (address.ss_family == AF_INET)
+        reinterpret_cast<sockaddr_in*>(&address)->sin_port = network;
+    else
+        reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = network;
+}
+
 }  // namespace
 
 bool is_loopback_address(std::string_view host) {
@@ -89,12 +98,7 @@ std::string describe_listen_failure(const std::string& host, int port) {
     sockaddr_storage address{};
     socklen_t length = 0;
     if (!parse_address(host, address, length)) return where + check_bind_address(host);
-    if (address.ss_family == AF_INET)
-        reinterpret_cast<sockaddr_in*>(&address)->sin_port =
-            htons(static_cast<std::uint16_t>(port));
-    else
-        reinterpret_cast<sockaddr_in6*>(&address)->sin6_port =
-            htons(static_cast<std::uint16_t>(port));
+    set_port(address, port);
 
     const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return where + explain(errno, port);
@@ -117,12 +121,7 @@ bool knock(const std::string& host, int port, std::chrono::milliseconds wait) {
     sockaddr_storage address{};
     socklen_t length = 0;
     if (port <= 0 || port > 65535 || !parse_address(target, address, length)) return false;
-    if (address.ss_family == AF_INET)
-        reinterpret_cast<sockaddr_in*>(&address)->sin_port =
-            htons(static_cast<std::uint16_t>(port));
-    else
-        reinterpret_cast<sockaddr_in6*>(&address)->sin6_port =
-            htons(static_cast<std::uint16_t>(port));
+    set_port(address, port);
     const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
     bool connected = connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0;
