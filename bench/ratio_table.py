@@ -54,7 +54,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repetitions", type=int, default=15)
     ap.add_argument("--min-time", type=float, default=0.05)
+    ap.add_argument("--probe", action="store_true",
+                    help="instead: option A's probe (arena_tags_probe) beside raw mimalloc and memscope")
     args = ap.parse_args()
+    if args.probe:
+        return probe(args)
     programs = [os.path.join(args.build, "bench", p) for p in ("bench_glibc", "bench_allocators")]
     samples = {}
     for r in range(args.rounds):
@@ -98,6 +102,36 @@ def main():
         if ("scope_enter_leave", kind, 1) in med:
             print(f"- scope enter + leave, {kind.replace('_', ' ')}: "
                   f"{med[('scope_enter_leave', kind, 1)]:.2f} ns")
+
+
+PROBE_COLUMNS = ("mimalloc", "memscope", "memscope_scoped", "arena_tags_probe",
+                 "arena_tags_probe_scoped")
+
+
+def probe(args):
+    """The table of docs/design/scoped-attribution.md's option A probe (bench/arena_tags_probe.cpp):
+    ratios against raw mimalloc of the same run."""
+    program = os.path.join(args.build, "bench", "arena_tags_probe")
+    samples = {}
+    for r in range(args.rounds):
+        print(f"round {r + 1}/{args.rounds}: arena_tags_probe", file=sys.stderr)
+        for key, value in run(program, args):
+            samples.setdefault(key, []).append(value)
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    n = min(len(v) for v in samples.values())
+    print(f"ns per allocate+free pair per thread; median of {n} samples per cell\n")
+    print("| workload | threads | " + " | ".join(PROBE_COLUMNS) +
+          " | memscope / mimalloc | in a scope / mimalloc | probe / mimalloc | probe in a tag / mimalloc |")
+    print("|---|---|" + "---|" * (len(PROBE_COLUMNS) + 4))
+    for w in ("tight_loop_64", "mixed_sizes", "mixed_touch", "producer_consumer", "tagged_mixed"):
+        for t in (1, 2):
+            row = {a: med.get((w, a, t)) for a in PROBE_COLUMNS}
+            if None in row.values():
+                continue
+            mi = row["mimalloc"]
+            cells = " | ".join(f"{row[a]:.1f}" for a in PROBE_COLUMNS)
+            ratios = " | ".join(f"{row[a] / mi:.2f}" for a in PROBE_COLUMNS[1:])
+            print(f"| {w} | {t} | {cells} | {ratios} |")
 
 
 if __name__ == "__main__":
