@@ -76,18 +76,20 @@ same_as_alone 137 "[0-9.]+ s before the end," "$strange" exit kill
 same_as_alone 139 "[0-9.]+ s before the end," "$strange" exit segv
 
 # --- The port is taken: no descriptor of memscope's stays, one thread follows the heap -----
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# The holder listens on a port of its own choosing (port 0) and writes it down when it holds it.
 python3 -c '
-import socket, sys, time
+import os, socket, time
 s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
+s.bind(("127.0.0.1", 0))
 s.listen()
-open("holding", "w").close()
+with open("holding.tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+os.rename("holding.tmp", "holding")
 time.sleep(60)
-' "$port" &
+' &
 holder=$!
-for _ in $(seq 100); do [[ -e holding ]] && break; sleep 0.05; done
+for _ in $(seq 200); do [[ -e holding ]] && break; sleep 0.05; done
+port=$(cat holding) || fail "busy port: the holder did not start"
 "$strange" count >alone.out
 "$run" --port "$port" -- "$strange" count >busy.out 2>busy.err || fail "busy port: $(cat busy.err)"
 grep -q "no dashboard for memscope_strange: cannot listen on 127.0.0.1:$port" busy.err ||
