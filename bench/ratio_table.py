@@ -31,11 +31,11 @@ WORKLOADS = ["tight_loop_64", "mixed_sizes", "mixed_touch", "producer_consumer",
 TARGETS = {"tight_loop_64": 1.40, "mixed_sizes": 1.10, "tagged_mixed": 1.10}
 
 
-def run(program, args):
+def run(program, args, env=None):
     cmd = [program, f"--benchmark_min_time={args.min_time}",
            f"--benchmark_repetitions={args.repetitions}",
            "--benchmark_enable_random_interleaving=true", "--benchmark_format=json"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     for b in json.loads(out)["benchmarks"]:
         if b.get("run_type") != "iteration":
             continue
@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.05)
     ap.add_argument("--probe", action="store_true",
                     help="instead: option A's probe (arena_tags_probe) beside raw mimalloc and memscope")
+    ap.add_argument("--probe-count", choices=("class", "request"), default="class",
+                    help="what the probe counts: the size class (as memscope) or the bytes asked for")
     args = ap.parse_args()
     if args.probe:
         return probe(args)
@@ -112,14 +114,16 @@ def probe(args):
     """The table of docs/design/scoped-attribution.md's option A probe (bench/arena_tags_probe.cpp):
     ratios against raw mimalloc of the same run."""
     program = os.path.join(args.build, "bench", "arena_tags_probe")
+    env = dict(os.environ, ARENA_TAGS_PROBE_COUNT=args.probe_count)
     samples = {}
     for r in range(args.rounds):
         print(f"round {r + 1}/{args.rounds}: arena_tags_probe", file=sys.stderr)
-        for key, value in run(program, args):
+        for key, value in run(program, args, env):
             samples.setdefault(key, []).append(value)
     med = {k: statistics.median(v) for k, v in samples.items()}
     n = min(len(v) for v in samples.values())
-    print(f"ns per allocate+free pair per thread; median of {n} samples per cell\n")
+    print(f"ns per allocate+free pair per thread; median of {n} samples per cell; "
+          f"the probe counts the {args.probe_count}\n")
     print("| workload | threads | " + " | ".join(PROBE_COLUMNS) +
           " | memscope / mimalloc | in a scope / mimalloc | probe / mimalloc | probe in a tag / mimalloc |")
     print("|---|---|" + "---|" * (len(PROBE_COLUMNS) + 4))
