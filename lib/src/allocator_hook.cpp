@@ -631,18 +631,31 @@ void prepare_size_classes() noexcept {
 // its definitions come first in symbol lookup, but the forms it did not replace (new[],
 // nothrow new, sized delete, delete[]) would be this file's, and must instead come back to
 // its own, as the C++ library's defaults do, or a block of its operator new reaches
-// memscope's delete. Set once, before main, by adopt_program_operators(); null in every
-// program that links memscope (where a second definition would not link).
-// Internal linkage: the check on the hot path is then one compare with the variable
-// itself (no load of its address first), two instructions in all.
+// memscope's delete. Set once, before main, by adopt_program_operators().
+//
+// Only memscope-run's library needs this: this file is compiled a second time for it, with
+// MEMSCOPE_ADOPT_PROGRAM_OPERATORS (tools/run/CMakeLists.txt). A program that links
+// memscope cannot define these operators too (a second definition does not link), so there
+// the two pointers are constant nulls and every check below folds away: a game pays
+// nothing for it. In the library, internal linkage makes each check one compare with the
+// variable itself (no load of its address first).
 using ProgramNew = void* (*)(std::size_t);
 using ProgramDelete = void (*)(void*);
+#ifndef MEMSCOPE_ADOPT_PROGRAM_OPERATORS
+#define MEMSCOPE_ADOPT_PROGRAM_OPERATORS 0
+#endif
 namespace {
+#if MEMSCOPE_ADOPT_PROGRAM_OPERATORS
 constinit ProgramNew g_program_new = nullptr;
 constinit ProgramDelete g_program_delete = nullptr;
+#else
+constexpr ProgramNew g_program_new = nullptr;
+constexpr ProgramDelete g_program_delete = nullptr;
+#endif
 }  // namespace
 
 void adopt_program_operators() noexcept {
+#if MEMSCOPE_ADOPT_PROGRAM_OPERATORS
     Dl_info mine{};
     if (dladdr(reinterpret_cast<void*>(&adopt_program_operators), &mine) == 0) return;
     // The definition the process uses is the first in lookup order; it is not ours when
@@ -655,6 +668,7 @@ void adopt_program_operators() noexcept {
     };
     g_program_new = reinterpret_cast<ProgramNew>(theirs("_Znwm"));         // new(size_t)
     g_program_delete = reinterpret_cast<ProgramDelete>(theirs("_ZdlPv"));  // delete(void*)
+#endif
 }
 
 }  // namespace memscope::detail

@@ -95,7 +95,8 @@ void run_guarded(const char* thread, Work&& work) noexcept {
 /// For memscope-run's library, before main: when the program defines operator new(size_t)
 /// or operator delete(void*) itself, memscope's array, nothrow and sized forms call the
 /// program's instead of allocating or freeing themselves, as the C++ library's defaults
-/// would. Once, before any thread of the program starts.
+/// would. Once, before any thread of the program starts. Does nothing in the core library:
+/// only memscope-run's copy of the allocator hook can forward (allocator_hook.cpp).
 void adopt_program_operators() noexcept;
 
 /// Names the calling thread for debuggers and profilers (`ms-http`, `ms-poll`,
