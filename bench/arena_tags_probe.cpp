@@ -61,7 +61,7 @@ void prepare() {
 
 // A thread's row of one tag: owner-written, bounds as memscope's rows have them.
 struct Row {
-    std::int64_t bytes = 0;
+    std::int64_t bytes = 0, published = 0;
     std::uint64_t allocations = 0, frees = 0;
     std::int64_t upper = 1 << 18, lower = -(1 << 18);
 };
@@ -70,11 +70,14 @@ struct Thread {
     mi_heap_t* current = nullptr;  // null: the default heap (untagged)
     Row rows[kTags + 1];
 };
-thread_local Thread t;
+constinit thread_local Thread t;
 std::atomic<std::int64_t> g_published{0};
 
+// What memscope does when a row leaves its bounds: the change since the last publication
+// goes to a shared total, and the bounds move.
 [[gnu::noinline]] void publish(Row& row) {
-    g_published.fetch_add(row.bytes, std::memory_order_relaxed);
+    g_published.fetch_add(row.bytes - row.published, std::memory_order_relaxed);
+    row.published = row.bytes;
     row.upper = row.bytes + (1 << 18);
     row.lower = row.bytes - (1 << 18);
 }
