@@ -33,7 +33,8 @@ namespace memscope::detail {
 // The calling thread's counters (counters.hpp). The TLS model is said again here: GCC 12
 // drops a declaration's tls_model when the definition has none, and this file then
 // compiled every access as a call to __tls_get_addr. The link rewrote the call away, but
-// not the registers saved around it: three pushes and pops on every operator delete.
+// not the registers saved around it: two pushes and pops and a stack adjustment on every
+// operator delete (tests: core_tls_model).
 [[gnu::tls_model("initial-exec")]] constinit thread_local ThreadCounters t_counters;
 #endif
 
